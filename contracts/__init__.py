@@ -1,0 +1,1 @@
+"""The shop's task contracts: shared by the backend and the worker."""

@@ -1,0 +1,317 @@
+"""The intermediate model of a contract: tasks, their parameters, and the types they reach.
+
+Every node is a msgspec Struct, so the model can be hashed (fingerprints), written to the lock
+file, and read back for comparison. Each type knows how to spell itself in Python source; the
+templates never decide a spelling.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, TypeAlias
+
+import msgspec
+
+from taskgen.contract.dsl import TaskOptions
+from taskgen.contract.errors import Location
+
+#: Builtin and standard-library scalar types, keyed by their spelling in generated code.
+BUILTINS: dict[str, str | None] = {
+    # spelling -> the module to import for it (None: a builtin)
+    "None": None,
+    "bool": None,
+    "int": None,
+    "float": None,
+    "str": None,
+    "bytes": None,
+    "bytearray": None,
+    "datetime.datetime": "datetime",
+    "datetime.date": "datetime",
+    "datetime.time": "datetime",
+    "datetime.timedelta": "datetime",
+    "uuid.UUID": "uuid",
+    "decimal.Decimal": "decimal",
+}
+
+LiteralValue: TypeAlias = str | int | bool | None
+
+
+class Builtin(msgspec.Struct, frozen=True, tag="builtin"):
+    """A scalar type: ``int``, ``str``, ``datetime.datetime``…"""
+
+    name: str
+
+    def spell(self) -> str:
+        return self.name
+
+    def imports(self) -> set[str]:
+        module = BUILTINS[self.name]
+        return {module} if module else set()
+
+
+class Ref(msgspec.Struct, frozen=True, tag="ref"):
+    """A reference to a named definition (Struct, Enum, NewType, TypedDict, dataclass)."""
+
+    name: str
+
+    def spell(self) -> str:
+        return self.name
+
+    def imports(self) -> set[str]:
+        return set()
+
+
+ContainerKind = Literal["list", "set", "frozenset", "dict", "tuple", "vartuple"]
+
+
+class Container(msgspec.Struct, frozen=True, tag="container"):
+    """A generic collection: list, set, frozenset, dict, fixed or variadic tuple."""
+
+    kind: ContainerKind
+    args: tuple[TypeExpr, ...]
+
+    def spell(self) -> str:
+        if self.kind == "vartuple":
+            return f"tuple[{self.args[0].spell()}, ...]"
+        if self.kind == "tuple" and not self.args:
+            return "tuple[()]"
+        return f"{self.kind}[{', '.join(a.spell() for a in self.args)}]"
+
+    def imports(self) -> set[str]:
+        return set().union(*(a.imports() for a in self.args))
+
+
+class Union(msgspec.Struct, frozen=True, tag="union"):
+    """``A | B | None``; options keep their source order, which msgspec's decoding ignores."""
+
+    options: tuple[TypeExpr, ...]
+
+    def spell(self) -> str:
+        return " | ".join(o.spell() for o in self.options)
+
+    def imports(self) -> set[str]:
+        return set().union(*(o.imports() for o in self.options))
+
+
+class LiteralType(msgspec.Struct, frozen=True, tag="literal"):
+    """``Literal["a", "b"]``."""
+
+    values: tuple[LiteralValue, ...]
+
+    def spell(self) -> str:
+        return f"typing.Literal[{', '.join(repr(v) for v in self.values)}]"
+
+    def imports(self) -> set[str]:
+        return {"typing"}
+
+
+class Constraints(msgspec.Struct, frozen=True, omit_defaults=True):
+    """The ``msgspec.Meta`` constraints and descriptions on an ``Annotated`` type."""
+
+    gt: int | float | None = None
+    ge: int | float | None = None
+    lt: int | float | None = None
+    le: int | float | None = None
+    multiple_of: int | float | None = None
+    pattern: str | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    tz: bool | None = None
+    title: str | None = None
+    description: str | None = None
+
+    def spell(self) -> str:
+        items = (
+            f"{name}={value!r}"
+            for name in self.__struct_fields__
+            if (value := getattr(self, name)) is not None
+        )
+        return f"msgspec.Meta({', '.join(items)})"
+
+
+class Constrained(msgspec.Struct, frozen=True, tag="constrained"):
+    """``Annotated[T, msgspec.Meta(...)]``."""
+
+    inner: TypeExpr
+    meta: Constraints
+
+    def spell(self) -> str:
+        return f"typing.Annotated[{self.inner.spell()}, {self.meta.spell()}]"
+
+    def imports(self) -> set[str]:
+        return self.inner.imports() | {"typing", "msgspec"}
+
+
+TypeExpr: TypeAlias = Builtin | Ref | Container | Union | LiteralType | Constrained
+
+
+class Default(msgspec.Struct, frozen=True):
+    """A default: a literal value spelled in Python source, or a zero-argument factory."""
+
+    kind: Literal["value", "factory"]
+    source: str
+
+    def field_spelling(self) -> str:
+        """The right-hand side of a Struct or dataclass field with this default."""
+        if self.kind == "factory":
+            return f"msgspec.field(default_factory={self.source})"
+        return self.source
+
+
+class Field(msgspec.Struct, frozen=True):
+    """One field of a Struct, dataclass or TypedDict."""
+
+    name: str
+    type: TypeExpr
+    wire_name: str
+    default: Default | None = None
+    kw_only: bool = False
+    required: bool = True
+    line: int | None = None
+
+
+class StructDef(msgspec.Struct, frozen=True, tag="struct"):
+    """A ``msgspec.Struct`` with its wire-relevant options."""
+
+    name: str
+    fields: tuple[Field, ...]
+    frozen: bool = False
+    order: bool = False
+    eq: bool = True
+    array_like: bool = False
+    forbid_unknown_fields: bool = False
+    omit_defaults: bool = False
+    tag: str | int | None = None
+    tag_field: str | None = None
+    location: Location | None = None
+    doc: str | None = None
+
+    def options_spelling(self) -> str:
+        """The class keywords that reproduce this Struct's configuration."""
+        opts: list[str] = []
+        for flag in ("frozen", "order", "array_like", "forbid_unknown_fields", "omit_defaults"):
+            if getattr(self, flag):
+                opts.append(f"{flag}=True")
+        if not self.eq:
+            opts.append("eq=False")
+        if self.tag is not None:
+            opts.append(f"tag={self.tag!r}")
+            opts.append(f"tag_field={self.tag_field!r}")
+        return "".join(f", {o}" for o in opts)
+
+
+class EnumMember(msgspec.Struct, frozen=True):
+    """One member of an Enum."""
+
+    name: str
+    value: str | int
+
+
+class EnumDef(msgspec.Struct, frozen=True, tag="enum"):
+    """An ``enum.Enum``, ``IntEnum`` or ``StrEnum`` (encoded by value)."""
+
+    name: str
+    kind: Literal["Enum", "IntEnum", "StrEnum"]
+    members: tuple[EnumMember, ...]
+    location: Location | None = None
+    doc: str | None = None
+
+
+class NewTypeDef(msgspec.Struct, frozen=True, tag="newtype"):
+    """``typing.NewType(name, base)``."""
+
+    name: str
+    base: TypeExpr
+    location: Location | None = None
+    doc: str | None = None
+
+
+class TypedDictDef(msgspec.Struct, frozen=True, tag="typeddict"):
+    """A ``TypedDict``."""
+
+    name: str
+    fields: tuple[Field, ...]
+    location: Location | None = None
+    doc: str | None = None
+
+
+class DataclassDef(msgspec.Struct, frozen=True, tag="dataclass"):
+    """A ``dataclasses.dataclass``."""
+
+    name: str
+    fields: tuple[Field, ...]
+    frozen: bool = False
+    location: Location | None = None
+    doc: str | None = None
+
+
+Definition: TypeAlias = StructDef | EnumDef | NewTypeDef | TypedDictDef | DataclassDef
+
+ParamKind = Literal["positional_only", "positional", "keyword_only"]
+
+
+class Param(msgspec.Struct, frozen=True):
+    """One parameter of a task."""
+
+    name: str
+    kind: ParamKind
+    type: TypeExpr
+    default: Default | None = None
+
+
+class TaskSpec(msgspec.Struct, frozen=True):
+    """One declared task: its identity on the wire, its signature and its options."""
+
+    name: str
+    module: str
+    wire_name: str
+    params: tuple[Param, ...]
+    returns: TypeExpr
+    options: TaskOptions
+    fingerprint: str = ""
+    location: Location | None = None
+    doc: str | None = None
+
+
+class ContractModel(msgspec.Struct, frozen=True):
+    """Everything a contracts folder declares, in a deterministic order."""
+
+    package: str
+    tasks: tuple[TaskSpec, ...]
+    definitions: tuple[Definition, ...]
+
+    def modules(self) -> list[str]:
+        """The contract modules that declare at least one task, sorted."""
+        return sorted({t.module for t in self.tasks})
+
+    def tasks_of(self, module: str) -> list[TaskSpec]:
+        """The tasks declared in one contract module, in name order."""
+        return [t for t in self.tasks if t.module == module]
+
+    def definition(self, name: str) -> Definition:
+        """The named definition; a Ref always resolves."""
+        for d in self.definitions:
+            if d.name == name:
+                return d
+        raise KeyError(name)
+
+
+def refs_of(expr: TypeExpr) -> set[str]:
+    """The names of every definition an expression refers to directly."""
+    if isinstance(expr, Ref):
+        return {expr.name}
+    if isinstance(expr, Container):
+        return set().union(*(refs_of(a) for a in expr.args))
+    if isinstance(expr, Union):
+        return set().union(*(refs_of(o) for o in expr.options))
+    if isinstance(expr, Constrained):
+        return refs_of(expr.inner)
+    return set()
+
+
+def definition_refs(definition: Definition) -> set[str]:
+    """The names a definition refers to through its field or base types."""
+    if isinstance(definition, EnumDef):
+        return set()
+    if isinstance(definition, NewTypeDef):
+        return refs_of(definition.base)
+    return set().union(*(refs_of(f.type) for f in definition.fields))

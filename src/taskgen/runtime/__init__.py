@@ -1,0 +1,47 @@
+"""The queue runtime: what generated clients and worker glue build on."""
+
+from taskgen.contract.dsl import NO_RETRY, Priority, Retry
+from taskgen.runtime.binding import Binding
+from taskgen.runtime.client import Client
+from taskgen.runtime.context import Context
+from taskgen.runtime.errors import (
+    HandlerMismatch,
+    ResultTimeout,
+    RetryLater,
+    TaskAborted,
+    TaskError,
+    TaskExpired,
+    TaskFailed,
+    TaskgenError,
+    TaskRejected,
+    TaskTimedOut,
+)
+from taskgen.runtime.handle import TaskHandle
+from taskgen.runtime.taskdef import Call, EnqueueOptions, TaskDef
+from taskgen.runtime.wire import TaskStatus
+from taskgen.runtime.worker import Worker
+
+__all__ = [
+    "NO_RETRY",
+    "Binding",
+    "Call",
+    "Client",
+    "Context",
+    "EnqueueOptions",
+    "HandlerMismatch",
+    "Priority",
+    "ResultTimeout",
+    "Retry",
+    "RetryLater",
+    "TaskAborted",
+    "TaskDef",
+    "TaskError",
+    "TaskExpired",
+    "TaskFailed",
+    "TaskHandle",
+    "TaskRejected",
+    "TaskStatus",
+    "TaskTimedOut",
+    "TaskgenError",
+    "Worker",
+]

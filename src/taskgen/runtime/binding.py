@@ -1,0 +1,114 @@
+"""A task bound to the handler that runs it, and the check that each handler fits its task."""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Generic, TypeVar
+
+import msgspec
+
+from taskgen.contract.dsl import Retry
+from taskgen.runtime.context import Context
+from taskgen.runtime.taskdef import TaskDef
+
+A = TypeVar("A", bound=msgspec.Struct)
+R = TypeVar("R")
+
+_KIND_NAMES = {
+    inspect.Parameter.POSITIONAL_ONLY: "positional_only",
+    inspect.Parameter.POSITIONAL_OR_KEYWORD: "positional",
+    inspect.Parameter.KEYWORD_ONLY: "keyword_only",
+}
+
+
+class Binding(Generic[A, R]):
+    """One task and its handler; ``call`` unpacks the decoded arguments into the handler."""
+
+    __slots__ = ("call", "handler", "is_async", "retry", "task", "timeout")
+
+    def __init__(
+        self,
+        task: TaskDef[A, R],
+        handler: Callable[..., Any],
+        call: Callable[[Context, A], R | Awaitable[R]],
+        *,
+        retry: Retry | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        self.task = task
+        self.handler = handler
+        self.call = call
+        self.is_async = inspect.iscoroutinefunction(handler)
+        #: The worker's own policy, overriding the contract's.
+        self.retry = retry or task.retry
+        self.timeout = timeout if timeout is not None else task.timeout
+
+
+def handler_problems(binding: Binding[Any, Any]) -> list[str]:
+    """Every way the handler's signature disagrees with its task's parameters."""
+    task = binding.task
+    handler = binding.handler
+    where = _where(handler)
+    try:
+        signature = inspect.signature(handler)
+    except (TypeError, ValueError):
+        return []
+    params = list(signature.parameters.values())
+    if not params or params[0].kind not in (params[0].POSITIONAL_ONLY, params[0].POSITIONAL_OR_KEYWORD):
+        return [f"{task.name}: handler {where} must take the Context as its first parameter"]
+    own = {p.name: p for p in params[1:]}
+    fields = {f.name: f.type for f in msgspec.structs.fields(task.args)}
+    try:
+        hints = typing.get_type_hints(handler, include_extras=True)
+    except Exception:
+        hints = {}
+    problems = []
+    for name, kind in task.params:
+        param = own.pop(name, None)
+        if param is None:
+            problems.append(f"{task.name}: handler {where} lacks parameter {name!r}")
+            continue
+        if kind == "keyword_only" and param.kind is param.POSITIONAL_ONLY:
+            problems.append(f"{task.name}: handler {where} takes {name!r} positionally only")
+        elif kind == "positional_only" and param.kind is param.KEYWORD_ONLY:
+            problems.append(f"{task.name}: handler {where} takes {name!r} by keyword only")
+        declared = hints.get(name)
+        if declared is not None and name in fields and declared != fields[name]:
+            problems.append(
+                f"{task.name}: handler {where} annotates {name!r} as {_spell(declared)}, "
+                f"the contract says {_spell(fields[name])}"
+            )
+    for name, param in own.items():
+        if param.default is param.empty and param.kind not in (param.VAR_KEYWORD, param.VAR_POSITIONAL):
+            problems.append(
+                f"{task.name}: handler {where} has parameter {name!r}, which the contract lacks"
+            )
+    return problems
+
+
+def check_handlers(bindings: Iterable[Binding[Any, Any]]) -> list[str]:
+    """Every handler problem of a worker, and every task bound twice."""
+    problems: list[str] = []
+    seen: set[str] = set()
+    for binding in bindings:
+        if binding.task.name in seen:
+            problems.append(f"{binding.task.name}: bound to more than one handler")
+        seen.add(binding.task.name)
+        problems.extend(handler_problems(binding))
+    return problems
+
+
+def _where(handler: Callable[..., Any]) -> str:
+    name = f"{getattr(handler, '__module__', '?')}.{getattr(handler, '__qualname__', '?')}"
+    try:
+        file = inspect.getsourcefile(handler)
+        line = inspect.getsourcelines(handler)[1]
+    except (OSError, TypeError):
+        return name
+    return f"{name} ({file}:{line})"
+
+
+def _spell(tp: Any) -> str:
+    return tp.__name__ if isinstance(tp, type) else repr(tp).replace("typing.", "")

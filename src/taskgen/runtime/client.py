@@ -1,0 +1,168 @@
+"""The asyncio client: enqueue tasks in one round trip and await their outcomes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Self, TypeVar
+
+import msgspec
+from redis.asyncio import Redis
+
+from taskgen.runtime.handle import TaskHandle
+from taskgen.runtime.keys import GROUP, QueueKeys
+from taskgen.runtime.results import ResultWaiter
+from taskgen.runtime.scripts import Scripts
+from taskgen.runtime.taskdef import NO_OPTIONS, Call, EnqueueOptions, TaskDef
+from taskgen.runtime.wire import (
+    ENCODER,
+    Envelope,
+    ErrorInfo,
+    Outcome,
+    TaskStatus,
+    new_task_id,
+    now_ms,
+)
+
+A = TypeVar("A", bound=msgspec.Struct)
+R = TypeVar("R")
+
+DEFAULT_PREFIX = "taskgen"
+
+#: Most tasks sent in one script call, so one call never holds Redis for long.
+ENQUEUE_CHUNK = 1000
+
+
+class Client:
+    """Enqueues tasks and awaits their outcomes; one per process, shared by all callers."""
+
+    def __init__(self, redis: Redis, *, prefix: str = DEFAULT_PREFIX, close_redis: bool = False):
+        self.redis = redis
+        self.prefix = prefix
+        self._close_redis = close_redis
+        self._keys: dict[str, QueueKeys] = {}
+        self._scripts = Scripts(redis)
+        self._results = ResultWaiter(redis, prefix)
+
+    @classmethod
+    def from_url(cls, url: str, *, prefix: str = DEFAULT_PREFIX, **options: Any) -> Self:
+        """A client with its own connection pool, closed by ``close()``."""
+        return cls(Redis.from_url(url, **options), prefix=prefix, close_redis=True)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Stop waiting for results and, if this client opened it, close the connection pool."""
+        await self._results.close()
+        if self._close_redis:
+            await self.redis.aclose()
+
+    def keys(self, queue: str) -> QueueKeys:
+        """The Redis layout of ``queue``."""
+        keys = self._keys.get(queue)
+        if keys is None:
+            keys = self._keys[queue] = QueueKeys(queue, self.prefix)
+        return keys
+
+    # -- enqueueing ------------------------------------------------------------------------
+
+    async def enqueue(
+        self, task: TaskDef[A, R], args: A, options: EnqueueOptions = NO_OPTIONS
+    ) -> TaskHandle[R]:
+        """Enqueue one task; one round trip to Redis."""
+        keys = self.keys(task.queue)
+        item = _prepare(task, args, options, now_ms())
+        created = await self._scripts.enqueue(keys=[keys.delayed], args=[keys.base, *item])
+        return TaskHandle(self, task, item[0], created=created[0] == 1)
+
+    async def enqueue_many(self, calls: Iterable[Call[R]]) -> list[TaskHandle[R]]:
+        """Enqueue many tasks, of any queues, in one round trip."""
+        now = now_ms()
+        batches: dict[str, list[tuple[Call[R], list[Any]]]] = {}
+        for call in calls:
+            item = _prepare(call.task, call.args, call.options, now)
+            batches.setdefault(call.task.queue, []).append((call, item))
+        if not batches:
+            return []
+        chunks = [
+            batch[i : i + ENQUEUE_CHUNK]
+            for batch in batches.values()
+            for i in range(0, len(batch), ENQUEUE_CHUNK)
+        ]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for chunk in chunks:
+                keys = self.keys(chunk[0][0].task.queue)
+                flat = [value for _, item in chunk for value in item]
+                await self._scripts.enqueue(keys=[keys.delayed], args=[keys.base, *flat], client=pipe)
+            replies = await pipe.execute()
+        return [
+            TaskHandle(self, call.task, item[0], created=created == 1)
+            for chunk, reply in zip(chunks, replies, strict=True)
+            for (call, item), created in zip(chunk, reply, strict=True)
+        ]
+
+    def handle(self, task: TaskDef[Any, R], task_id: str) -> TaskHandle[R]:
+        """Re-attach to a task enqueued earlier, by its id."""
+        return TaskHandle(self, task, task_id, created=False)
+
+    # -- following a task ------------------------------------------------------------------
+
+    async def wait_outcome(self, queue: str, task_id: str, timeout: float | None) -> bytes | None:
+        """The encoded outcome of a task once it ends; None if ``timeout`` passes first."""
+        keys = self.keys(queue)
+        return await self._results.wait(keys.task(task_id), keys.done_channel(task_id), timeout)
+
+    async def status(self, queue: str, task_id: str) -> TaskStatus:
+        """Where a task is now."""
+        keys = self.keys(queue)
+        status = await self._scripts.status(keys=[keys.task(task_id)], args=[keys.base, GROUP])
+        return TaskStatus(status.decode())
+
+    async def abort(self, task: TaskDef[Any, Any], task_id: str) -> bool:
+        """Abort a task; False when it had already ended or is unknown."""
+        keys = self.keys(task.queue)
+        outcome = Outcome(
+            TaskStatus.ABORTED,
+            error=ErrorInfo("Aborted", "aborted by a client before it ran"),
+            finished_at=now_ms(),
+            attempts=0,
+            deliveries=0,
+        )
+        done = await self._scripts.abort(
+            keys=[keys.task(task_id), keys.delayed],
+            args=[
+                keys.base,
+                GROUP,
+                task_id,
+                ENCODER.encode(outcome),
+                round(task.result_ttl * 1000),
+            ],
+        )
+        return int(done) != 0
+
+
+def _prepare(
+    task: TaskDef[Any, Any], args: msgspec.Struct, options: EnqueueOptions, now: int
+) -> list[Any]:
+    """The four script arguments of one task: id, priority level, delay in ms, envelope."""
+    if options is NO_OPTIONS:
+        task_id, priority, delay, expires_at = new_task_id(), task.priority, 0, 0
+    else:
+        task_id = options.task_id or new_task_id()
+        priority = options.priority if options.priority is not None else task.priority
+        delay = options.delay_ms()
+        expires_at = options.expires_at(now)
+    envelope = Envelope(
+        task_id,
+        task.name,
+        task.fingerprint,
+        msgspec.Raw(ENCODER.encode(args)),
+        now,
+        1,
+        priority,
+        expires_at,
+    )
+    return [task_id, int(priority), delay, ENCODER.encode(envelope)]

@@ -1,0 +1,80 @@
+"""Writing ended tasks back to Redis: one script call per queue for everything that ended
+while the previous call was in flight, so acks and results coalesce under load."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from taskgen.runtime.keys import GROUP, QueueKeys
+from taskgen.runtime.scripts import Scripts
+
+log = logging.getLogger("taskgen.worker")
+
+#: Records of one ended task, in the layout ``complete.lua`` reads.
+Record = list[Any]
+
+
+class Completer:
+    """Buffers completion records and flushes them, batched, as soon as Redis is free."""
+
+    def __init__(self, redis: Redis, scripts: Scripts, *, dead_letter_cap: int) -> None:
+        self._redis = redis
+        self._scripts = scripts
+        self._cap = dead_letter_cap
+        self._pending: dict[QueueKeys, list[Any]] = {}
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+
+    def add(self, keys: QueueKeys, record: Record) -> None:
+        """Queue one record; it is written by the next flush."""
+        batch = self._pending.get(keys)
+        if batch is None:
+            self._pending[keys] = record
+        else:
+            batch.extend(record)
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Flush whenever records are waiting."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Write every waiting record; on a Redis error keep them and try again."""
+        async with self._lock:
+            delay = 0.05
+            while self._pending:
+                pending, self._pending = self._pending, {}
+                try:
+                    await self._write(pending)
+                except (RedisError, OSError) as exc:
+                    log.warning("writing %d queue(s) of results failed, retrying: %r",
+                                len(pending), exc)
+                    for keys, records in pending.items():
+                        self.add(keys, records)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 2.0)
+
+    async def _write(self, pending: dict[QueueKeys, list[Any]]) -> None:
+        if len(pending) == 1:
+            ((keys, records),) = pending.items()
+            await self._call(keys, records, self._redis)
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for keys, records in pending.items():
+                await self._call(keys, records, pipe)
+            await pipe.execute()
+
+    async def _call(self, keys: QueueKeys, records: list[Any], client: Any) -> Any:
+        return await self._scripts.complete(
+            keys=[*keys.streams, keys.delayed, keys.dead],
+            args=[keys.base, GROUP, self._cap, *records],
+            client=client,
+        )

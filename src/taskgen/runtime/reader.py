@@ -1,0 +1,119 @@
+"""Reading one queue: take free slots, fetch that many entries in priority order, start them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from taskgen.runtime.execution import Delivery, Executor
+from taskgen.runtime.keys import GROUP, QueueKeys
+from taskgen.runtime.scripts import Scripts
+from taskgen.runtime.slots import Slots
+
+log = logging.getLogger("taskgen.worker")
+
+#: How long one blocking read waits for new work before it is issued again.
+BLOCK_MS = 5000
+
+
+class QueueReader:
+    """Feeds the executor from one queue's ready streams."""
+
+    def __init__(
+        self,
+        keys: QueueKeys,
+        redis: Redis,
+        scripts: Scripts,
+        executor: Executor,
+        slots: Slots,
+        *,
+        consumer: str,
+        batch: int,
+    ) -> None:
+        self.keys = keys
+        self._redis = redis
+        self._scripts = scripts
+        self._executor = executor
+        self._slots = slots
+        self._consumer = consumer
+        self._batch = batch
+
+    async def run(self, *, burst: bool = False) -> int:
+        """Read until cancelled, or in burst mode until the queue is empty.
+
+        Returns how many entries were started (burst mode)."""
+        delay = 0.05
+        started = 0
+        while True:
+            taken = await self._slots.take(self._batch)
+            try:
+                deliveries = await self._fetch(taken)
+                if not deliveries:
+                    if burst:
+                        self._slots.give(taken)
+                        return started
+                    self._slots.give(taken - 1)
+                    taken = 1
+                    deliveries = await self._wait_for_work()
+            except (RedisError, OSError) as exc:
+                self._slots.give(taken)
+                log.warning("reading queue %s failed, retrying in %.2fs: %r",
+                            self.keys.queue, delay, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            except BaseException:
+                self._slots.give(taken)
+                raise
+            delay = 0.05
+            started += len(deliveries)
+            await self._start(deliveries, taken)
+
+    async def _start(self, deliveries: list[Delivery], taken: int) -> None:
+        executor = self._executor
+        for delivery in deliveries:
+            executor.hold(delivery)
+        if len(deliveries) < taken:
+            self._slots.give(taken - len(deliveries))
+        for i, delivery in enumerate(deliveries):
+            if i >= taken:
+                # A blocking read may return one entry per priority level; the extra ones
+                # wait (held, their leases renewed) for a slot.
+                await self._slots.take(1)
+            executor.start(delivery)
+
+    async def _fetch(self, count: int) -> list[Delivery]:
+        flat = await self._scripts.fetch(
+            keys=self.keys.streams, args=[GROUP, self._consumer, count]
+        )
+        keys = self.keys
+        return [
+            Delivery(keys, flat[i], flat[i + 1], flat[i + 2], flat[i + 3], int(flat[i + 4]))
+            for i in range(0, len(flat), 5)
+        ]
+
+    async def _wait_for_work(self) -> list[Delivery]:
+        """Block until an entry arrives on any level; returns at most one per level."""
+        streams: dict[Any, str] = dict.fromkeys(self.keys.streams, ">")
+        reply = await self._redis.xreadgroup(
+            GROUP, self._consumer, streams, count=1, block=BLOCK_MS
+        )
+        deliveries = []
+        index = {name.encode(): i for i, name in enumerate(self.keys.streams)}
+        for stream, entries in reply or ():
+            for entry, fields in entries:
+                items = list(fields.items())
+                if not items:
+                    continue
+                task_id, payload = items[0]
+                redeliveries = int(items[1][1]) if len(items) > 1 else 0
+                deliveries.append(
+                    Delivery(self.keys, index[stream], entry, task_id, payload, redeliveries)
+                )
+        # Highest level first, like fetch.
+        deliveries.sort(key=lambda d: d.stream)
+        return deliveries

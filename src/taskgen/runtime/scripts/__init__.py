@@ -1,0 +1,33 @@
+"""The queue's Lua scripts, kept as files beside the code that calls them."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib.resources import files
+
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+
+
+@cache
+def source(name: str) -> str:
+    """The text of ``<name>.lua``."""
+    return files(__name__).joinpath(f"{name}.lua").read_text(encoding="utf-8")
+
+
+class Scripts:
+    """Every script, registered on one asyncio Redis client and called by EVALSHA."""
+
+    def __init__(self, redis: Redis) -> None:
+        def load(name: str) -> AsyncScript:
+            return redis.register_script(source(name))
+
+        self.enqueue = load("enqueue")
+        self.status = load("status")
+        self.abort = load("abort")
+        self.fetch = load("fetch")
+        self.complete = load("complete")
+        self.promote = load("promote")
+        self.renew = load("renew")
+        self.reclaim = load("reclaim")
+        self.release = load("release")

@@ -1,0 +1,37 @@
+-- Take over entries whose lease expired because their worker died, up to ARGV[4] of them.
+-- KEYS: the ready streams, highest level first.
+-- ARGV[1]: group, ARGV[2]: consumer, ARGV[3]: lease in ms, ARGV[4]: count, ARGV[5]: key base.
+-- Returns a flat list: stream index, entry id, task id, envelope, redeliveries so far,
+-- 1 if an abort was requested (else 0), ...
+local group, me, idle, base = ARGV[1], ARGV[2], ARGV[3], ARGV[5]
+local want = tonumber(ARGV[4])
+local out = {}
+for i = 1, #KEYS do
+  local cursor = '0-0'
+  while want > 0 do
+    local reply = redis.call('XAUTOCLAIM', KEYS[i], group, me, idle, cursor, 'COUNT', want)
+    cursor = reply[1]
+    for _, entry in ipairs(reply[2]) do
+      -- Redis 7 drops entries deleted from the stream from the pending list and lists them
+      -- apart; Redis 6.2 returns them as nil here.
+      if entry and entry[2] then
+        local id = entry[2][1]
+        local key = base .. ':task:' .. id
+        local redeliveries, aborted = 0, 0
+        if redis.call('EXISTS', key) == 1 then
+          redeliveries = redis.call('HINCRBY', key, 'r', 1)
+          if redis.call('HEXISTS', key, 'a') == 1 then aborted = 1 end
+        end
+        out[#out + 1] = i - 1
+        out[#out + 1] = entry[1]
+        out[#out + 1] = id
+        out[#out + 1] = entry[2][2]
+        out[#out + 1] = redeliveries
+        out[#out + 1] = aborted
+        want = want - 1
+      end
+    end
+    if cursor == '0-0' then break end
+  end
+end
+return out

@@ -1,0 +1,24 @@
+-- Renew this consumer's leases: reset the idle time of the entries it still owns, so that no
+-- other worker takes over a task that is still running.
+-- KEYS: the ready streams.  ARGV[1]: group, ARGV[2]: consumer; then stream index, entry id, ...
+-- Returns the entry ids that another consumer has taken over in the meantime.
+local group, me = ARGV[1], ARGV[2]
+local mine, lost = {}, {}
+for i = 3, #ARGV, 2 do
+  local s, entry = tonumber(ARGV[i]) + 1, ARGV[i + 1]
+  local owner = redis.call('XPENDING', KEYS[s], group, entry, entry, 1)[1]
+  if owner and owner[2] == me then
+    mine[s] = mine[s] or {}
+    table.insert(mine[s], entry)
+  else
+    lost[#lost + 1] = entry
+  end
+end
+for s, entries in pairs(mine) do
+  for j = 1, #entries, 1000 do
+    local chunk = { unpack(entries, j, math.min(j + 999, #entries)) }
+    chunk[#chunk + 1] = 'JUSTID' -- JUSTID: a renewal is not a delivery; keep the count
+    redis.call('XCLAIM', KEYS[s], group, me, 0, unpack(chunk))
+  end
+end
+return lost

@@ -1,0 +1,83 @@
+"""What travels through Redis: the task envelope, the outcome record, and their codecs."""
+
+from __future__ import annotations
+
+import enum
+import os
+import time
+
+import msgspec
+
+
+class TaskStatus(enum.StrEnum):
+    """Where a task is in its life."""
+
+    QUEUED = "queued"
+    SCHEDULED = "scheduled"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    ABORTED = "aborted"
+    EXPIRED = "expired"
+    REJECTED = "rejected"
+    UNKNOWN = "unknown"
+
+    @property
+    def final(self) -> bool:
+        """True once the task will not run again."""
+        return self not in _PENDING
+
+
+_PENDING = frozenset({TaskStatus.QUEUED, TaskStatus.SCHEDULED, TaskStatus.RUNNING})
+
+ENCODER = msgspec.msgpack.Encoder()
+#: The encoded value of a task that returns None, or of one that ended without a value.
+NONE_VALUE = msgspec.Raw(ENCODER.encode(None))
+
+
+class Envelope(msgspec.Struct, array_like=True, gc=False, frozen=True):
+    """One enqueued task: who it is, what to run, and the encoded arguments."""
+
+    id: str
+    task: str
+    fingerprint: str
+    args: msgspec.Raw
+    enqueued_at: int
+    attempt: int = 1
+    priority: int = 1
+    expires_at: int = 0
+    trace: dict[str, str] | None = None
+
+
+class ErrorInfo(msgspec.Struct, array_like=True, gc=False, frozen=True):
+    """Why a task did not produce a value, as text a person can read."""
+
+    type: str
+    message: str
+    traceback: str = ""
+
+
+class Outcome(msgspec.Struct, array_like=True, gc=False, frozen=True):
+    """How a task ended: its encoded value (nil unless done), or the error, and the tries."""
+
+    status: TaskStatus
+    value: msgspec.Raw = NONE_VALUE
+    error: ErrorInfo | None = None
+    finished_at: int = 0
+    attempts: int = 1
+    deliveries: int = 1
+
+
+ENVELOPE = msgspec.msgpack.Decoder(Envelope)
+OUTCOME = msgspec.msgpack.Decoder(Outcome)
+
+
+def now_ms() -> int:
+    """Wall-clock milliseconds since the epoch."""
+    return time.time_ns() // 1_000_000
+
+
+def new_task_id() -> str:
+    """A random 128-bit task id, hex encoded."""
+    return os.urandom(16).hex()
