@@ -81,10 +81,7 @@ class _Loader:
             raise ContractError(sorted(errors, key=_problem_order))
         definitions = dict(sorted(self.reader.definitions.items()))
         tasks = sorted(
-            (
-                msgspec.structs.replace(t, fingerprint=fingerprint(t, definitions))
-                for t in tasks
-            ),
+            (msgspec.structs.replace(t, fingerprint=fingerprint(t, definitions)) for t in tasks),
             key=lambda t: (t.module, t.name),
         )
         return ContractModel(self.package, tuple(tasks), tuple(definitions.values()))
@@ -146,7 +143,9 @@ class _Loader:
         if inside:
             return Location(self.sources.relative(inside[-1].filename), inside[-1].lineno or 1)
         module_path = self.folder.joinpath(*name.split(".")[1:])
-        file = module_path / "__init__.py" if module_path.is_dir() else module_path.with_suffix(".py")
+        file = (
+            module_path / "__init__.py" if module_path.is_dir() else module_path.with_suffix(".py")
+        )
         return Location(self.sources.relative(str(file)), 1)
 
     def _label(self, module: ModuleType) -> str:

@@ -35,6 +35,22 @@ BUILTINS: dict[str, str | None] = {
 LiteralValue: TypeAlias = str | int | bool | None
 
 
+def literal(value: object) -> str:
+    """A Python literal for a str, bytes, number, bool or None, quoted the way ruff quotes it:
+    double quotes unless that would need more escapes than single quotes."""
+    if isinstance(value, str | bytes):
+        text = repr(value)
+        prefix = "b" if isinstance(value, bytes) else ""
+        body = text[len(prefix) + 1 : -1]
+        doubles, singles = body.count('"'), body.count("'")
+        quote = text[len(prefix)]
+        body = body.replace("\\" + quote, quote)
+        if doubles > singles:
+            return prefix + "'" + body.replace("'", "\\'") + "'"
+        return prefix + '"' + body.replace('"', '\\"') + '"'
+    return repr(value)
+
+
 class Builtin(msgspec.Struct, frozen=True, tag="builtin"):
     """A scalar type: ``int``, ``str``, ``datetime.datetime``…"""
 
@@ -98,7 +114,7 @@ class LiteralType(msgspec.Struct, frozen=True, tag="literal"):
     values: tuple[LiteralValue, ...]
 
     def spell(self) -> str:
-        return f"typing.Literal[{', '.join(repr(v) for v in self.values)}]"
+        return f"typing.Literal[{', '.join(literal(v) for v in self.values)}]"
 
     def imports(self) -> set[str]:
         return {"typing"}
@@ -121,7 +137,7 @@ class Constraints(msgspec.Struct, frozen=True, omit_defaults=True):
 
     def spell(self) -> str:
         items = (
-            f"{name}={value!r}"
+            f"{name}={literal(value)}"
             for name in self.__struct_fields__
             if (value := getattr(self, name)) is not None
         )
@@ -149,12 +165,10 @@ class Default(msgspec.Struct, frozen=True):
 
     kind: Literal["value", "factory"]
     source: str
-
-    def field_spelling(self) -> str:
-        """The right-hand side of a Struct or dataclass field with this default."""
-        if self.kind == "factory":
-            return f"msgspec.field(default_factory={self.source})"
-        return self.source
+    #: Definitions the spelling names (an Enum member, a Struct factory).
+    refs: tuple[str, ...] = ()
+    #: Modules the spelling needs (``datetime``, ``uuid``, ``decimal``).
+    modules: tuple[str, ...] = ()
 
 
 class Field(msgspec.Struct, frozen=True):
@@ -185,7 +199,7 @@ class StructDef(msgspec.Struct, frozen=True, tag="struct"):
     location: Location | None = None
     doc: str | None = None
 
-    def options_spelling(self) -> str:
+    def options(self) -> list[str]:
         """The class keywords that reproduce this Struct's configuration."""
         opts: list[str] = []
         for flag in ("frozen", "order", "array_like", "forbid_unknown_fields", "omit_defaults"):
@@ -194,9 +208,9 @@ class StructDef(msgspec.Struct, frozen=True, tag="struct"):
         if not self.eq:
             opts.append("eq=False")
         if self.tag is not None:
-            opts.append(f"tag={self.tag!r}")
-            opts.append(f"tag_field={self.tag_field!r}")
-        return "".join(f", {o}" for o in opts)
+            opts.append(f"tag={literal(self.tag)}")
+            opts.append(f"tag_field={literal(self.tag_field)}")
+        return opts
 
 
 class EnumMember(msgspec.Struct, frozen=True):

@@ -35,6 +35,7 @@ from taskgen.contract.model import (
     TypedDictDef,
     TypeExpr,
     Union,
+    literal,
 )
 from taskgen.contract.sources import SourceIndex
 
@@ -143,7 +144,9 @@ class TypeReader:
     def _class(self, cls: type) -> TypeExpr:
         if cls in _CONTAINERS or cls is tuple:
             name = cls.__name__
-            example = {"dict": "dict[str, int]", "tuple": "tuple[int, ...]"}.get(name, f"{name}[int]")
+            example = {"dict": "dict[str, int]", "tuple": "tuple[int, ...]"}.get(
+                name, f"{name}[int]"
+            )
             raise Unsupported(f"bare {name} does not say what it holds", f"write e.g. {example}")
         if issubclass(cls, msgspec.Struct):
             return self._struct(cls)
@@ -375,7 +378,10 @@ class TypeReader:
 
     def default(self, value: Any) -> Default:
         """A default value spelled as Python source."""
-        return Default("value", self._literal_source(value))
+        refs: set[str] = set()
+        modules: set[str] = set()
+        source = self._literal_source(value, refs, modules)
+        return Default("value", source, tuple(sorted(refs)), tuple(sorted(modules)))
 
     def factory(self, factory: Any) -> Default:
         """A default factory spelled as Python source."""
@@ -384,28 +390,29 @@ class TypeReader:
         if isinstance(factory, type) and (
             issubclass(factory, msgspec.Struct) or dataclasses.is_dataclass(factory)
         ):
-            return Default("factory", self.read(factory).spell())
+            name = self.read(factory).spell()
+            return Default("factory", name, refs=(name,))
         raise Unsupported(
             f"default factory {factory!r} cannot be written into the generated client",
             "use list, dict, set, frozenset, tuple, bytearray or a Struct class as the factory",
         )
 
-    def _literal_source(self, value: Any) -> str:
+    def _literal_source(self, value: Any, refs: set[str], modules: set[str]) -> str:
         if value is None or type(value) in (bool, int, str, bytes):
-            return repr(value)
+            return literal(value)
         if type(value) is float:
             if not math.isfinite(value):
-                raise Unsupported(
-                    f"default {value!r} is not finite", "use a finite float or None"
-                )
-            return repr(value)
+                raise Unsupported(f"default {value!r} is not finite", "use a finite float or None")
+            return literal(value)
         if isinstance(value, enum.Enum):
-            return f"{self.read(type(value)).spell()}.{value.name}"
+            name = self.read(type(value)).spell()
+            refs.add(name)
+            return f"{name}.{value.name}"
         if type(value) is tuple:
-            items = [self._literal_source(v) for v in value]
+            items = [self._literal_source(v, refs, modules) for v in value]
             return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
         if type(value) is frozenset:
-            items = sorted(self._literal_source(v) for v in value)
+            items = sorted(self._literal_source(v, refs, modules) for v in value)
             return f"frozenset({{{', '.join(items)}}})" if items else "frozenset()"
         if type(value) in (datetime.datetime, datetime.date, datetime.time, datetime.timedelta):
             if getattr(value, "tzinfo", None) is not None:
@@ -413,9 +420,12 @@ class TypeReader:
                     f"default {value!r} has a time zone",
                     "use a naive value, or a None default filled in by the handler",
                 )
+            modules.add("datetime")
             return repr(value)
         if type(value) in (uuid.UUID, decimal.Decimal):
-            return f"{type(value).__module__}.{value!r}"
+            module = type(value).__module__
+            modules.add(module)
+            return f"{module}.{type(value).__name__}({literal(str(value))})"
         if isinstance(value, list | dict | set | bytearray):
             raise Unsupported(
                 f"mutable default {value!r} would be shared between calls",

@@ -2,6 +2,7 @@
 
 from taskgen.contract.dsl import NO_RETRY, Priority, Retry
 from taskgen.runtime.binding import Binding
+from taskgen.runtime.caller import TaskCaller, TaskClient
 from taskgen.runtime.client import Client
 from taskgen.runtime.context import Context
 from taskgen.runtime.errors import (
@@ -34,6 +35,8 @@ __all__ = [
     "Retry",
     "RetryLater",
     "TaskAborted",
+    "TaskCaller",
+    "TaskClient",
     "TaskDef",
     "TaskError",
     "TaskExpired",

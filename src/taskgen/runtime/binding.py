@@ -16,12 +16,6 @@ from taskgen.runtime.taskdef import TaskDef
 A = TypeVar("A", bound=msgspec.Struct)
 R = TypeVar("R")
 
-_KIND_NAMES = {
-    inspect.Parameter.POSITIONAL_ONLY: "positional_only",
-    inspect.Parameter.POSITIONAL_OR_KEYWORD: "positional",
-    inspect.Parameter.KEYWORD_ONLY: "keyword_only",
-}
-
 
 class Binding(Generic[A, R]):
     """One task and its handler; ``call`` unpacks the decoded arguments into the handler."""
@@ -56,7 +50,10 @@ def handler_problems(binding: Binding[Any, Any]) -> list[str]:
     except (TypeError, ValueError):
         return []
     params = list(signature.parameters.values())
-    if not params or params[0].kind not in (params[0].POSITIONAL_ONLY, params[0].POSITIONAL_OR_KEYWORD):
+    if not params or params[0].kind not in (
+        params[0].POSITIONAL_ONLY,
+        params[0].POSITIONAL_OR_KEYWORD,
+    ):
         return [f"{task.name}: handler {where} must take the Context as its first parameter"]
     own = {p.name: p for p in params[1:]}
     fields = {f.name: f.type for f in msgspec.structs.fields(task.args)}
@@ -81,7 +78,10 @@ def handler_problems(binding: Binding[Any, Any]) -> list[str]:
                 f"the contract says {_spell(fields[name])}"
             )
     for name, param in own.items():
-        if param.default is param.empty and param.kind not in (param.VAR_KEYWORD, param.VAR_POSITIONAL):
+        if param.default is param.empty and param.kind not in (
+            param.VAR_KEYWORD,
+            param.VAR_POSITIONAL,
+        ):
             problems.append(
                 f"{task.name}: handler {where} has parameter {name!r}, which the contract lacks"
             )

@@ -96,7 +96,9 @@ class Client:
             for chunk in chunks:
                 keys = self.keys(chunk[0][0].task.queue)
                 flat = [value for _, item in chunk for value in item]
-                await self._scripts.enqueue(keys=[keys.delayed], args=[keys.base, *flat], client=pipe)
+                await self._scripts.enqueue(
+                    keys=[keys.delayed], args=[keys.base, *flat], client=pipe
+                )
             replies = await pipe.execute()
         return [
             TaskHandle(self, call.task, item[0], created=created == 1)

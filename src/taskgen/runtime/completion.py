@@ -55,8 +55,9 @@ class Completer:
                 try:
                     await self._write(pending)
                 except (RedisError, OSError) as exc:
-                    log.warning("writing %d queue(s) of results failed, retrying: %r",
-                                len(pending), exc)
+                    log.warning(
+                        "writing %d queue(s) of results failed, retrying: %r", len(pending), exc
+                    )
                     for keys, records in pending.items():
                         self.add(keys, records)
                     await asyncio.sleep(delay)

@@ -36,7 +36,7 @@ class ControlListener:
                     continue
                 self._handle(message["channel"], message["data"])
         finally:
-            await pubsub.aclose()
+            await pubsub.aclose()  # type: ignore[no-untyped-call]  # unannotated in redis-py
 
     def _handle(self, channel: bytes, data: bytes) -> None:
         if data == b"wake":

@@ -187,9 +187,15 @@ class Executor:
             # Not ended: the entry stays pending and is handed back by the shutdown.
             self._forget(delivery)
         elif reason == ABORT:
-            self._end(delivery, TaskStatus.ABORTED, error=ErrorInfo("Aborted", "aborted while running"))
+            self._end(
+                delivery, TaskStatus.ABORTED, error=ErrorInfo("Aborted", "aborted while running")
+            )
         elif reason == TIMEOUT:
-            kind = "thread kept running, its result is discarded" if not binding.is_async else "cancelled"
+            kind = (
+                "thread kept running, its result is discarded"
+                if not binding.is_async
+                else "cancelled"
+            )
             error = ErrorInfo(
                 "TimeoutError", f"ran longer than its timeout of {binding.timeout:g} s ({kind})"
             )
@@ -228,13 +234,26 @@ class Executor:
         assert envelope is not None
         if envelope.attempt < binding.retry.attempts:
             wait = retry_delay(binding.retry, envelope.attempt) if delay is None else delay
-            log.info("task %s (%s) attempt %d failed, retrying in %.2fs: %s: %s",
-                     envelope.task, envelope.id, envelope.attempt, wait, error.type, error.message)
+            log.info(
+                "task %s (%s) attempt %d failed, retrying in %.2fs: %s: %s",
+                envelope.task,
+                envelope.id,
+                envelope.attempt,
+                wait,
+                error.type,
+                error.message,
+            )
             following = msgspec.structs.replace(envelope, attempt=envelope.attempt + 1)
             self._record(
                 delivery,
-                [b"R", delivery.stream, delivery.entry, delivery.task_id,
-                 ENCODER.encode(following), round(wait * 1000)],
+                [
+                    b"R",
+                    delivery.stream,
+                    delivery.entry,
+                    delivery.task_id,
+                    ENCODER.encode(following),
+                    round(wait * 1000),
+                ],
             )
             return
         reason = "retries exhausted" if binding.retry.attempts > 1 else "failed"
@@ -242,8 +261,13 @@ class Executor:
 
     def _reject(self, delivery: Delivery, task: str, reason: str) -> None:
         log.error("rejected task entry %s: %s", delivery.entry.decode(), reason)
-        self._end(delivery, TaskStatus.REJECTED, error=ErrorInfo("Rejected", reason),
-                  dead=reason, task=task)
+        self._end(
+            delivery,
+            TaskStatus.REJECTED,
+            error=ErrorInfo("Rejected", reason),
+            dead=reason,
+            task=task,
+        )
 
     def _end(
         self,
@@ -270,8 +294,15 @@ class Executor:
         if ttl is None:
             binding = self.bindings.get(envelope.task) if envelope else None
             ttl = binding.task.result_ttl if binding else 86400.0
-        record = [b"D" if dead else b"F", delivery.stream, delivery.entry, delivery.task_id,
-                  status.value, outcome, round(ttl * 1000)]
+        record = [
+            b"D" if dead else b"F",
+            delivery.stream,
+            delivery.entry,
+            delivery.task_id,
+            status.value,
+            outcome,
+            round(ttl * 1000),
+        ]
         if dead:
             record += [task or (envelope.task if envelope else "?"), dead, delivery.payload]
         self._record(delivery, record)

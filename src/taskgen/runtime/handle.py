@@ -74,13 +74,19 @@ def unwrap(task: TaskDef[Any, R], task_id: str, outcome: Outcome) -> R:
             attempts=outcome.attempts,
         )
     if status is TaskStatus.REJECTED:
-        raise TaskRejected(f"task {task.name} ({task_id}) was rejected: {message}",
-                           task_id=task_id, task=task.name)
+        raise TaskRejected(
+            f"task {task.name} ({task_id}) was rejected: {message}", task_id=task_id, task=task.name
+        )
     if status is TaskStatus.ABORTED:
-        raise TaskAborted(f"task {task.name} ({task_id}) was aborted", task_id=task_id,
-                          task=task.name)
+        raise TaskAborted(
+            f"task {task.name} ({task_id}) was aborted", task_id=task_id, task=task.name
+        )
     if status is TaskStatus.EXPIRED:
-        raise TaskExpired(f"task {task.name} ({task_id}) expired before it started: {message}",
-                          task_id=task_id, task=task.name)
-    raise TaskRejected(f"task {task.name} ({task_id}) ended as {status.value}",
-                       task_id=task_id, task=task.name)
+        raise TaskExpired(
+            f"task {task.name} ({task_id}) expired before it started: {message}",
+            task_id=task_id,
+            task=task.name,
+        )
+    raise TaskRejected(
+        f"task {task.name} ({task_id}) ended as {status.value}", task_id=task_id, task=task.name
+    )

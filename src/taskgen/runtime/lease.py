@@ -71,7 +71,7 @@ class LeaseKeeper:
             held = self._executor.inflight.get(keys)
             if not held:
                 continue
-            args: list[object] = [GROUP, self._consumer]
+            args: list[bytes | str | int] = [GROUP, self._consumer]
             for delivery in list(held.values()):
                 args += (delivery.stream, delivery.entry)
             lost = await self._scripts.renew(keys=keys.streams, args=args)
@@ -99,14 +99,22 @@ class LeaseKeeper:
                 self._slots.give(taken)
                 raise
             deliveries = [
-                (Delivery(keys, flat[i], flat[i + 1], flat[i + 2], flat[i + 3], int(flat[i + 4])),
-                 flat[i + 5] == 1)
+                (
+                    Delivery(
+                        keys, flat[i], flat[i + 1], flat[i + 2], flat[i + 3], int(flat[i + 4])
+                    ),
+                    flat[i + 5] == 1,
+                )
                 for i in range(0, len(flat), 6)
             ]
             self._slots.give(taken - len(deliveries))
             for delivery, aborted in deliveries:
-                log.info("redelivering %s of queue %s (delivery %d)",
-                         delivery.task_id.decode(), keys.queue, delivery.redeliveries + 1)
+                log.info(
+                    "redelivering %s of queue %s (delivery %d)",
+                    delivery.task_id.decode(),
+                    keys.queue,
+                    delivery.redeliveries + 1,
+                )
                 self._executor.hold(delivery)
                 if aborted:
                     # Remembered aborts end the task at start instead of running it.

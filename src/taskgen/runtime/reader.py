@@ -61,8 +61,9 @@ class QueueReader:
                     deliveries = await self._wait_for_work()
             except (RedisError, OSError) as exc:
                 self._slots.give(taken)
-                log.warning("reading queue %s failed, retrying in %.2fs: %r",
-                            self.keys.queue, delay, exc)
+                log.warning(
+                    "reading queue %s failed, retrying in %.2fs: %r", self.keys.queue, delay, exc
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 continue
@@ -98,8 +99,8 @@ class QueueReader:
 
     async def _wait_for_work(self) -> list[Delivery]:
         """Block until an entry arrives on any level; returns at most one per level."""
-        streams: dict[Any, str] = dict.fromkeys(self.keys.streams, ">")
-        reply = await self._redis.xreadgroup(
+        streams: dict[Any, Any] = dict.fromkeys(self.keys.streams, ">")
+        reply: Any = await self._redis.xreadgroup(
             GROUP, self._consumer, streams, count=1, block=BLOCK_MS
         )
         deliveries = []

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
+
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
@@ -36,8 +38,8 @@ class ResultWaiter:
         try:
             async with asyncio.timeout(timeout):
                 await self._subscribe(name)
-                stored: bytes | None = await self._redis.hget(task_key, "o")
-                if stored is not None:
+                stored = await self._redis.hget(task_key, "o")
+                if isinstance(stored, bytes):
                     return stored
                 return await future
         except TimeoutError:
@@ -68,7 +70,7 @@ class ResultWaiter:
                 await self._reader
             self._reader = None
         if self._pubsub is not None:
-            await self._pubsub.aclose()
+            await self._pubsub.aclose()  # type: ignore[no-untyped-call]  # unannotated in redis-py
             self._pubsub = None
         self._started = None
 
@@ -100,7 +102,10 @@ class ResultWaiter:
             # Nobody may hang on a reader that is gone: fail every pending wait.
             self._started = None
             error = ConnectionError(f"result reader stopped: {exc!r}")
-            pending = [*self._confirmed.values(), *(f for w in self._waiters.values() for f in w)]
+            pending: list[asyncio.Future[Any]] = [
+                *self._confirmed.values(),
+                *(f for w in self._waiters.values() for f in w),
+            ]
             for future in pending:
                 if not future.done():
                     future.set_exception(error)

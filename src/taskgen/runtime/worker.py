@@ -1,4 +1,4 @@
-"""The worker: serves the queues of its bound tasks until stopped, and loses nothing on the way out."""
+"""The worker: serves the queues of its bound tasks until stopped, losing nothing on the way out."""
 
 from __future__ import annotations
 
@@ -132,30 +132,53 @@ class Worker:
         threads = ThreadPoolExecutor(self.threads, thread_name_prefix="taskgen-handler")
         executor = Executor(self.bindings, completer, slots, threads, state=state)
         readers = [
-            QueueReader(keys, redis, scripts, executor, slots,
-                        consumer=self.consumer, batch=self.concurrency)
+            QueueReader(
+                keys,
+                redis,
+                scripts,
+                executor,
+                slots,
+                consumer=self.consumer,
+                batch=self.concurrency,
+            )
             for keys in queues
         ]
         schedulers = {keys.queue: Scheduler(keys, scripts) for keys in queues}
-        leases = LeaseKeeper(queues, redis, scripts, executor, slots,
-                             consumer=self.consumer, lease=self.lease, batch=self.concurrency)
+        leases = LeaseKeeper(
+            queues,
+            redis,
+            scripts,
+            executor,
+            slots,
+            consumer=self.consumer,
+            lease=self.lease,
+            batch=self.concurrency,
+        )
         control = ControlListener(redis, schedulers, executor)
         background = [
             asyncio.create_task(completer.run(), name="taskgen-completer"),
             asyncio.create_task(leases.run(), name="taskgen-leases"),
             asyncio.create_task(control.run(), name="taskgen-control"),
-            *(asyncio.create_task(s.run(), name=f"taskgen-scheduler-{q}")
-              for q, s in schedulers.items()),
+            *(
+                asyncio.create_task(s.run(), name=f"taskgen-scheduler-{q}")
+                for q, s in schedulers.items()
+            ),
         ]
-        log.info("worker %s serving %s with concurrency %d",
-                 self.consumer, ", ".join(self.queues), self.concurrency)
+        log.info(
+            "worker %s serving %s with concurrency %d",
+            self.consumer,
+            ", ".join(self.queues),
+            self.concurrency,
+        )
         reading: list[asyncio.Task[int]] = []
         try:
             if burst:
                 await self._until_empty(readers, executor, completer, background)
             else:
-                reading = [asyncio.create_task(r.run(), name=f"taskgen-reader-{r.keys.queue}")
-                           for r in readers]
+                reading = [
+                    asyncio.create_task(r.run(), name=f"taskgen-reader-{r.keys.queue}")
+                    for r in readers
+                ]
                 await _until(self._stop, [*reading, *background])
         finally:
             await _cancel(reading)

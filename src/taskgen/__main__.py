@@ -1,0 +1,5 @@
+"""``python -m taskgen``: the command line."""
+
+from taskgen.cli import main
+
+main()

