@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -71,7 +70,9 @@ def _count(exc: Exception) -> str:
 
 
 def _relative(path: Path) -> str:
+    """The path as the user would type it: relative when under the current folder."""
+    absolute = path.resolve()
     try:
-        return os.path.relpath(path)
+        return absolute.relative_to(Path.cwd()).as_posix()
     except ValueError:
-        return str(path)
+        return str(absolute)

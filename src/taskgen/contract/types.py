@@ -125,15 +125,16 @@ class TypeReader:
             return self._tuple(tp)
         if origin in _CONTAINERS:
             return Container(_CONTAINERS[origin], tuple(self.read(a) for a in typing.get_args(tp)))
+        if tp is typing.Any or tp is object:
+            raise Unsupported(
+                f"{'typing.Any' if tp is typing.Any else 'object'} carries no type, "
+                "so neither side can be checked",
+                "use a concrete type, a Struct, or a union of the types you expect",
+            )
         if isinstance(tp, typing.NewType):
             return self._newtype(tp)
         if isinstance(tp, type):
             return self._class(tp)
-        if tp is typing.Any:
-            raise Unsupported(
-                "typing.Any carries no type, so neither side can be checked",
-                "use a concrete type, a Struct, or a union of the types you expect",
-            )
         if isinstance(tp, typing.TypeVar):
             raise Unsupported(
                 f"type variable {tp.__name__} is not a wire type",
@@ -161,11 +162,9 @@ class TypeReader:
                 f"abstract {cls.__name__} does not say which concrete type goes on the wire",
                 f"use {_ABSTRACT_HINTS[cls.__name__]}",
             )
-        if cls is object:
-            raise Unsupported("object carries no type", _supported_hint())
         raise Unsupported(
             f"{cls.__module__}.{cls.__qualname__} is not a type taskgen can send",
-            "declare it as a msgspec.Struct, or use " + _supported_hint(),
+            "declare it as a msgspec.Struct, or " + _supported_hint(),
         )
 
     def _annotated(self, tp: Any) -> TypeExpr:
@@ -464,7 +463,7 @@ def _doc(obj: Any) -> str | None:
 
 def _supported_hint() -> str:
     return (
-        "None, bool, int, float, str, bytes, datetime/date/time/timedelta, UUID, Decimal, "
+        "use None, bool, int, float, str, bytes, datetime/date/time/timedelta, UUID, Decimal, "
         "Enum, Literal, unions, list/tuple/set/frozenset/dict, msgspec.Struct, dataclass, "
         "TypedDict, NewType, Annotated[..., msgspec.Meta(...)]"
     )
