@@ -48,7 +48,7 @@ async def test_a_payload_that_does_not_fit_is_rejected_and_the_worker_goes_on(
 async def test_an_unknown_task_name_is_rejected_not_left_pending(redis_url: str) -> None:
     async with Client.from_url(redis_url) as client, running_worker(redis_url, [bind_add()]):
         handle = await client.enqueue(UNKNOWN, AddArgs(a=1, b=2))
-        with pytest.raises(TaskRejected, match="no handler for task 'math.unknown'"):
+        with pytest.raises(TaskRejected, match=r"no handler for task 'math\.unknown'"):
             await handle.result(timeout=10)
     pending = await redis.asyncio.Redis.from_url(redis_url).xpending(
         "taskgen:{math}:ready:1", "taskgen"
