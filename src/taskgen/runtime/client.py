@@ -12,16 +12,8 @@ from taskgen.runtime.handle import TaskHandle
 from taskgen.runtime.keys import GROUP, QueueKeys
 from taskgen.runtime.results import ResultWaiter
 from taskgen.runtime.scripts import Scripts
-from taskgen.runtime.taskdef import NO_OPTIONS, Call, EnqueueOptions, TaskDef
-from taskgen.runtime.wire import (
-    ENCODER,
-    Envelope,
-    ErrorInfo,
-    Outcome,
-    TaskStatus,
-    new_task_id,
-    now_ms,
-)
+from taskgen.runtime.taskdef import NO_OPTIONS, Call, EnqueueOptions, TaskDef, encode_call
+from taskgen.runtime.wire import ENCODER, ErrorInfo, Outcome, TaskStatus, now_ms
 
 A = TypeVar("A", bound=msgspec.Struct)
 R = TypeVar("R")
@@ -74,7 +66,7 @@ class Client:
     ) -> TaskHandle[R]:
         """Enqueue one task; one round trip to Redis."""
         keys = self.keys(task.queue)
-        item = _prepare(task, args, options, now_ms())
+        item = encode_call(task, args, options, now_ms())
         created = await self._scripts.enqueue(keys=[keys.delayed], args=[keys.base, *item])
         return TaskHandle(self, task, item[0], created=created[0] == 1)
 
@@ -83,7 +75,7 @@ class Client:
         now = now_ms()
         batches: dict[str, list[tuple[Call[R], list[Any]]]] = {}
         for call in calls:
-            item = _prepare(call.task, call.args, call.options, now)
+            item = encode_call(call.task, call.args, call.options, now)
             batches.setdefault(call.task.queue, []).append((call, item))
         if not batches:
             return []
@@ -144,27 +136,3 @@ class Client:
             ],
         )
         return int(done) != 0
-
-
-def _prepare(
-    task: TaskDef[Any, Any], args: msgspec.Struct, options: EnqueueOptions, now: int
-) -> list[Any]:
-    """The four script arguments of one task: id, priority level, delay in ms, envelope."""
-    if options is NO_OPTIONS:
-        task_id, priority, delay, expires_at = new_task_id(), task.priority, 0, 0
-    else:
-        task_id = options.task_id or new_task_id()
-        priority = options.priority if options.priority is not None else task.priority
-        delay = options.delay_ms()
-        expires_at = options.expires_at(now)
-    envelope = Envelope(
-        task_id,
-        task.name,
-        task.fingerprint,
-        msgspec.Raw(ENCODER.encode(args)),
-        now,
-        1,
-        priority,
-        expires_at,
-    )
-    return [task_id, int(priority), delay, ENCODER.encode(envelope)]

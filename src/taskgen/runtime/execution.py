@@ -192,7 +192,7 @@ class Executor:
             )
         elif reason == TIMEOUT:
             kind = (
-                "thread kept running, its result is discarded"
+                "its thread runs on; its result is discarded"
                 if not binding.is_async
                 else "cancelled"
             )

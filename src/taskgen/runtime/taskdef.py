@@ -8,6 +8,7 @@ from typing import Any, Generic, Literal, TypeVar
 import msgspec
 
 from taskgen.contract.dsl import NO_RETRY, Priority, Retry
+from taskgen.runtime.wire import ENCODER, Envelope, new_task_id
 
 A = TypeVar("A", bound=msgspec.Struct)
 R = TypeVar("R")
@@ -126,3 +127,27 @@ class Call(Generic[R]):
         self.task = task
         self.args = args
         self.options = options
+
+
+def encode_call(
+    task: TaskDef[Any, Any], args: msgspec.Struct, options: EnqueueOptions, now: int
+) -> list[Any]:
+    """The enqueue script's four values for one task: id, priority level, delay ms, envelope."""
+    if options is NO_OPTIONS:
+        task_id, priority, delay, expires_at = new_task_id(), task.priority, 0, 0
+    else:
+        task_id = options.task_id or new_task_id()
+        priority = options.priority if options.priority is not None else task.priority
+        delay = options.delay_ms()
+        expires_at = options.expires_at(now)
+    envelope = Envelope(
+        task_id,
+        task.name,
+        task.fingerprint,
+        msgspec.Raw(ENCODER.encode(args)),
+        now,
+        1,
+        priority,
+        expires_at,
+    )
+    return [task_id, int(priority), delay, ENCODER.encode(envelope)]

@@ -8,7 +8,7 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -16,9 +16,11 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from taskgen.contract.dsl import Retry
 from taskgen.runtime.binding import Binding, check_handlers
 from taskgen.runtime.completion import Completer
 from taskgen.runtime.control import ControlListener
+from taskgen.runtime.cron import Cron, CronScheduler
 from taskgen.runtime.errors import HandlerMismatch
 from taskgen.runtime.execution import Executor
 from taskgen.runtime.keys import GROUP, QueueKeys
@@ -48,6 +50,9 @@ class Worker:
         threads: int | None = None,
         lifespan: Lifespan | None = None,
         queues: Iterable[str] | None = None,
+        cron: Iterable[Cron[Any]] = (),
+        retries: Mapping[str, Retry] | None = None,
+        timeouts: Mapping[str, float | None] | None = None,
         prefix: str = "taskgen",
         dead_letter_cap: int = 100_000,
     ) -> None:
@@ -57,7 +62,8 @@ class Worker:
             raise HandlerMismatch(problems)
         if lease <= 0 or grace < 0:
             raise ValueError("lease must be > 0 and grace >= 0 seconds")
-        self.bindings = {b.task.name: b for b in bound}
+        self.bindings = _with_policies({b.task.name: b for b in bound}, retries or {}, timeouts)
+        self.cron = list(cron)
         self.queues = sorted(set(queues) if queues else {b.task.queue for b in bound})
         self.redis_url = redis_url
         self.concurrency = concurrency
@@ -164,6 +170,9 @@ class Worker:
                 for q, s in schedulers.items()
             ),
         ]
+        if self.cron:
+            jobs = CronScheduler(self.cron, scripts, self.prefix)
+            background.append(asyncio.create_task(jobs.run(), name="taskgen-cron"))
         log.info(
             "worker %s serving %s with concurrency %d",
             self.consumer,
@@ -254,3 +263,23 @@ async def _cancel(tasks: list[asyncio.Task[Any]]) -> None:
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _with_policies(
+    bindings: dict[str, Binding[Any, Any]],
+    retries: Mapping[str, Retry],
+    timeouts: Mapping[str, float | None] | None,
+) -> dict[str, Binding[Any, Any]]:
+    """The bindings with the worker's own retry and timeout policies, by wire name."""
+    unknown = (set(retries) | set(timeouts or {})) - set(bindings)
+    if unknown:
+        raise ValueError(
+            f"retries/timeouts name unknown tasks {sorted(unknown)}; "
+            f"this worker runs {sorted(bindings)}"
+        )
+    for name, binding in bindings.items():
+        if name in retries:
+            binding.retry = retries[name]
+        if timeouts is not None and name in timeouts:
+            binding.timeout = timeouts[name]
+    return bindings
