@@ -81,7 +81,7 @@ def test_results_equal_calling_the_handlers(shop: Built, redis_url: str) -> None
             )
             assert await sent.result(timeout=20) is None
 
-    with worker_process(shop, redis_url):
+    with worker_process(redis_url, target="worker.main:worker", cwd=shop.root, env=shop.env()):
         asyncio.run(scenario())
 
 
@@ -102,7 +102,7 @@ def test_handler_failure_reaches_the_client_typed(shop: Built, redis_url: str) -
             ok = await tasks.billing.refund("ch_10")
             assert await ok.result(timeout=20) is True
 
-    with worker_process(shop, redis_url):
+    with worker_process(redis_url, target="worker.main:worker", cwd=shop.root, env=shop.env()):
         asyncio.run(scenario())
 
 
@@ -115,7 +115,9 @@ def test_burst_worker_drains_the_queues_and_exits(shop: Built, redis_url: str) -
             return await tasks.enqueue_many(calls)
 
     handles = asyncio.run(enqueue())
-    with worker_process(shop, redis_url, "--burst") as process:
+    with worker_process(
+        redis_url, "--burst", target="worker.main:worker", cwd=shop.root, env=shop.env()
+    ) as process:
         assert process.wait(timeout=60) == 0
 
     async def results() -> list[int]:

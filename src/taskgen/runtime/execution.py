@@ -19,6 +19,7 @@ from taskgen.runtime.context import Context
 from taskgen.runtime.errors import RetryLater
 from taskgen.runtime.keys import QueueKeys
 from taskgen.runtime.slots import Slots
+from taskgen.runtime.stopping import stop_tasks
 from taskgen.runtime.wire import (
     ENCODER,
     ENVELOPE,
@@ -332,7 +333,7 @@ class Executor:
             except TimeoutError:
                 pass
         interrupted: set[bytes] = set()
-        runners = []
+        runners: list[asyncio.Future[Any]] = []
         for deliveries in self.inflight.values():
             for delivery in list(deliveries.values()):
                 if delivery.runner is not None and not delivery.runner.done():
@@ -341,8 +342,7 @@ class Executor:
                     runners.append(delivery.runner)
                 else:
                     self._forget(delivery)
-        if runners:
-            await asyncio.gather(*runners, return_exceptions=True)
+        await stop_tasks(runners)  # a handler that swallows one cancellation gets another
         return interrupted
 
 

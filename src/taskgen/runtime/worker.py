@@ -25,10 +25,11 @@ from taskgen.runtime.errors import HandlerMismatch
 from taskgen.runtime.execution import Executor
 from taskgen.runtime.keys import GROUP, QueueKeys
 from taskgen.runtime.lease import LeaseKeeper
-from taskgen.runtime.reader import QueueReader
+from taskgen.runtime.reader import SOCKET_TIMEOUT, QueueReader
 from taskgen.runtime.scheduler import Scheduler
 from taskgen.runtime.scripts import Scripts
 from taskgen.runtime.slots import Slots
+from taskgen.runtime.stopping import stop_tasks
 from taskgen.runtime.wire import new_task_id
 
 log = logging.getLogger("taskgen.worker")
@@ -105,7 +106,7 @@ class Worker:
     async def run(self, *, burst: bool = False) -> None:
         """Serve until ``stop()`` (or, with ``burst``, until every queue is empty)."""
         self._stop = asyncio.Event()
-        redis = Redis.from_url(self.redis_url)
+        redis = Redis.from_url(self.redis_url, socket_timeout=SOCKET_TIMEOUT)
         try:
             await self._create_groups(redis)
             async with self._state() as state:
@@ -190,10 +191,10 @@ class Worker:
                 ]
                 await _until(self._stop, [*reading, *background])
         finally:
-            await _cancel(reading)
+            await stop_tasks(reading)
             interrupted = await executor.drain(self.grace)
             await completer.flush()
-            await _cancel(background)
+            await stop_tasks(background)
             await self._release(redis, scripts, queues, interrupted)
             threads.shutdown(wait=False, cancel_futures=True)
             log.info("worker %s stopped", self.consumer)
@@ -212,7 +213,7 @@ class Worker:
             try:
                 await _until(self._stop, [*passes, *background], all_of=passes)
             finally:
-                await _cancel(passes)
+                await stop_tasks(passes)
             if self._stop.is_set() or not any(p.result() for p in passes):
                 return
             # Tasks that just ended may have enqueued or retried work: wait, then look again.
@@ -257,12 +258,6 @@ async def _until(
                 return
     finally:
         stopping.cancel()
-
-
-async def _cancel(tasks: list[asyncio.Task[Any]]) -> None:
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _with_policies(
