@@ -52,7 +52,6 @@ async def test_memory_returns_to_baseline_once_results_expire(redis_url: str) ->
             )
         peak = await used_memory(r)
         await worker.run(burst=True)
-        ended = await r.dbsize()
 
     async with asyncio.timeout(30):  # waiting for the server to expire the results
         while await r.dbsize() > keys_before:
