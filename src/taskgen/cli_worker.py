@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from taskgen.runtime import Worker
+from taskgen.runtime import HandlerMismatch, Worker
 from taskgen.runtime.supervisor import supervise
 
 
@@ -20,7 +20,12 @@ def load_worker(target: str) -> Worker:
         raise typer.BadParameter(f"{target!r}: expected module:attribute, e.g. worker.main:worker")
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
-    module = importlib.import_module(module_name)
+    try:
+        module = importlib.import_module(module_name)
+    except HandlerMismatch as mismatch:
+        typer.secho(f"taskgen worker: cannot start {target}", fg="red", err=True)
+        typer.echo(str(mismatch), err=True)
+        raise typer.Exit(2) from None
     found = getattr(module, attribute, None)
     if not isinstance(found, Worker):
         raise typer.BadParameter(f"{target!r} is {type(found).__name__}, not a taskgen Worker")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import typing
 from collections.abc import Awaitable, Callable, Iterable
+from types import ModuleType
 from typing import Any, Generic, TypeVar
 
 import msgspec
@@ -40,10 +42,46 @@ class Binding(Generic[A, R]):
         self.timeout = timeout if timeout is not None else task.timeout
 
 
+class MissingHandler:
+    """Stands in for a handler that could not be found, so every problem is reported at once."""
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError(self.problem)
+
+
+def import_handlers(module: str) -> ModuleType:
+    """Import a handler module; one that fails to import becomes an empty stand-in."""
+    try:
+        return importlib.import_module(module)
+    except Exception as exc:
+        missing = ModuleType(module)
+        missing.__dict__["__taskgen_import_error__"] = f"{type(exc).__name__}: {exc}"
+        return missing
+
+
+def handler(module: ModuleType, name: str) -> Callable[..., Any]:
+    """The function ``name`` of a handler module, or a stand-in saying why it is missing."""
+    found: Callable[..., Any] | None = getattr(module, name, None)
+    if callable(found):
+        return found
+    error = module.__dict__.get("__taskgen_import_error__")
+    if error:
+        return MissingHandler(f"handler module {module.__name__} cannot be imported: {error}")
+    return MissingHandler(
+        f"{module.__name__} has no function {name!r}; `taskgen build` created it there, "
+        "restore it (or delete the file and build again to get a fresh stub)"
+    )
+
+
 def handler_problems(binding: Binding[Any, Any]) -> list[str]:
     """Every way the handler's signature disagrees with its task's parameters."""
     task = binding.task
     handler = binding.handler
+    if isinstance(handler, MissingHandler):
+        return [f"{task.name}: {handler.problem}"]
     where = _where(handler)
     try:
         signature = inspect.signature(handler)

@@ -72,18 +72,9 @@ class Client:
 
     async def enqueue_many(self, calls: Iterable[Call[R]]) -> list[TaskHandle[R]]:
         """Enqueue many tasks, of any queues, in one round trip."""
-        now = now_ms()
-        batches: dict[str, list[tuple[Call[R], list[Any]]]] = {}
-        for call in calls:
-            item = encode_call(call.task, call.args, call.options, now)
-            batches.setdefault(call.task.queue, []).append((call, item))
-        if not batches:
+        chunks = chunked(calls)
+        if not chunks:
             return []
-        chunks = [
-            batch[i : i + ENQUEUE_CHUNK]
-            for batch in batches.values()
-            for i in range(0, len(batch), ENQUEUE_CHUNK)
-        ]
         async with self.redis.pipeline(transaction=False) as pipe:
             for chunk in chunks:
                 keys = self.keys(chunk[0][0].task.queue)
@@ -118,13 +109,7 @@ class Client:
     async def abort(self, task: TaskDef[Any, Any], task_id: str) -> bool:
         """Abort a task; False when it had already ended or is unknown."""
         keys = self.keys(task.queue)
-        outcome = Outcome(
-            TaskStatus.ABORTED,
-            error=ErrorInfo("Aborted", "aborted by a client before it ran"),
-            finished_at=now_ms(),
-            attempts=0,
-            deliveries=0,
-        )
+        outcome = aborted_outcome()
         done = await self._scripts.abort(
             keys=[keys.task(task_id), keys.delayed],
             args=[
@@ -136,3 +121,31 @@ class Client:
             ],
         )
         return int(done) != 0
+
+
+def aborted_outcome() -> Outcome:
+    """The outcome a client records for a task it aborted before any worker ran it."""
+    return Outcome(
+        TaskStatus.ABORTED,
+        error=ErrorInfo("Aborted", "aborted by a client before it ran"),
+        finished_at=now_ms(),
+        attempts=0,
+        deliveries=0,
+    )
+
+
+Chunk = list[tuple[Call[R], list[Any]]]
+
+
+def chunked(calls: Iterable[Call[R]]) -> list[Chunk[R]]:
+    """Calls encoded and grouped by queue, in chunks of at most ``ENQUEUE_CHUNK``."""
+    now = now_ms()
+    by_queue: dict[str, Chunk[R]] = {}
+    for call in calls:
+        item = encode_call(call.task, call.args, call.options, now)
+        by_queue.setdefault(call.task.queue, []).append((call, item))
+    return [
+        batch[i : i + ENQUEUE_CHUNK]
+        for batch in by_queue.values()
+        for i in range(0, len(batch), ENQUEUE_CHUNK)
+    ]
