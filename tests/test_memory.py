@@ -38,7 +38,7 @@ async def used_memory(r: redis.asyncio.Redis) -> int:
 async def test_memory_returns_to_baseline_once_results_expire(redis_url: str) -> None:
     r = redis.asyncio.Redis.from_url(redis_url)
     worker = Worker(
-        [Binding(SHORT_LIVED, add, lambda c, a: add(c, a.a, a.b))],
+        [Binding(SHORT_LIVED, add, lambda c, a, _: add(c, a.a, a.b))],
         redis_url=redis_url,
         concurrency=64,
     )

@@ -83,7 +83,7 @@ async def test_async_and_sync_handlers_respect_the_concurrency_limit(redis_url: 
             running -= 1
         return f"{tag}:{threading.current_thread().name.startswith('taskgen-handler')}"
 
-    binding = Binding(SLEEP, sleep_sync, lambda ctx, a: sleep_sync(ctx, a.seconds, a.tag))
+    binding = Binding(SLEEP, sleep_sync, lambda ctx, a, _: sleep_sync(ctx, a.seconds, a.tag))
     async with (
         Client.from_url(redis_url) as client,
         running_worker(redis_url, [binding], concurrency=3),

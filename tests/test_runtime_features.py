@@ -37,7 +37,9 @@ from tests.tasks_fixture import ADD, FLAKY, SLEEP, AddArgs, SleepArgs, running_w
 def bind(task: TaskDef[Any, Any], fn: Any) -> Binding[Any, Any]:
     """Bind a handler that takes the args Struct's fields by name."""
     return Binding(
-        task, fn, lambda ctx, args: fn(ctx, **{f: getattr(args, f) for f in args.__struct_fields__})
+        task,
+        fn,
+        lambda ctx, args, _: fn(ctx, **{f: getattr(args, f) for f in args.__struct_fields__}),
     )
 
 
@@ -377,8 +379,8 @@ async def test_a_handler_that_does_not_fit_its_task_stops_the_worker_at_start() 
 
         Worker(
             [
-                Binding(ADD, wrong, lambda c, x: wrong(c, x.a)),
-                Binding(FLAKY, no_context, lambda c, x: no_context(x.a, x.b)),
+                Binding(ADD, wrong, lambda c, x, _: wrong(c, x.a)),
+                Binding(FLAKY, no_context, lambda c, x, _: no_context(x.a, x.b)),
             ]
         )
     problems = mismatch.value.problems

@@ -69,7 +69,7 @@ def _bindings(model: ContractModel, config: BuildConfig) -> str:
     lines = ImportLines()
     lines.modules(imports.modules)
     lines.stdlib |= {
-        "from collections.abc import Awaitable",
+        "from collections.abc import Awaitable, Mapping",
         "from typing import TYPE_CHECKING, Any",
     }
     lines.third_party.add("from taskgen import runtime")

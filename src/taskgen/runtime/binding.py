@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import typing
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import ModuleType
 from typing import Any, Generic, TypeVar
 
@@ -13,22 +13,27 @@ import msgspec
 
 from taskgen.contract.dsl import Retry
 from taskgen.runtime.context import Context
+from taskgen.runtime.injection import Injector, Resolver
 from taskgen.runtime.taskdef import TaskDef
 
 A = TypeVar("A", bound=msgspec.Struct)
 R = TypeVar("R")
 
 
+#: Calls a handler with its context, the decoded arguments, and any injected extras.
+Adapter = Callable[[Context, A, Mapping[str, Any]], R | Awaitable[R]]
+
+
 class Binding(Generic[A, R]):
     """One task and its handler; ``call`` unpacks the decoded arguments into the handler."""
 
-    __slots__ = ("call", "handler", "is_async", "retry", "task", "timeout")
+    __slots__ = ("call", "handler", "is_async", "resolver", "retry", "task", "timeout")
 
     def __init__(
         self,
         task: TaskDef[A, R],
         handler: Callable[..., Any],
-        call: Callable[[Context, A], R | Awaitable[R]],
+        call: Adapter[A, R],
         *,
         retry: Retry | None = None,
         timeout: float | None = None,
@@ -40,6 +45,8 @@ class Binding(Generic[A, R]):
         #: The worker's own policy, overriding the contract's.
         self.retry = retry or task.retry
         self.timeout = timeout if timeout is not None else task.timeout
+        #: Provides the handler's parameters beyond the contract's, if it has any.
+        self.resolver: Resolver | None = None
 
 
 class MissingHandler:
@@ -76,22 +83,18 @@ def handler(module: ModuleType, name: str) -> Callable[..., Any]:
     )
 
 
-def handler_problems(binding: Binding[Any, Any]) -> list[str]:
+def handler_problems(binding: Binding[Any, Any], injector: Injector | None = None) -> list[str]:
     """Every way the handler's signature disagrees with its task's parameters."""
     task = binding.task
     handler = binding.handler
     if isinstance(handler, MissingHandler):
         return [f"{task.name}: {handler.problem}"]
     where = _where(handler)
-    try:
-        signature = inspect.signature(handler)
-    except (TypeError, ValueError):
+    params = _parameters(handler)
+    if params is None:
         return []
-    params = list(signature.parameters.values())
-    if not params or params[0].kind not in (
-        params[0].POSITIONAL_ONLY,
-        params[0].POSITIONAL_OR_KEYWORD,
-    ):
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    if not params or params[0].kind not in positional:
         return [f"{task.name}: handler {where} must take the Context as its first parameter"]
     own = {p.name: p for p in params[1:]}
     fields = {f.name: f.type for f in msgspec.structs.fields(task.args)}
@@ -115,18 +118,50 @@ def handler_problems(binding: Binding[Any, Any]) -> list[str]:
                 f"{task.name}: handler {where} annotates {name!r} as {_spell(declared)}, "
                 f"the contract says {_spell(fields[name])}"
             )
-    for name, param in own.items():
-        if param.default is param.empty and param.kind not in (
-            param.VAR_KEYWORD,
-            param.VAR_POSITIONAL,
-        ):
+    extras = [p for p in own.values() if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+    if injector is not None:
+        return problems + injector.problems(binding, extras)
+    for param in extras:
+        if param.default is param.empty:
+            hint = (
+                " (a FastAPI dependency: give the Worker injector=FastAPIDependencies(app))"
+                if _looks_injected(param)
+                else ""
+            )
             problems.append(
-                f"{task.name}: handler {where} has parameter {name!r}, which the contract lacks"
+                f"{task.name}: handler {where} has parameter {param.name!r}, "
+                f"which the contract lacks{hint}"
             )
     return problems
 
 
-def check_handlers(bindings: Iterable[Binding[Any, Any]]) -> list[str]:
+def extra_parameters(binding: Binding[Any, Any]) -> list[inspect.Parameter]:
+    """The handler's parameters that its task does not declare (after the Context)."""
+    params = _parameters(binding.handler) or []
+    declared = {name for name, _ in binding.task.params}
+    return [
+        p
+        for p in params[1:]
+        if p.name not in declared and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+    ]
+
+
+def _parameters(handler: Callable[..., Any]) -> list[inspect.Parameter] | None:
+    try:
+        return list(inspect.signature(handler).parameters.values())
+    except (TypeError, ValueError):
+        return None
+
+
+def _looks_injected(param: inspect.Parameter) -> bool:
+    """A FastAPI ``Depends`` as default or in ``Annotated`` metadata, spotted by its module."""
+    marks = [param.default, *getattr(param.annotation, "__metadata__", ())]
+    return any(type(mark).__module__.startswith("fastapi") for mark in marks)
+
+
+def check_handlers(
+    bindings: Iterable[Binding[Any, Any]], injector: Injector | None = None
+) -> list[str]:
     """Every handler problem of a worker, and every task bound twice."""
     problems: list[str] = []
     seen: set[str] = set()
@@ -134,7 +169,7 @@ def check_handlers(bindings: Iterable[Binding[Any, Any]]) -> list[str]:
         if binding.task.name in seen:
             problems.append(f"{binding.task.name}: bound to more than one handler")
         seen.add(binding.task.name)
-        problems.extend(handler_problems(binding))
+        problems.extend(handler_problems(binding, injector))
     return problems
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
 import traceback
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -17,6 +19,7 @@ from taskgen.runtime.binding import Binding
 from taskgen.runtime.completion import Completer
 from taskgen.runtime.context import Context
 from taskgen.runtime.errors import RetryLater
+from taskgen.runtime.injection import NO_EXTRAS
 from taskgen.runtime.keys import QueueKeys
 from taskgen.runtime.slots import Slots
 from taskgen.runtime.stopping import stop_tasks
@@ -165,10 +168,14 @@ class Executor:
         if binding.timeout is not None:
             delivery.timer = loop.call_later(binding.timeout, self._cancel, delivery, TIMEOUT)
         try:
-            if binding.is_async:
-                value = await binding.call(context, args)
+            if binding.resolver is None:
+                value = await self._call(binding, context, args, NO_EXTRAS)
             else:
-                value = await loop.run_in_executor(self.threads, binding.call, context, args)
+                # Injected extras (e.g. FastAPI yield dependencies) are cleaned up once the
+                # handler has ended, whether it returned or raised.
+                async with contextlib.AsyncExitStack() as cleanups:
+                    extras = await binding.resolver(context, cleanups)
+                    value = await self._call(binding, context, args, extras)
             encoded = NONE_VALUE if value is None else msgspec.Raw(ENCODER.encode(value))
         except asyncio.CancelledError:
             self._cancelled(delivery, binding)
@@ -181,6 +188,14 @@ class Executor:
         finally:
             if delivery.timer is not None:
                 delivery.timer.cancel()
+
+    async def _call(
+        self, binding: Binding[Any, Any], context: Context, args: Any, extras: Mapping[str, Any]
+    ) -> Any:
+        if binding.is_async:
+            return await binding.call(context, args, extras)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.threads, binding.call, context, args, extras)
 
     def _cancelled(self, delivery: Delivery, binding: Binding[Any, Any]) -> None:
         reason = delivery.cancelled

@@ -17,12 +17,13 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from taskgen.contract.dsl import Retry
-from taskgen.runtime.binding import Binding, check_handlers
+from taskgen.runtime.binding import Binding, check_handlers, extra_parameters
 from taskgen.runtime.completion import Completer
 from taskgen.runtime.control import ControlListener
 from taskgen.runtime.cron import Cron, CronScheduler
 from taskgen.runtime.errors import HandlerMismatch
 from taskgen.runtime.execution import Executor
+from taskgen.runtime.injection import Injector
 from taskgen.runtime.keys import GROUP, QueueKeys
 from taskgen.runtime.lease import LeaseKeeper
 from taskgen.runtime.reader import SOCKET_TIMEOUT, QueueReader
@@ -54,13 +55,20 @@ class Worker:
         cron: Iterable[Cron[Any]] = (),
         retries: Mapping[str, Retry] | None = None,
         timeouts: Mapping[str, float | None] | None = None,
+        injector: Injector | None = None,
         prefix: str = "taskgen",
         dead_letter_cap: int = 100_000,
     ) -> None:
         bound = list(bindings)
-        problems = check_handlers(bound)
+        problems = check_handlers(bound, injector)
         if problems:
             raise HandlerMismatch(problems)
+        if injector is not None:
+            for binding in bound:
+                extras = extra_parameters(binding)
+                if extras:
+                    binding.resolver = injector.resolver(binding, extras)
+        self.injector = injector
         if lease <= 0 or grace < 0:
             raise ValueError("lease must be > 0 and grace >= 0 seconds")
         self.bindings = _with_policies({b.task.name: b for b in bound}, retries or {}, timeouts)
@@ -116,11 +124,14 @@ class Worker:
 
     @contextlib.asynccontextmanager
     async def _state(self) -> AsyncIterator[Any]:
-        if self.lifespan is None:
-            yield None
-        else:
-            async with self.lifespan() as state:
-                yield state
+        """The injector's lifespan (e.g. the FastAPI app's), then the worker's own."""
+        async with contextlib.AsyncExitStack() as stack:
+            if self.injector is not None:
+                await stack.enter_async_context(self.injector.lifespan())
+            if self.lifespan is None:
+                yield None
+            else:
+                yield await stack.enter_async_context(self.lifespan())
 
     async def _create_groups(self, redis: Redis) -> None:
         for queue in self.queues:
