@@ -13,6 +13,7 @@ import msgspec
 
 from taskgen.contract.dsl import Retry
 from taskgen.runtime.context import Context
+from taskgen.runtime.errors import HandlerMismatch
 from taskgen.runtime.injection import Injector, Resolver
 from taskgen.runtime.taskdef import TaskDef
 
@@ -125,7 +126,7 @@ def handler_problems(binding: Binding[Any, Any], injector: Injector | None = Non
         if param.default is param.empty:
             hint = (
                 " (a FastAPI dependency: give the Worker injector=FastAPIDependencies(app))"
-                if _looks_injected(param)
+                if _looks_injected(param, hints.get(param.name, param.annotation))
                 else ""
             )
             problems.append(
@@ -153,10 +154,13 @@ def _parameters(handler: Callable[..., Any]) -> list[inspect.Parameter] | None:
         return None
 
 
-def _looks_injected(param: inspect.Parameter) -> bool:
-    """A FastAPI ``Depends`` as default or in ``Annotated`` metadata, spotted by its module."""
-    marks = [param.default, *getattr(param.annotation, "__metadata__", ())]
-    return any(type(mark).__module__.startswith("fastapi") for mark in marks)
+def _looks_injected(param: inspect.Parameter, annotation: Any) -> bool:
+    """A FastAPI ``Depends`` (default or ``Annotated`` metadata) or a Starlette request type,
+    spotted by module, so the runtime never imports FastAPI itself."""
+    marks = [param.default, *getattr(annotation, "__metadata__", ())]
+    if any(type(mark).__module__.startswith("fastapi") for mark in marks):
+        return True
+    return isinstance(annotation, type) and annotation.__module__.startswith("starlette")
 
 
 def check_handlers(
@@ -185,3 +189,21 @@ def _where(handler: Callable[..., Any]) -> str:
 
 def _spell(tp: Any) -> str:
     return tp.__name__ if isinstance(tp, type) else repr(tp).replace("typing.", "")
+
+
+def prepare_bindings(
+    bindings: Iterable[Binding[Any, Any]], injector: Injector | None = None
+) -> dict[str, Binding[Any, Any]]:
+    """Bindings by wire name, checked against their tasks, with the injector's resolvers set.
+
+    Raises ``HandlerMismatch`` listing every problem."""
+    bound = list(bindings)
+    problems = check_handlers(bound, injector)
+    if problems:
+        raise HandlerMismatch(problems)
+    if injector is not None:
+        for binding in bound:
+            extras = extra_parameters(binding)
+            if extras:
+                binding.resolver = injector.resolver(binding, extras)
+    return {b.task.name: b for b in bound}

@@ -180,9 +180,9 @@ class Executor:
         except asyncio.CancelledError:
             self._cancelled(delivery, binding)
         except RetryLater as exc:
-            self._failed(delivery, binding, _error(exc), TaskStatus.FAILED, delay=exc.delay)
+            self._failed(delivery, binding, error_info(exc), TaskStatus.FAILED, delay=exc.delay)
         except Exception as exc:
-            self._failed(delivery, binding, _error(exc), TaskStatus.FAILED)
+            self._failed(delivery, binding, error_info(exc), TaskStatus.FAILED)
         else:
             self._end(delivery, TaskStatus.DONE, value=encoded, ttl=binding.task.result_ttl)
         finally:
@@ -367,7 +367,8 @@ def retry_delay(policy: Retry, attempt: int) -> float:
     return random.uniform(delay / 2, delay) if policy.jitter else delay
 
 
-def _error(exc: BaseException) -> ErrorInfo:
+def error_info(exc: BaseException) -> ErrorInfo:
+    """An exception as text: its type, message and traceback."""
     return ErrorInfo(
         type(exc).__qualname__,
         str(exc),

@@ -17,11 +17,10 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from taskgen.contract.dsl import Retry
-from taskgen.runtime.binding import Binding, check_handlers, extra_parameters
+from taskgen.runtime.binding import Binding, prepare_bindings
 from taskgen.runtime.completion import Completer
 from taskgen.runtime.control import ControlListener
 from taskgen.runtime.cron import Cron, CronScheduler
-from taskgen.runtime.errors import HandlerMismatch
 from taskgen.runtime.execution import Executor
 from taskgen.runtime.injection import Injector
 from taskgen.runtime.keys import GROUP, QueueKeys
@@ -59,21 +58,13 @@ class Worker:
         prefix: str = "taskgen",
         dead_letter_cap: int = 100_000,
     ) -> None:
-        bound = list(bindings)
-        problems = check_handlers(bound, injector)
-        if problems:
-            raise HandlerMismatch(problems)
-        if injector is not None:
-            for binding in bound:
-                extras = extra_parameters(binding)
-                if extras:
-                    binding.resolver = injector.resolver(binding, extras)
-        self.injector = injector
         if lease <= 0 or grace < 0:
             raise ValueError("lease must be > 0 and grace >= 0 seconds")
-        self.bindings = _with_policies({b.task.name: b for b in bound}, retries or {}, timeouts)
+        bound = prepare_bindings(bindings, injector)
+        self.injector = injector
+        self.bindings = _with_policies(bound, retries or {}, timeouts)
         self.cron = list(cron)
-        self.queues = sorted(set(queues) if queues else {b.task.queue for b in bound})
+        self.queues = sorted(set(queues) if queues else {b.task.queue for b in bound.values()})
         self.redis_url = redis_url
         self.concurrency = concurrency
         self.lease = lease
