@@ -12,7 +12,7 @@ from taskgen.runtime.handle import TaskHandle
 from taskgen.runtime.keys import GROUP, QueueKeys
 from taskgen.runtime.results import ResultWaiter
 from taskgen.runtime.scripts import Scripts
-from taskgen.runtime.taskdef import NO_OPTIONS, Call, EnqueueOptions, TaskDef, encode_call
+from taskgen.runtime.taskdef import NO_OPTIONS, Call, EnqueueOptions, TaskDef, pack_call
 from taskgen.runtime.wire import ENCODER, ErrorInfo, Outcome, TaskStatus, now_ms
 
 A = TypeVar("A", bound=msgspec.Struct)
@@ -66,9 +66,9 @@ class Client:
     ) -> TaskHandle[R]:
         """Enqueue one task; one round trip to Redis."""
         keys = self.keys(task.queue)
-        item = encode_call(task, args, options, now_ms())
-        created = await self._scripts.enqueue(keys=[keys.delayed], args=[keys.base, *item])
-        return TaskHandle(self, task, item[0], created=created[0] == 1)
+        task_id, record = pack_call(task, args, options, now_ms())
+        created = await self._scripts.enqueue(keys=[keys.delayed], args=[keys.base, record])
+        return TaskHandle(self, task, task_id, created=created[0] == 1)
 
     async def enqueue_many(self, calls: Iterable[Call[R]]) -> list[TaskHandle[R]]:
         """Enqueue many tasks, of any queues, in one round trip."""
@@ -78,15 +78,15 @@ class Client:
         async with self.redis.pipeline(transaction=False) as pipe:
             for chunk in chunks:
                 keys = self.keys(chunk[0][0].task.queue)
-                flat = [value for _, item in chunk for value in item]
+                records = b"".join([record for _, _, record in chunk])
                 await self._scripts.enqueue(
-                    keys=[keys.delayed], args=[keys.base, *flat], client=pipe
+                    keys=[keys.delayed], args=[keys.base, records], client=pipe
                 )
             replies = await pipe.execute()
         return [
-            TaskHandle(self, call.task, item[0], created=created == 1)
+            TaskHandle(self, call.task, task_id, created=created == 1)
             for chunk, reply in zip(chunks, replies, strict=True)
-            for (call, item), created in zip(chunk, reply, strict=True)
+            for (call, task_id, _), created in zip(chunk, reply, strict=True)
         ]
 
     def handle(self, task: TaskDef[Any, R], task_id: str) -> TaskHandle[R]:
@@ -134,7 +134,8 @@ def aborted_outcome() -> Outcome:
     )
 
 
-Chunk = list[tuple[Call[R], list[Any]]]
+#: Calls of one queue with their task ids and packed enqueue records.
+Chunk = list[tuple[Call[R], str, bytes]]
 
 
 def chunked(calls: Iterable[Call[R]]) -> list[Chunk[R]]:
@@ -142,8 +143,8 @@ def chunked(calls: Iterable[Call[R]]) -> list[Chunk[R]]:
     now = now_ms()
     by_queue: dict[str, Chunk[R]] = {}
     for call in calls:
-        item = encode_call(call.task, call.args, call.options, now)
-        by_queue.setdefault(call.task.queue, []).append((call, item))
+        task_id, record = pack_call(call.task, call.args, call.options, now)
+        by_queue.setdefault(call.task.queue, []).append((call, task_id, record))
     return [
         batch[i : i + ENQUEUE_CHUNK]
         for batch in by_queue.values()

@@ -20,7 +20,8 @@ from taskgen.runtime.completion import Completer
 from taskgen.runtime.context import Context
 from taskgen.runtime.errors import RetryLater
 from taskgen.runtime.injection import NO_EXTRAS
-from taskgen.runtime.keys import QueueKeys
+from taskgen.runtime.keys import LEVELS, QueueKeys
+from taskgen.runtime.packing import number, pack
 from taskgen.runtime.slots import Slots
 from taskgen.runtime.stopping import stop_tasks
 from taskgen.runtime.wire import (
@@ -41,6 +42,10 @@ TIMEOUT, ABORT, SHUTDOWN = "timeout", "abort", "shutdown"
 
 #: How long an abort request is remembered for a task this worker has not seen yet.
 ABORT_MEMORY = 60.0
+
+#: Packed forms of the values every completion record repeats.
+STREAMS = [number(i) for i in range(len(LEVELS))]
+STATUSES = {status: status.value.encode() for status in TaskStatus}
 
 
 class Delivery:
@@ -262,14 +267,16 @@ class Executor:
             following = msgspec.structs.replace(envelope, attempt=envelope.attempt + 1)
             self._record(
                 delivery,
-                [
-                    b"R",
-                    delivery.stream,
-                    delivery.entry,
-                    delivery.task_id,
-                    ENCODER.encode(following),
-                    round(wait * 1000),
-                ],
+                pack(
+                    [
+                        b"R",
+                        STREAMS[delivery.stream],
+                        delivery.entry,
+                        delivery.task_id,
+                        ENCODER.encode(following),
+                        number(round(wait * 1000)),
+                    ]
+                ),
             )
             return
         reason = "retries exhausted" if binding.retry.attempts > 1 else "failed"
@@ -310,20 +317,21 @@ class Executor:
         if ttl is None:
             binding = self.bindings.get(envelope.task) if envelope else None
             ttl = binding.task.result_ttl if binding else 86400.0
-        record = [
+        values = [
             b"D" if dead else b"F",
-            delivery.stream,
+            STREAMS[delivery.stream],
             delivery.entry,
             delivery.task_id,
-            status.value,
+            STATUSES[status],
             outcome,
-            round(ttl * 1000),
+            number(round(ttl * 1000)),
         ]
         if dead:
-            record += [task or (envelope.task if envelope else "?"), dead, delivery.payload]
-        self._record(delivery, record)
+            name = task or (envelope.task if envelope else "?")
+            values += [name.encode(), dead.encode(), delivery.payload]
+        self._record(delivery, pack(values))
 
-    def _record(self, delivery: Delivery, record: list[Any]) -> None:
+    def _record(self, delivery: Delivery, record: bytes) -> None:
         self.completer.add(delivery.keys, record)
         self._forget(delivery)
 

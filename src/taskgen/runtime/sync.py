@@ -14,7 +14,7 @@ from taskgen.runtime.errors import ResultTimeout
 from taskgen.runtime.handle import unwrap
 from taskgen.runtime.keys import GROUP, QueueKeys
 from taskgen.runtime.scripts import source
-from taskgen.runtime.taskdef import NO_OPTIONS, Call, EnqueueOptions, TaskDef, encode_call
+from taskgen.runtime.taskdef import NO_OPTIONS, Call, EnqueueOptions, TaskDef, pack_call
 from taskgen.runtime.wire import ENCODER, OUTCOME, TaskStatus, now_ms
 
 A = TypeVar("A", bound=msgspec.Struct)
@@ -57,9 +57,9 @@ class SyncClient:
     ) -> SyncTaskHandle[R]:
         """Enqueue one task; one round trip to Redis."""
         keys = self.keys(task.queue)
-        item = encode_call(task, args, options, now_ms())
-        created = self._enqueue(keys=[keys.delayed], args=[keys.base, *item])
-        return SyncTaskHandle(self, task, item[0], created=created[0] == 1)
+        task_id, record = pack_call(task, args, options, now_ms())
+        created = self._enqueue(keys=[keys.delayed], args=[keys.base, record])
+        return SyncTaskHandle(self, task, task_id, created=created[0] == 1)
 
     def enqueue_many(self, calls: Iterable[Call[R]]) -> list[SyncTaskHandle[R]]:
         """Enqueue many tasks, of any queues, in one round trip."""
@@ -69,13 +69,13 @@ class SyncClient:
         with self.redis.pipeline(transaction=False) as pipe:
             for chunk in chunks:
                 keys = self.keys(chunk[0][0].task.queue)
-                flat = [value for _, item in chunk for value in item]
-                self._enqueue(keys=[keys.delayed], args=[keys.base, *flat], client=pipe)
+                records = b"".join([record for _, _, record in chunk])
+                self._enqueue(keys=[keys.delayed], args=[keys.base, records], client=pipe)
             replies = pipe.execute()
         return [
-            SyncTaskHandle(self, call.task, item[0], created=created == 1)
+            SyncTaskHandle(self, call.task, task_id, created=created == 1)
             for chunk, reply in zip(chunks, replies, strict=True)
-            for (call, item), created in zip(chunk, reply, strict=True)
+            for (call, task_id, _), created in zip(chunk, reply, strict=True)
         ]
 
     def handle(self, task: TaskDef[Any, R], task_id: str) -> SyncTaskHandle[R]:

@@ -8,6 +8,7 @@ from typing import Any, Generic, Literal, TypeVar
 import msgspec
 
 from taskgen.contract.dsl import NO_RETRY, Priority, Retry
+from taskgen.runtime.packing import number, pack
 from taskgen.runtime.wire import ENCODER, Envelope, new_task_id
 
 A = TypeVar("A", bound=msgspec.Struct)
@@ -131,8 +132,8 @@ class Call(Generic[R]):
 
 def encode_call(
     task: TaskDef[Any, Any], args: msgspec.Struct, options: EnqueueOptions, now: int
-) -> list[Any]:
-    """The enqueue script's four values for one task: id, priority level, delay ms, envelope."""
+) -> tuple[str, int, int, bytes]:
+    """One task's id, priority level, delay in ms and encoded envelope."""
     if options is NO_OPTIONS:
         task_id, priority, delay, expires_at = new_task_id(), task.priority, 0, 0
     else:
@@ -150,4 +151,12 @@ def encode_call(
         priority,
         expires_at,
     )
-    return [task_id, int(priority), delay, ENCODER.encode(envelope)]
+    return task_id, int(priority), delay, ENCODER.encode(envelope)
+
+
+def pack_call(
+    task: TaskDef[Any, Any], args: msgspec.Struct, options: EnqueueOptions, now: int
+) -> tuple[str, bytes]:
+    """The task id, and the packed record the enqueue script reads for this task."""
+    task_id, level, delay, envelope = encode_call(task, args, options, now)
+    return task_id, pack([task_id.encode(), number(level), number(delay), envelope])
