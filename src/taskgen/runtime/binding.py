@@ -15,6 +15,7 @@ from taskgen.contract.dsl import Retry
 from taskgen.runtime.context import Context
 from taskgen.runtime.errors import HandlerMismatch
 from taskgen.runtime.injection import Injector, Resolver
+from taskgen.runtime.packing import number, pack
 from taskgen.runtime.taskdef import TaskDef
 
 A = TypeVar("A", bound=msgspec.Struct)
@@ -28,7 +29,16 @@ Adapter = Callable[[Context, A, Mapping[str, Any]], R | Awaitable[R]]
 class Binding(Generic[A, R]):
     """One task and its handler; ``call`` unpacks the decoded arguments into the handler."""
 
-    __slots__ = ("call", "handler", "is_async", "resolver", "retry", "task", "timeout")
+    __slots__ = (
+        "call",
+        "handler",
+        "is_async",
+        "packed_ttl",
+        "resolver",
+        "retry",
+        "task",
+        "timeout",
+    )
 
     def __init__(
         self,
@@ -48,6 +58,8 @@ class Binding(Generic[A, R]):
         self.timeout = timeout if timeout is not None else task.timeout
         #: Provides the handler's parameters beyond the contract's, if it has any.
         self.resolver: Resolver | None = None
+        #: The result TTL as completion records carry it (see ``complete.lua``).
+        self.packed_ttl = pack([number(round(task.result_ttl * 1000))])
 
 
 class MissingHandler:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from typing import Any, Self, TypeVar
 
@@ -13,7 +14,7 @@ from taskgen.runtime.keys import GROUP, QueueKeys
 from taskgen.runtime.results import ResultWaiter
 from taskgen.runtime.scripts import Scripts
 from taskgen.runtime.taskdef import NO_OPTIONS, Call, EnqueueOptions, TaskDef, pack_call
-from taskgen.runtime.wire import ENCODER, ErrorInfo, Outcome, TaskStatus, now_ms
+from taskgen.runtime.wire import ENCODER, ErrorInfo, Outcome, TaskStatus, new_task_ids, now_ms
 
 A = TypeVar("A", bound=msgspec.Struct)
 R = TypeVar("R")
@@ -71,22 +72,32 @@ class Client:
         return TaskHandle(self, task, task_id, created=created[0] == 1)
 
     async def enqueue_many(self, calls: Iterable[Call[R]]) -> list[TaskHandle[R]]:
-        """Enqueue many tasks, of any queues, in one round trip."""
-        chunks = chunked(calls)
-        if not chunks:
-            return []
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for chunk in chunks:
-                keys = self.keys(chunk[0][0].task.queue)
-                records = b"".join([record for _, _, record in chunk])
-                await self._scripts.enqueue(
-                    keys=[keys.delayed], args=[keys.base, records], client=pipe
-                )
-            replies = await pipe.execute()
+        """Enqueue many tasks, of any queues: one script call per 1,000 tasks of a queue, each
+        sent while the next is encoded (so Redis and Python work at the same time), in order."""
+        now = now_ms()
+        handles: list[TaskHandle[R]] = []
+        sending: asyncio.Future[list[int]] | None = None
+        sent: tuple[list[Call[R]], list[str]] = ([], [])
+        for chunk in chunked(calls):
+            ids, records = encode_chunk(chunk, now)
+            if sending is not None:
+                handles += self._handles(*sent, await sending)
+            keys = self.keys(chunk[0].task.queue)
+            sending = asyncio.ensure_future(
+                self._scripts.enqueue(keys=[keys.delayed], args=[keys.base, records])
+            )
+            sent = (chunk, ids)
+            await asyncio.sleep(0)  # lets the call go out before the next chunk is encoded
+        if sending is not None:
+            handles += self._handles(*sent, await sending)
+        return handles
+
+    def _handles(
+        self, chunk: list[Call[R]], ids: list[str], created: list[int]
+    ) -> list[TaskHandle[R]]:
         return [
-            TaskHandle(self, call.task, task_id, created=created == 1)
-            for chunk, reply in zip(chunks, replies, strict=True)
-            for (call, task_id, _), created in zip(chunk, reply, strict=True)
+            TaskHandle(self, call.task, task_id, created=flag == 1)
+            for call, task_id, flag in zip(chunk, ids, created, strict=True)
         ]
 
     def handle(self, task: TaskDef[Any, R], task_id: str) -> TaskHandle[R]:
@@ -134,19 +145,27 @@ def aborted_outcome() -> Outcome:
     )
 
 
-#: Calls of one queue with their task ids and packed enqueue records.
-Chunk = list[tuple[Call[R], str, bytes]]
-
-
-def chunked(calls: Iterable[Call[R]]) -> list[Chunk[R]]:
-    """Calls encoded and grouped by queue, in chunks of at most ``ENQUEUE_CHUNK``."""
-    now = now_ms()
-    by_queue: dict[str, Chunk[R]] = {}
+def chunked(calls: Iterable[Call[R]]) -> list[list[Call[R]]]:
+    """Calls grouped by queue, in chunks of at most ``ENQUEUE_CHUNK``, in their order."""
+    by_queue: dict[str, list[Call[R]]] = {}
     for call in calls:
-        task_id, record = pack_call(call.task, call.args, call.options, now)
-        by_queue.setdefault(call.task.queue, []).append((call, task_id, record))
+        by_queue.setdefault(call.task.queue, []).append(call)
     return [
         batch[i : i + ENQUEUE_CHUNK]
         for batch in by_queue.values()
         for i in range(0, len(batch), ENQUEUE_CHUNK)
     ]
+
+
+def encode_chunk(chunk: list[Call[Any]], now: int) -> tuple[list[str], bytes]:
+    """The chunk's task ids, and its calls packed for one enqueue script call."""
+    fresh = iter(new_task_ids(len(chunk)))
+    ids: list[str] = []
+    records: list[bytes] = []
+    for call in chunk:
+        task_id, record = pack_call(
+            call.task, call.args, call.options, now, call.options.task_id or next(fresh)
+        )
+        ids.append(task_id)
+        records.append(record)
+    return ids, b"".join(records)

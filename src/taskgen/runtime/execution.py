@@ -21,7 +21,7 @@ from taskgen.runtime.context import Context
 from taskgen.runtime.errors import RetryLater
 from taskgen.runtime.injection import NO_EXTRAS
 from taskgen.runtime.keys import LEVELS, QueueKeys
-from taskgen.runtime.packing import number, pack
+from taskgen.runtime.packing import LENGTH, number, pack
 from taskgen.runtime.slots import Slots
 from taskgen.runtime.stopping import stop_tasks
 from taskgen.runtime.wire import (
@@ -46,6 +46,8 @@ ABORT_MEMORY = 60.0
 #: Packed forms of the values every completion record repeats.
 STREAMS = [number(i) for i in range(len(LEVELS))]
 STATUSES = {status: status.value.encode() for status in TaskStatus}
+DONE_PREFIX = [pack([b"F", stream]) for stream in STREAMS]
+DONE_STATUS = pack([STATUSES[TaskStatus.DONE]])
 
 
 class Delivery:
@@ -154,26 +156,33 @@ class Executor:
             )
             return
         context = Context(
-            task_id=envelope.id,
-            task=envelope.task,
-            queue=delivery.keys.queue,
-            attempt=envelope.attempt,
-            delivery=delivery.redeliveries + 1,
-            enqueued_at=envelope.enqueued_at,
-            state=self.state,
+            envelope.id,
+            envelope.task,
+            delivery.keys.queue,
+            envelope.attempt,
+            delivery.redeliveries + 1,
+            envelope.enqueued_at,
+            self.state,
         )
-        delivery.runner = asyncio.ensure_future(self._run(delivery, binding, context, args))
+        loop = asyncio.get_running_loop()
+        delivery.runner = loop.create_task(self._run(delivery, binding, context, args, loop))
 
     # -- running ---------------------------------------------------------------------------
 
     async def _run(
-        self, delivery: Delivery, binding: Binding[Any, Any], context: Context, args: Any
+        self,
+        delivery: Delivery,
+        binding: Binding[Any, Any],
+        context: Context,
+        args: Any,
+        loop: asyncio.AbstractEventLoop,
     ) -> None:
-        loop = asyncio.get_running_loop()
         if binding.timeout is not None:
             delivery.timer = loop.call_later(binding.timeout, self._cancel, delivery, TIMEOUT)
         try:
-            if binding.resolver is None:
+            if binding.resolver is None and binding.is_async:  # the common case, inlined
+                value = await binding.call(context, args, NO_EXTRAS)
+            elif binding.resolver is None:
                 value = await self._call(binding, context, args, NO_EXTRAS)
             else:
                 # Injected extras (e.g. FastAPI yield dependencies) are cleaned up once the
@@ -189,7 +198,7 @@ class Executor:
         except Exception as exc:
             self._failed(delivery, binding, error_info(exc), TaskStatus.FAILED)
         else:
-            self._end(delivery, TaskStatus.DONE, value=encoded, ttl=binding.task.result_ttl)
+            self._done(delivery, binding, encoded)
         finally:
             if delivery.timer is not None:
                 delivery.timer.cancel()
@@ -330,6 +339,26 @@ class Executor:
             name = task or (envelope.task if envelope else "?")
             values += [name.encode(), dead.encode(), delivery.payload]
         self._record(delivery, pack(values))
+
+    def _done(self, delivery: Delivery, binding: Binding[Any, Any], value: msgspec.Raw) -> None:
+        """The common ending, from pre-packed pieces (see ``complete.lua``, record F)."""
+        envelope = delivery.envelope
+        assert envelope is not None
+        outcome = ENCODER.encode(
+            Outcome(
+                TaskStatus.DONE, value, None, now_ms(), envelope.attempt, delivery.redeliveries + 1
+            )
+        )
+        entry, task_id = delivery.entry, delivery.task_id
+        record = b"".join((
+            DONE_PREFIX[delivery.stream],
+            LENGTH(len(entry)), entry,
+            LENGTH(len(task_id)), task_id,
+            DONE_STATUS,
+            LENGTH(len(outcome)), outcome,
+            binding.packed_ttl,
+        ))  # fmt: skip
+        self._record(delivery, record)
 
     def _record(self, delivery: Delivery, record: bytes) -> None:
         self.completer.add(delivery.keys, record)

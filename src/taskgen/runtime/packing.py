@@ -11,12 +11,13 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable
 
-_LENGTH = struct.Struct(">I").pack
+#: The length prefix of one value.
+LENGTH = struct.Struct(">I").pack
 
 
 def pack(values: Iterable[bytes]) -> bytes:
     """The values, each prefixed by its length."""
-    return b"".join([_LENGTH(len(v)) + v for v in values])
+    return b"".join([LENGTH(len(v)) + v for v in values])
 
 
 def number(value: int) -> bytes:

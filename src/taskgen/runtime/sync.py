@@ -9,7 +9,7 @@ from typing import Any, Generic, Self, TypeVar
 import msgspec
 from redis import Redis
 
-from taskgen.runtime.client import DEFAULT_PREFIX, aborted_outcome, chunked
+from taskgen.runtime.client import DEFAULT_PREFIX, aborted_outcome, chunked, encode_chunk
 from taskgen.runtime.errors import ResultTimeout
 from taskgen.runtime.handle import unwrap
 from taskgen.runtime.keys import GROUP, QueueKeys
@@ -63,19 +63,17 @@ class SyncClient:
 
     def enqueue_many(self, calls: Iterable[Call[R]]) -> list[SyncTaskHandle[R]]:
         """Enqueue many tasks, of any queues, in one round trip."""
-        chunks = chunked(calls)
-        if not chunks:
-            return []
+        now = now_ms()
+        chunks = [(chunk, *encode_chunk(chunk, now)) for chunk in chunked(calls)]
         with self.redis.pipeline(transaction=False) as pipe:
-            for chunk in chunks:
-                keys = self.keys(chunk[0][0].task.queue)
-                records = b"".join([record for _, _, record in chunk])
+            for chunk, _, records in chunks:
+                keys = self.keys(chunk[0].task.queue)
                 self._enqueue(keys=[keys.delayed], args=[keys.base, records], client=pipe)
             replies = pipe.execute()
         return [
-            SyncTaskHandle(self, call.task, task_id, created=created == 1)
-            for chunk, reply in zip(chunks, replies, strict=True)
-            for (call, task_id, _), created in zip(chunk, reply, strict=True)
+            SyncTaskHandle(self, call.task, task_id, created=flag == 1)
+            for (chunk, ids, _), created in zip(chunks, replies, strict=True)
+            for call, task_id, flag in zip(chunk, ids, created, strict=True)
         ]
 
     def handle(self, task: TaskDef[Any, R], task_id: str) -> SyncTaskHandle[R]:

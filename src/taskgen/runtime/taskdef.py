@@ -131,13 +131,17 @@ class Call(Generic[R]):
 
 
 def encode_call(
-    task: TaskDef[Any, Any], args: msgspec.Struct, options: EnqueueOptions, now: int
+    task: TaskDef[Any, Any],
+    args: msgspec.Struct,
+    options: EnqueueOptions,
+    now: int,
+    task_id: str | None = None,
 ) -> tuple[str, int, int, bytes]:
     """One task's id, priority level, delay in ms and encoded envelope."""
+    task_id = options.task_id or task_id or new_task_id()
     if options is NO_OPTIONS:
-        task_id, priority, delay, expires_at = new_task_id(), task.priority, 0, 0
+        priority, delay, expires_at = task.priority, 0, 0
     else:
-        task_id = options.task_id or new_task_id()
         priority = options.priority if options.priority is not None else task.priority
         delay = options.delay_ms()
         expires_at = options.expires_at(now)
@@ -155,8 +159,12 @@ def encode_call(
 
 
 def pack_call(
-    task: TaskDef[Any, Any], args: msgspec.Struct, options: EnqueueOptions, now: int
+    task: TaskDef[Any, Any],
+    args: msgspec.Struct,
+    options: EnqueueOptions,
+    now: int,
+    task_id: str | None = None,
 ) -> tuple[str, bytes]:
     """The task id, and the packed record the enqueue script reads for this task."""
-    task_id, level, delay, envelope = encode_call(task, args, options, now)
+    task_id, level, delay, envelope = encode_call(task, args, options, now, task_id)
     return task_id, pack([task_id.encode(), number(level), number(delay), envelope])
