@@ -11,7 +11,9 @@ from taskgen.codegen.render import render
 from taskgen.codegen.views import (
     DefinitionView,
     Imports,
-    definition_view,
+    class_names,
+    definition_views,
+    module_aliases,
     module_views,
     task_view,
 )
@@ -19,6 +21,7 @@ from taskgen.contract.model import (
     ContractModel,
     DataclassDef,
     Definition,
+    NamedTupleDef,
     NewTypeDef,
     StructDef,
     refs_of,
@@ -42,10 +45,11 @@ def client_files(model: ContractModel, config: BuildConfig) -> list[OutputFile]:
 
 
 def _models(model: ContractModel, context: Mapping[str, object]) -> str:
-    imports = Imports()
-    views: list[DefinitionView] = [definition_view(d, imports) for d in ordered(model)]
+    definitions = ordered(model)
+    imports = Imports(aliases=module_aliases(n for d in definitions for n in class_names(d)))
+    views: list[DefinitionView] = [v for d in definitions for v in definition_views(d, imports)]
     lines = ImportLines()
-    lines.modules(imports.modules)
+    lines.modules(imports.modules, imports.aliases)
     return render(
         "client/models.py.jinja",
         **context,
@@ -56,15 +60,21 @@ def _models(model: ContractModel, context: Mapping[str, object]) -> str:
 
 
 def _tasks(model: ContractModel, context: Mapping[str, object]) -> str:
-    imports = Imports()
+    imports = Imports(aliases=module_aliases(p.name for t in model.tasks for p in t.params))
     tasks = [task_view(t, imports) for t in model.tasks]
+    struct = imports.qualified("msgspec", "Struct")
     lines = ImportLines()
-    lines.modules(imports.modules | {"msgspec"})
+    lines.modules(imports.modules, imports.aliases)
     lines.third_party.add("from taskgen import runtime")
     lines.from_(".models", imports.names, "local")
     names = [n for t in tasks for n in (t.args_cls, t.const)]
     return render(
-        "client/tasks.py.jinja", **context, **lines.groups(), tasks=tasks, all=sorted(names)
+        "client/tasks.py.jinja",
+        **context,
+        **lines.groups(),
+        tasks=tasks,
+        struct=struct,
+        all=sorted(names),
     )
 
 
@@ -144,7 +154,7 @@ def ordered(model: ContractModel) -> list[Definition]:
 def _evaluated_refs(definition: Definition) -> set[str]:
     if isinstance(definition, NewTypeDef):
         return refs_of(definition.base)
-    if isinstance(definition, StructDef | DataclassDef):
+    if isinstance(definition, StructDef | DataclassDef | NamedTupleDef):
         return {r for f in definition.fields if f.default for r in f.default.refs}
     return set()
 

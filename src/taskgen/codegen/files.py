@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,10 +44,13 @@ class ImportLines:
     third_party: set[str] = field(default_factory=set)
     local: set[str] = field(default_factory=set)
 
-    def modules(self, names: Iterable[str]) -> None:
-        """``import x`` for each module; msgspec is the only third-party module types use."""
+    def modules(self, names: Iterable[str], aliases: Mapping[str, str] | None = None) -> None:
+        """``import x`` (or ``import x as _x``) for each module; msgspec is the only
+        third-party module types use."""
         for name in names:
-            (self.third_party if name == "msgspec" else self.stdlib).add(f"import {name}")
+            alias = (aliases or {}).get(name)
+            line = f"import {name} as {alias}" if alias else f"import {name}"
+            (self.third_party if name == "msgspec" else self.stdlib).add(line)
 
     def from_(self, module: str, names: Iterable[str], group: str = "third_party") -> None:
         """``from module import a, b`` (split over lines when long)."""

@@ -8,6 +8,7 @@ same rule applies again to each item.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -64,13 +65,198 @@ def tuple_literal(items: Sequence[str]) -> str:
 
 
 def annotated(name: str, annotation: str, value: str | None, indent: int) -> str:
-    """``name: annotation = value``; a long annotation goes in parentheses, as ruff does."""
-    tail = f" = {value}" if value is not None else ""
-    inline = f"{name}: {annotation}{tail}"
-    if indent + len(inline) <= LINE_LENGTH:
-        return inline
-    pad = " " * indent
-    return f"{name}: (\n{pad}    {annotation}\n{pad}){tail}"
+    """``name: annotation = value`` at ``indent``, broken where ruff breaks it."""
+    flat = f"{name}: {annotation}" + (f" = {value}" if value is not None else "")
+    if indent + len(flat) <= LINE_LENGTH:
+        return flat
+    prefix = f"{name}: "
+    kind = _Expression(annotation)
+    if value is None:
+        return prefix + kind.annotation(indent, indent + len(prefix), 0)
+    head = f"{prefix}{annotation} = "
+    split = _Expression(value).assigned(indent, indent + len(head), kind.splittable())
+    if split is not None:
+        return head + split
+    # The annotation breaks, and the value follows its closing bracket.
+    rest = _Expression(value)
+    tail = len(" = ") + len(rest.opening(rest.root) or value)
+    text = prefix + kind.annotation(indent, indent + len(prefix), tail)
+    return f"{text} = {rest.layout(indent, _end_column(text, indent) + len(' = '), 0)}"
+
+
+def assignment(name: str, value: str, indent: int = 0) -> str:
+    """``name = value`` at ``indent``, broken where ruff breaks it."""
+    head = f"{name} = "
+    if indent + len(head) + len(value) <= LINE_LENGTH:
+        return head + value
+    rest = _Expression(value)
+    return head + (rest.assigned(indent, indent + len(head), False) or value)
+
+
+def keyword(name: str, value: str, indent: int) -> str:
+    """``name=value`` as one item of an exploded call (the comma follows it)."""
+    return f"{name}=" + _Expression(value).layout(indent, indent + len(name) + 1, 1)
+
+
+def _pad(indent: int) -> str:
+    return " " * indent
+
+
+class _Expression:
+    """One expression of generated code (already spelled flat), broken over lines the way
+    ``ruff format`` breaks it: a bracket's content goes on one indented line if it fits,
+    else one item per line with a trailing comma; a union breaks before each ``|``."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.root = ast.parse(text, mode="eval").body
+
+    def flat(self, node: ast.AST) -> str:
+        return ast.get_source_segment(self.text, node) or ""
+
+    def splittable(self) -> bool:
+        """Whether ruff can break the expression itself (at a bracket or a ``|``)."""
+        root = self.root
+        return isinstance(root, ast.BinOp) or (
+            isinstance(root, ast.Subscript) and bool(self._items(root))
+        )
+
+    def annotation(self, indent: int, column: int, tail: int) -> str:
+        """The expression as an annotation: a union, or a name, that does not fit goes in
+        parentheses."""
+        if column + len(self.text) + tail <= LINE_LENGTH or self.splittable():
+            if isinstance(self.root, ast.BinOp) and column + len(self.text) + tail > LINE_LENGTH:
+                return self.parenthesized(indent)
+            return self.layout(indent, column, tail)
+        inner = self.parenthesized(indent)
+        return inner if _widest(inner, column) <= LINE_LENGTH else self.text
+
+    def assigned(self, indent: int, column: int, left_splits: bool) -> str | None:
+        """The right-hand side of an assignment that does not fit on its line, or None when
+        ruff would rather break the left side (``left_splits``: it can).
+
+        ruff tries, in order: break at the value's own first bracket when the text before it
+        fits; the value in parentheses when everything then fits (a bracketed value beside a
+        breakable left side: when ``= (`` fits); the left side; and last the value's own
+        bracket even though its first line is too long."""
+        opening = self.opening(self.root)
+        if opening is not None and column + len(opening) <= LINE_LENGTH:
+            return self.layout(indent, column, 0)
+        # ruff breaks the left side before it wraps a negative number, and never wraps ``()``
+        late = isinstance(self.root, ast.UnaryOp) and left_splits
+        can_wrap = column + 1 <= LINE_LENGTH and not late and not _is_empty(self.root)
+        if can_wrap:
+            wrapped = self.parenthesized(indent)
+            bracketed = opening is not None and left_splits
+            if bracketed or _widest(wrapped, column) <= LINE_LENGTH:
+                return wrapped
+        if left_splits:
+            return None
+        return self.layout(indent, column, 0) if opening is not None else self.text
+
+    def parenthesized(self, indent: int) -> str:
+        """``(`` the expression on its own indented line(s) ``)``."""
+        inner = indent + 4
+        return f"(\n{_pad(inner)}{self._node(self.root, inner, inner, 0)}\n{_pad(indent)})"
+
+    def layout(self, indent: int, column: int, tail: int) -> str:
+        return self._node(self.root, indent, column, tail)
+
+    def opening(self, node: ast.expr) -> str | None:
+        """What precedes the first line break when ``node`` splits at its own bracket."""
+        if isinstance(node, ast.Call) and (node.args or node.keywords):
+            return self.flat(node.func) + "("
+        if isinstance(node, ast.Subscript) and self._items(node):
+            return self.flat(node.value) + "["
+        if isinstance(node, ast.Tuple | ast.Set | ast.List) and node.elts:
+            return self.flat(node)[0]
+        return None
+
+    def _node(self, node: ast.expr, indent: int, column: int, tail: int) -> str:
+        flat = self.flat(node)
+        if column + len(flat) + tail <= LINE_LENGTH:
+            return flat
+        if isinstance(node, ast.Call) and (node.args or node.keywords):
+            items: list[ast.expr | ast.keyword] = [*node.args, *node.keywords]
+            items.sort(key=lambda i: (i.lineno, i.col_offset))
+            return self.flat(node.func) + self._group(items, "()", indent, hug=True)
+        if isinstance(node, ast.Subscript) and self._items(node):
+            return self.flat(node.value) + self._group(self._items(node), "[]", indent, hug=True)
+        if isinstance(node, ast.Tuple | ast.Set | ast.List) and node.elts:
+            return self._group(list(node.elts), flat[0] + flat[-1], indent, hug=False)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+            return self._chain(node, indent, column, tail)
+        return flat
+
+    def _items(self, node: ast.Subscript) -> list[ast.expr | ast.keyword]:
+        """The items inside a subscript's brackets; none for ``tuple[()]``."""
+        index = node.slice
+        if isinstance(index, ast.Tuple) and not self.flat(index).startswith("("):
+            return list(index.elts)
+        if isinstance(index, ast.Tuple) and not index.elts:
+            return []
+        return [index]
+
+    def _group(
+        self, items: list[ast.expr | ast.keyword], brackets: str, indent: int, *, hug: bool
+    ) -> str:
+        """A bracket broken open: its items on one line if they fit (calls, subscripts),
+        else one per line with a trailing comma (a lone call or subscript item takes none)."""
+        inner = indent + 4
+        joined = ", ".join(self._item_flat(i) for i in items)
+        if hug and inner + len(joined) <= LINE_LENGTH:
+            body = _pad(inner) + joined
+        elif hug and len(items) == 1:
+            body = _pad(inner) + self._item(items[0], inner, 0)
+        else:
+            body = "\n".join(_pad(inner) + self._item(i, inner, 1) + "," for i in items)
+        return f"{brackets[0]}\n{body}\n{_pad(indent)}{brackets[1]}"
+
+    def _item_flat(self, item: ast.expr | ast.keyword) -> str:
+        if isinstance(item, ast.keyword):
+            return f"{item.arg}={self.flat(item.value)}"
+        return self.flat(item)
+
+    def _item(self, item: ast.expr | ast.keyword, indent: int, tail: int) -> str:
+        if isinstance(item, ast.keyword):
+            prefix = f"{item.arg}="
+            return prefix + self._node(item.value, indent, indent + len(prefix), tail)
+        return self._node(item, indent, indent, tail)
+
+    def _chain(self, node: ast.BinOp, indent: int, column: int, tail: int) -> str:
+        """``a | b | c`` broken before each ``|``, the operands at the line's indent."""
+        operands = _operands(node)
+        last = len(operands) - 1
+        lines = [self._node(operands[0], indent, column, 0)]
+        for i, operand in enumerate(operands[1:], 1):
+            text = self._node(operand, indent, indent + 2, tail if i == last else 0)
+            lines.append(f"{_pad(indent)}| {text}")
+        return "\n".join(lines)
+
+
+def _is_empty(node: ast.expr) -> bool:
+    return isinstance(node, ast.Tuple | ast.List | ast.Set | ast.Dict) and not (
+        node.keys if isinstance(node, ast.Dict) else node.elts
+    )
+
+
+def _widest(text: str, column: int) -> int:
+    """The end column of the longest line of ``text``, whose first line starts at ``column``."""
+    first, _, rest = text.partition("\n")
+    return max([column + len(first), *(len(line) for line in rest.splitlines())])
+
+
+def _end_column(text: str, column: int) -> int:
+    """The column after ``text``, whose first line starts at ``column``."""
+    _, newline, last = text.rpartition("\n")
+    return len(last) if newline else column + len(text)
+
+
+def _operands(node: ast.expr) -> list[ast.expr]:
+    """The operands of a ``|`` chain, left to right."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+        return [*_operands(node.left), node.right]
+    return [node]
 
 
 def typed_constant(name: str, base: str, args: Sequence[str]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from taskgen.codegen.names import (
@@ -26,8 +27,12 @@ from taskgen.contract.model import (
     TypedDictDef,
     TypeExpr,
     literal,
+    qualified,
     refs_of,
 )
+
+#: Modules whose names generated code spells: a class body's field may hide one of them.
+SPELLED_MODULES = ("dataclasses", "datetime", "decimal", "enum", "msgspec", "typing", "uuid")
 
 
 @dataclass
@@ -36,12 +41,14 @@ class Imports:
 
     modules: set[str] = field(default_factory=set)
     names: set[str] = field(default_factory=set)
+    #: Modules the file imports under another name (see ``module_aliases``).
+    aliases: dict[str, str] = field(default_factory=dict)
 
     def type(self, expr: TypeExpr) -> str:
         """Note what ``expr`` needs and return its spelling."""
         self.modules |= expr.imports()
         self.names |= refs_of(expr)
-        return expr.spell()
+        return expr.spell(self.aliases)
 
     def default(self, default: Default | None) -> str | None:
         """Note what a default needs and return its spelling."""
@@ -49,7 +56,12 @@ class Imports:
             return None
         self.names.update(default.refs)
         self.modules.update(default.modules)
-        return default.source
+        return default.spell(self.aliases)
+
+    def qualified(self, module: str, name: str) -> str:
+        """Note the import of ``module`` and return ``module.name`` as this file spells it."""
+        self.modules.add(module)
+        return qualified(module, name, self.aliases)
 
     def merge(self, other: Imports) -> None:
         self.modules |= other.modules
@@ -200,6 +212,31 @@ def module_views(model: ContractModel, imports: Imports) -> list[ModuleView]:
 # -- definitions -------------------------------------------------------------------------
 
 
+def module_aliases(class_names: Iterable[str]) -> dict[str, str]:
+    """Private names for the modules that a class attribute of the same name would hide.
+
+    In ``class A: uuid: uuid.UUID; parent: uuid.UUID`` mypy resolves the second ``uuid`` to
+    the attribute, so a file whose classes declare ``uuid`` imports the module as ``_uuid``."""
+    taken = set(class_names)
+    aliases: dict[str, str] = {}
+    for module in SPELLED_MODULES:
+        if module in taken:
+            alias = f"_{module}"
+            while alias in taken:
+                alias = f"_{alias}"
+            aliases[module] = alias
+    return aliases
+
+
+def class_names(definition: Definition) -> list[str]:
+    """The names a definition's generated class body declares."""
+    if isinstance(definition, EnumDef):
+        return [m.name for m in definition.members]
+    if isinstance(definition, NewTypeDef):
+        return []
+    return [f.name for f in definition.fields]
+
+
 @dataclass(frozen=True)
 class FieldView:
     """One field of a generated model class: ``name: annotation = value``."""
@@ -211,68 +248,129 @@ class FieldView:
 
 @dataclass(frozen=True)
 class DefinitionView:
-    """One generated model class (or NewType), ready to print."""
+    """One generated model class, or a NewType assignment (``value``), ready to print."""
 
-    kind: str
     name: str
-    doc: str
+    doc: str = ""
     bases: list[str] = field(default_factory=list)
     decorator: str = ""
     fields: list[FieldView] = field(default_factory=list)
     members: list[str] = field(default_factory=list)
-    base_type: str = ""
+    #: The right-hand side of ``name = value`` for a definition that is not a class.
+    value: str = ""
 
 
-def definition_view(definition: Definition, imports: Imports) -> DefinitionView:
-    """The view of one definition; records what it needs in ``imports``."""
+def definition_views(definition: Definition, imports: Imports) -> list[DefinitionView]:
+    """The views of one definition (a Struct may need a base); records what they need."""
     doc = docstring(definition.doc, f"{definition.name}, as the contract declares it.")
-    if isinstance(definition, EnumDef):
-        imports.modules.add("enum")
-        members = [f"{m.name} = {literal(m.value)}" for m in definition.members]
-        return DefinitionView(
-            "enum", definition.name, doc, bases=[f"enum.{definition.kind}"], members=members
-        )
-    if isinstance(definition, NewTypeDef):
-        imports.modules.add("typing")
-        return DefinitionView(
-            "newtype", definition.name, doc, base_type=imports.type(definition.base)
-        )
     if isinstance(definition, StructDef):
-        imports.modules.add("msgspec")
-        fields = [_field_line(f, imports, "struct") for f in definition.fields]
-        all_kw = bool(definition.fields) and all(f.kw_only for f in definition.fields)
-        options = definition.options() + (["kw_only=True"] if all_kw else [])
-        return DefinitionView(
-            "struct", definition.name, doc, bases=["msgspec.Struct", *options], fields=fields
-        )
+        return _struct_views(definition, doc, imports)
+    if isinstance(definition, EnumDef):
+        members = [f"{m.name} = {literal(m.value)}" for m in definition.members]
+        base = imports.qualified("enum", definition.kind)
+        return [DefinitionView(definition.name, doc, bases=[base], members=members)]
+    if isinstance(definition, NewTypeDef):
+        newtype = imports.qualified("typing", "NewType")
+        value = f"{newtype}({literal(definition.name)}, {imports.type(definition.base)})"
+        return [DefinitionView(definition.name, value=value)]
     if isinstance(definition, DataclassDef):
-        imports.modules.add("dataclasses")
-        fields = [_field_line(f, imports, "dataclass") for f in definition.fields]
-        decorator = "@dataclasses.dataclass" + ("(frozen=True)" if definition.frozen else "")
-        return DefinitionView("dataclass", definition.name, doc, decorator=decorator, fields=fields)
-    assert isinstance(definition, TypedDictDef)
-    imports.modules.add("typing")
-    fields = [_field_line(f, imports, "typeddict") for f in definition.fields]
-    return DefinitionView(
-        "typeddict", definition.name, doc, bases=["typing.TypedDict"], fields=fields
-    )
+        return [_dataclass_view(definition, doc, imports)]
+    fields = [_plain_field(f, imports) for f in definition.fields]
+    kind = "TypedDict" if isinstance(definition, TypedDictDef) else "NamedTuple"
+    bases = [imports.qualified("typing", kind)]
+    return [DefinitionView(definition.name, doc, bases=bases, fields=fields)]
 
 
-def _field_line(f: Field, imports: Imports, style: str) -> FieldView:
+def _struct_views(definition: StructDef, doc: str, imports: Imports) -> list[DefinitionView]:
+    """A Struct; one that mixes positional and keyword-only fields gets a private base class
+    with the keyword-only ones, since msgspec sets ``kw_only`` per class, not per field.
+
+    msgspec orders an inherited Struct's fields positional first, then keyword-only, so the
+    base and the class together keep the wire order."""
+    struct = imports.qualified("msgspec", "Struct")
+    options = definition.options()
+    keyword = [f for f in definition.fields if f.kw_only]
+    positional = [f for f in definition.fields if not f.kw_only]
+    if not keyword or not positional:
+        options += ["kw_only=True"] if keyword else []
+        fields = [_struct_field(f, imports) for f in definition.fields]
+        return [DefinitionView(definition.name, doc, bases=[struct, *options], fields=fields)]
+    base = f"_{definition.name}Keywords"
+    frozen = ["frozen=True"] if definition.frozen else []
+    return [
+        DefinitionView(
+            base,
+            docstring(None, f"The keyword-only fields of {definition.name}."),
+            bases=[struct, *frozen, "kw_only=True"],
+            fields=[_struct_field(f, imports) for f in keyword],
+        ),
+        DefinitionView(
+            definition.name,
+            doc,
+            bases=[base, *options],
+            fields=[_struct_field(f, imports) for f in positional],
+        ),
+    ]
+
+
+def _dataclass_view(definition: DataclassDef, doc: str, imports: Imports) -> DefinitionView:
+    all_kw = bool(definition.fields) and all(f.kw_only for f in definition.fields)
+    flags = [
+        f"{flag}=True"
+        for flag, on in (
+            ("frozen", definition.frozen),
+            ("order", definition.order),
+            ("kw_only", all_kw),
+        )
+        if on
+    ]
+    decorator = "@" + imports.qualified("dataclasses", "dataclass")
+    decorator += f"({', '.join(flags)})" if flags else ""
+    fields = [_dataclass_field(f, imports, per_field_kw=not all_kw) for f in definition.fields]
+    return DefinitionView(definition.name, doc, decorator=decorator, fields=fields)
+
+
+def _struct_field(f: Field, imports: Imports) -> FieldView:
+    """``name: T = default``, or ``msgspec.field(...)`` for a factory or a wire name."""
     annotation = imports.type(f.type)
-    if style == "typeddict":
-        if not f.required:
-            annotation = f"typing.NotRequired[{annotation}]"
-        return FieldView(f.name, annotation)
     default = imports.default(f.default)
-    helper = "msgspec.field" if style == "struct" else "dataclasses.field"
-    keywords: list[str] = []
-    if f.default is not None and f.default.kind == "factory":
-        keywords.append(f"default_factory={default}")
-    elif default is not None and f.wire_name != f.name:
-        keywords.append(f"default={default}")
-    if style == "struct" and f.wire_name != f.name:
+    keywords = _default_keywords(f, default)
+    if f.wire_name != f.name:
         keywords.append(f"name={literal(f.wire_name)}")
-    if keywords:
-        return FieldView(f.name, annotation, f"{helper}({', '.join(keywords)})")
-    return FieldView(f.name, annotation, default)
+    if f.wire_name == f.name and not _is_factory(f):
+        return FieldView(f.name, annotation, default)
+    return FieldView(f.name, annotation, _call(imports.qualified("msgspec", "field"), keywords))
+
+
+def _dataclass_field(f: Field, imports: Imports, *, per_field_kw: bool) -> FieldView:
+    """``name: T = default``, or ``dataclasses.field(...)`` for what a plain default lacks."""
+    annotation = imports.type(f.type)
+    default = imports.default(f.default)
+    extra = ["init=False"] if not f.init else []
+    extra += ["kw_only=True"] if f.kw_only and per_field_kw else []
+    if not extra and not _is_factory(f):
+        return FieldView(f.name, annotation, default)
+    keywords = _default_keywords(f, default) + extra
+    return FieldView(f.name, annotation, _call(imports.qualified("dataclasses", "field"), keywords))
+
+
+def _plain_field(f: Field, imports: Imports) -> FieldView:
+    """A TypedDict key (``NotRequired`` when optional) or a NamedTuple field."""
+    annotation = imports.type(f.type)
+    if not f.required and f.default is None:
+        annotation = f"{imports.qualified('typing', 'NotRequired')}[{annotation}]"
+    return FieldView(f.name, annotation, imports.default(f.default))
+
+
+def _default_keywords(f: Field, default: str | None) -> list[str]:
+    if default is None:
+        return []
+    return [f"default_factory={default}" if _is_factory(f) else f"default={default}"]
+
+
+def _is_factory(f: Field) -> bool:
+    return f.default is not None and f.default.kind == "factory"
+
+
+def _call(function: str, keywords: list[str]) -> str:
+    return f"{function}({', '.join(keywords)})"

@@ -40,3 +40,15 @@ class ContractError(Exception):
     def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems = tuple(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class Unsupported(Exception):
+    """A type or default that a contract cannot carry, with the nearest thing that works."""
+
+    def __init__(
+        self, message: str, hint: str | None = None, location: Location | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.location = location

@@ -9,6 +9,7 @@ import msgspec
 from taskgen.contract.model import (
     DataclassDef,
     Definition,
+    NamedTupleDef,
     Param,
     StructDef,
     TaskSpec,
@@ -53,7 +54,7 @@ def fingerprint(task: TaskSpec, definitions: dict[str, Definition]) -> str:
 def _wire_view(definition: Definition) -> Definition:
     """A definition without what does not reach the wire: where it is written and its doc."""
     stripped = msgspec.structs.replace(definition, location=None, doc=None)
-    if isinstance(stripped, StructDef | DataclassDef | TypedDictDef):
+    if isinstance(stripped, StructDef | DataclassDef | TypedDictDef | NamedTupleDef):
         fields = tuple(msgspec.structs.replace(f, line=None) for f in stripped.fields)
         return msgspec.structs.replace(stripped, fields=fields)
     return stripped

@@ -267,11 +267,7 @@ class _Loader:
             msgspec.msgpack.Decoder(msgspec.defstruct(f"{fn.__name__}_args", fields))
             msgspec.msgpack.Decoder(hints["return"])
         except (TypeError, ValueError) as exc:
-            problem(
-                f"msgspec cannot decode this signature: {exc}",
-                "a union may hold one Struct type, or several tagged ones (tag=True); "
-                "see https://jcristharif.com/msgspec/supported-types.html#union-optional",
-            )
+            problem(f"msgspec cannot decode this signature: {exc}", _msgspec_hint(str(exc)))
 
     def _check_duplicates(self, tasks: list[TaskSpec]) -> None:
         by_wire: dict[str, TaskSpec] = {}
@@ -304,6 +300,23 @@ def _declared_tasks(module: ModuleType) -> Iterator[Callable[..., Any]]:
             and obj.__module__ == module.__name__
         ):
             yield obj
+
+
+def _msgspec_hint(message: str) -> str:
+    """What to change, by the kind of type msgspec refused."""
+    if "union" in message.lower():
+        return (
+            "a union may hold one Struct type, or several tagged ones (tag=True), and at most "
+            "one type of each JSON kind; see "
+            "https://jcristharif.com/msgspec/supported-types.html#union-optional"
+        )
+    if "Meta" in message or "constraint" in message or "Can only set" in message:
+        return (
+            "each constraint applies to some types only (ge/le to numbers, pattern to str, "
+            "min_length to str, bytes and collections); see "
+            "https://jcristharif.com/msgspec/constraints.html"
+        )
+    return "see https://jcristharif.com/msgspec/supported-types.html"
 
 
 def _forget_package(package: str) -> None:

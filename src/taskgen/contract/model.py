@@ -7,6 +7,8 @@ templates never decide a spelling.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Literal, TypeAlias
 
 import msgspec
@@ -30,7 +32,15 @@ BUILTINS: dict[str, str | None] = {
     "datetime.timedelta": "datetime",
     "uuid.UUID": "uuid",
     "decimal.Decimal": "decimal",
+    "msgspec.UnsetType": "msgspec",
 }
+
+#: How a generated file names the modules it imports: ``{"uuid": "_uuid"}`` where a class body
+#: declares a field called ``uuid``, which would otherwise hide the module from later fields.
+ModuleNames: TypeAlias = Mapping[str, str]
+
+#: Every module under its own name.
+OWN_NAMES: ModuleNames = MappingProxyType({})
 
 LiteralValue: TypeAlias = str | int | bool | None
 
@@ -51,13 +61,19 @@ def literal(value: object) -> str:
     return repr(value)
 
 
+def qualified(module: str, name: str, modules: ModuleNames = OWN_NAMES) -> str:
+    """``module.name``, with the module under the name the generated file imports it as."""
+    return f"{modules.get(module, module)}.{name}"
+
+
 class Builtin(msgspec.Struct, frozen=True, tag="builtin"):
     """A scalar type: ``int``, ``str``, ``datetime.datetime``…"""
 
     name: str
 
-    def spell(self) -> str:
-        return self.name
+    def spell(self, modules: ModuleNames = OWN_NAMES) -> str:
+        module = BUILTINS[self.name]
+        return qualified(module, self.name[len(module) + 1 :], modules) if module else self.name
 
     def imports(self) -> set[str]:
         module = BUILTINS[self.name]
@@ -65,11 +81,11 @@ class Builtin(msgspec.Struct, frozen=True, tag="builtin"):
 
 
 class Ref(msgspec.Struct, frozen=True, tag="ref"):
-    """A reference to a named definition (Struct, Enum, NewType, TypedDict, dataclass)."""
+    """A reference to a named definition (Struct, Enum, NewType, TypedDict, dataclass…)."""
 
     name: str
 
-    def spell(self) -> str:
+    def spell(self, modules: ModuleNames = OWN_NAMES) -> str:
         return self.name
 
     def imports(self) -> set[str]:
@@ -85,12 +101,12 @@ class Container(msgspec.Struct, frozen=True, tag="container"):
     kind: ContainerKind
     args: tuple[TypeExpr, ...]
 
-    def spell(self) -> str:
+    def spell(self, modules: ModuleNames = OWN_NAMES) -> str:
         if self.kind == "vartuple":
-            return f"tuple[{self.args[0].spell()}, ...]"
+            return f"tuple[{self.args[0].spell(modules)}, ...]"
         if self.kind == "tuple" and not self.args:
             return "tuple[()]"
-        return f"{self.kind}[{', '.join(a.spell() for a in self.args)}]"
+        return f"{self.kind}[{', '.join(a.spell(modules) for a in self.args)}]"
 
     def imports(self) -> set[str]:
         return set().union(*(a.imports() for a in self.args))
@@ -101,8 +117,8 @@ class Union(msgspec.Struct, frozen=True, tag="union"):
 
     options: tuple[TypeExpr, ...]
 
-    def spell(self) -> str:
-        return " | ".join(o.spell() for o in self.options)
+    def spell(self, modules: ModuleNames = OWN_NAMES) -> str:
+        return " | ".join(o.spell(modules) for o in self.options)
 
     def imports(self) -> set[str]:
         return set().union(*(o.imports() for o in self.options))
@@ -113,8 +129,9 @@ class LiteralType(msgspec.Struct, frozen=True, tag="literal"):
 
     values: tuple[LiteralValue, ...]
 
-    def spell(self) -> str:
-        return f"typing.Literal[{', '.join(literal(v) for v in self.values)}]"
+    def spell(self, modules: ModuleNames = OWN_NAMES) -> str:
+        values = ", ".join(literal(v) for v in self.values)
+        return f"{qualified('typing', 'Literal', modules)}[{values}]"
 
     def imports(self) -> set[str]:
         return {"typing"}
@@ -135,13 +152,13 @@ class Constraints(msgspec.Struct, frozen=True, omit_defaults=True):
     title: str | None = None
     description: str | None = None
 
-    def spell(self) -> str:
+    def spell(self, modules: ModuleNames = OWN_NAMES) -> str:
         items = (
             f"{name}={literal(value)}"
             for name in self.__struct_fields__
             if (value := getattr(self, name)) is not None
         )
-        return f"msgspec.Meta({', '.join(items)})"
+        return f"{qualified('msgspec', 'Meta', modules)}({', '.join(items)})"
 
 
 class Constrained(msgspec.Struct, frozen=True, tag="constrained"):
@@ -150,8 +167,9 @@ class Constrained(msgspec.Struct, frozen=True, tag="constrained"):
     inner: TypeExpr
     meta: Constraints
 
-    def spell(self) -> str:
-        return f"typing.Annotated[{self.inner.spell()}, {self.meta.spell()}]"
+    def spell(self, modules: ModuleNames = OWN_NAMES) -> str:
+        annotated = qualified("typing", "Annotated", modules)
+        return f"{annotated}[{self.inner.spell(modules)}, {self.meta.spell(modules)}]"
 
     def imports(self) -> set[str]:
         return self.inner.imports() | {"typing", "msgspec"}
@@ -161,14 +179,24 @@ TypeExpr: TypeAlias = Builtin | Ref | Container | Union | LiteralType | Constrai
 
 
 class Default(msgspec.Struct, frozen=True):
-    """A default: a literal value spelled in Python source, or a zero-argument factory."""
+    """A default: a value spelled in Python source, or a zero-argument factory."""
 
     kind: Literal["value", "factory"]
-    source: str
-    #: Definitions the spelling names (an Enum member, a Struct factory).
+    #: The source split at the modules it names: text, module, text, module, …, text; so a
+    #: file that imports ``datetime`` under another name can still spell it.
+    parts: tuple[str, ...]
+    #: Definitions the spelling names (an Enum member, a Struct factory or instance).
     refs: tuple[str, ...] = ()
-    #: Modules the spelling needs (``datetime``, ``uuid``, ``decimal``).
-    modules: tuple[str, ...] = ()
+
+    @property
+    def modules(self) -> set[str]:
+        """The modules the spelling needs (``datetime``, ``uuid``, ``msgspec``…)."""
+        return set(self.parts[1::2])
+
+    def spell(self, modules: ModuleNames = OWN_NAMES) -> str:
+        return "".join(
+            modules.get(part, part) if i % 2 else part for i, part in enumerate(self.parts)
+        )
 
 
 class Field(msgspec.Struct, frozen=True):
@@ -180,6 +208,8 @@ class Field(msgspec.Struct, frozen=True):
     default: Default | None = None
     kw_only: bool = False
     required: bool = True
+    #: False for a dataclass field left out of ``__init__``.
+    init: bool = True
     line: int | None = None
 
 
@@ -220,18 +250,21 @@ class EnumMember(msgspec.Struct, frozen=True):
     value: str | int
 
 
+EnumKind = Literal["Enum", "IntEnum", "StrEnum", "Flag", "IntFlag"]
+
+
 class EnumDef(msgspec.Struct, frozen=True, tag="enum"):
-    """An ``enum.Enum``, ``IntEnum`` or ``StrEnum`` (encoded by value)."""
+    """An ``enum.Enum``, ``IntEnum``, ``StrEnum``, ``Flag`` or ``IntFlag`` (sent by value)."""
 
     name: str
-    kind: Literal["Enum", "IntEnum", "StrEnum"]
+    kind: EnumKind
     members: tuple[EnumMember, ...]
     location: Location | None = None
     doc: str | None = None
 
 
 class NewTypeDef(msgspec.Struct, frozen=True, tag="newtype"):
-    """``typing.NewType(name, base)``."""
+    """``typing.NewType(name, base)``; the base may carry ``msgspec.Meta`` constraints."""
 
     name: str
     base: TypeExpr
@@ -254,11 +287,23 @@ class DataclassDef(msgspec.Struct, frozen=True, tag="dataclass"):
     name: str
     fields: tuple[Field, ...]
     frozen: bool = False
+    order: bool = False
     location: Location | None = None
     doc: str | None = None
 
 
-Definition: TypeAlias = StructDef | EnumDef | NewTypeDef | TypedDictDef | DataclassDef
+class NamedTupleDef(msgspec.Struct, frozen=True, tag="namedtuple"):
+    """A ``typing.NamedTuple`` (sent as an array)."""
+
+    name: str
+    fields: tuple[Field, ...]
+    location: Location | None = None
+    doc: str | None = None
+
+
+Definition: TypeAlias = (
+    StructDef | EnumDef | NewTypeDef | TypedDictDef | DataclassDef | NamedTupleDef
+)
 
 ParamKind = Literal["positional_only", "positional", "keyword_only"]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import sys
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -26,16 +27,23 @@ class SourceIndex:
             return path.as_posix()
 
     def of(self, obj: Any) -> Location | None:
-        """The location of a class or function, at its ``class``/``def`` line."""
+        """The location of a class or function, at its ``class``/``def`` line; of a NewType
+        or alias, at the assignment that names it."""
         try:
             filename = inspect.getsourcefile(obj)
         except TypeError:
-            return None
+            return self._assigned(obj)
         if filename is None:
             return None
         node = _definitions(filename).get(getattr(obj, "__qualname__", ""))
         line = node.lineno if node else _first_line(obj)
         return Location(self.relative(filename), line)
+
+    def _assigned(self, obj: Any) -> Location | None:
+        module = sys.modules.get(getattr(obj, "__module__", ""))
+        filename = getattr(module, "__file__", None)
+        line = _assignments(filename).get(getattr(obj, "__name__", "")) if filename else None
+        return Location(self.relative(filename), line) if filename and line else None
 
     def field_line(self, cls: type, field: str) -> int | None:
         """The line on which a class annotates ``field``."""
@@ -82,6 +90,23 @@ def _definitions(filename: str) -> dict[str, Node]:
     return found
 
 
+@cache
+def _assignments(filename: str) -> dict[str, int]:
+    """The line of each module-level ``name = ...`` (and ``type name = ...``) in a file."""
+    tree = ast.parse(Path(filename).read_text(encoding="utf-8"), filename)
+    found: dict[str, int] = {}
+    for stmt in tree.body:
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else []
+        if isinstance(stmt, ast.AnnAssign):
+            targets = [stmt.target]
+        if type(stmt).__name__ == "TypeAlias":
+            targets = [getattr(stmt, "name")]  # noqa: B009 - ast.TypeAlias is Python 3.12+
+        for target in targets:
+            if isinstance(target, ast.Name):
+                found.setdefault(target.id, stmt.lineno)
+    return found
+
+
 def _first_line(obj: Any) -> int:
     try:
         return inspect.getsourcelines(obj)[1]
@@ -92,3 +117,4 @@ def _first_line(obj: Any) -> int:
 def forget_sources() -> None:
     """Drop parsed files, so a later load sees edited sources."""
     _definitions.cache_clear()
+    _assignments.cache_clear()

@@ -7,15 +7,17 @@ import datetime
 import decimal
 import enum
 import inspect
-import math
 import types
 import typing
 import uuid
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 import msgspec
 
-from taskgen.contract.errors import Location, Problem
+from taskgen.contract.defaults import DefaultSpeller
+from taskgen.contract.errors import Location, Problem, Unsupported
 from taskgen.contract.model import (
     Builtin,
     Constrained,
@@ -26,18 +28,21 @@ from taskgen.contract.model import (
     Default,
     Definition,
     EnumDef,
+    EnumKind,
     EnumMember,
     Field,
     LiteralType,
+    NamedTupleDef,
     NewTypeDef,
     Ref,
     StructDef,
     TypedDictDef,
     TypeExpr,
     Union,
-    literal,
 )
 from taskgen.contract.sources import SourceIndex
+
+__all__ = ["TypeReader", "Unsupported", "location_of_field"]
 
 _SCALARS: dict[Any, str] = {
     type(None): "None",
@@ -54,6 +59,7 @@ _SCALARS: dict[Any, str] = {
     datetime.timedelta: "datetime.timedelta",
     uuid.UUID: "uuid.UUID",
     decimal.Decimal: "decimal.Decimal",
+    msgspec.UnsetType: "msgspec.UnsetType",
 }
 
 _CONTAINERS: dict[Any, ContainerKind] = {
@@ -61,15 +67,6 @@ _CONTAINERS: dict[Any, ContainerKind] = {
     set: "set",
     frozenset: "frozenset",
     dict: "dict",
-}
-
-_FACTORIES: dict[Any, str] = {
-    list: "list",
-    dict: "dict",
-    set: "set",
-    frozenset: "frozenset",
-    bytearray: "bytearray",
-    tuple: "tuple",
 }
 
 _ABSTRACT_HINTS: dict[str, str] = {
@@ -84,19 +81,25 @@ _ABSTRACT_HINTS: dict[str, str] = {
     "MutableSet": "set[...]",
 }
 
+#: msgspec types that decode without a schema, or into a view of the message.
+_UNTYPED: dict[Any, tuple[str, str]] = {
+    msgspec.Raw: (
+        "msgspec.Raw is undecoded bytes, so neither side can be checked",
+        "decode it into a concrete type, or send bytes",
+    ),
+    msgspec.msgpack.Ext: (
+        "msgspec.msgpack.Ext is an application-defined msgpack extension the client cannot type",
+        "send bytes, or a Struct that holds the code and the bytes",
+    ),
+    memoryview: (
+        "memoryview decodes as a view into the received message, which the runtime does not keep",
+        "use bytes",
+    ),
+}
+
 _META_FIELDS = tuple(Constraints.__struct_fields__)
 
-
-class Unsupported(Exception):
-    """A type or default that a contract cannot carry, with the nearest thing that works."""
-
-    def __init__(
-        self, message: str, hint: str | None = None, location: Location | None = None
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
-        self.location = location
+T = TypeVar("T")
 
 
 class TypeReader:
@@ -106,15 +109,47 @@ class TypeReader:
         self.sources = sources
         self.definitions: dict[str, Definition] = {}
         self.problems: list[Problem] = []
+        self.defaults = DefaultSpeller(lambda cls: self.read(cls).spell())
         self._owners: dict[str, Any] = {}
+        #: ``type`` aliases being read, outermost first, since the last class began.
+        self._aliases: tuple[Any, ...] = ()
 
     # -- types -----------------------------------------------------------------------------
 
     def read(self, tp: Any) -> TypeExpr:
         """The model of one annotation; raises ``Unsupported`` with a hint."""
-        if tp in _SCALARS:
-            return Builtin(_SCALARS[tp])
+        scalar = _scalar(tp)
+        if scalar is not None:
+            return Builtin(scalar)
         origin = typing.get_origin(tp)
+        if origin is not None:
+            return self._generic(tp, origin)
+        if tp is typing.Any or tp is object:
+            raise Unsupported(
+                f"{'typing.Any' if tp is typing.Any else 'object'} carries no type, "
+                "so neither side can be checked",
+                "use a concrete type, a Struct, or a union of the types you expect",
+            )
+        if isinstance(tp, typing.NewType):
+            return self._newtype(tp)
+        if type(tp).__name__ == "TypeAliasType":
+            return self._alias(tp)
+        if isinstance(tp, type):
+            return self._class(tp)
+        if isinstance(tp, typing.TypeVar):
+            raise Unsupported(
+                f"type variable {tp.__name__} is not a wire type",
+                "use a concrete type; generic tasks and Structs are not supported",
+            )
+        if isinstance(tp, str | typing.ForwardRef):
+            raise Unsupported(
+                f"the annotation {tp!r} is a string taskgen cannot resolve",
+                "import the type it names into the module that uses it",
+            )
+        raise Unsupported(f"{tp!r} is not a type taskgen can send", _supported_hint())
+
+    def _generic(self, tp: Any, origin: Any) -> TypeExpr:
+        """A subscripted type: ``Annotated``, unions, ``Literal`` and collections."""
         if origin is typing.Annotated:
             return self._annotated(tp)
         if origin is typing.Union or origin is types.UnionType:
@@ -125,20 +160,13 @@ class TypeReader:
             return self._tuple(tp)
         if origin in _CONTAINERS:
             return Container(_CONTAINERS[origin], tuple(self.read(a) for a in typing.get_args(tp)))
-        if tp is typing.Any or tp is object:
+        name = getattr(origin, "__name__", repr(origin))
+        if name in _ABSTRACT_HINTS and getattr(origin, "__module__", "") == "collections.abc":
+            raise _abstract(name)
+        if isinstance(origin, type) or type(origin).__name__ == "TypeAliasType":
             raise Unsupported(
-                f"{'typing.Any' if tp is typing.Any else 'object'} carries no type, "
-                "so neither side can be checked",
-                "use a concrete type, a Struct, or a union of the types you expect",
-            )
-        if isinstance(tp, typing.NewType):
-            return self._newtype(tp)
-        if isinstance(tp, type):
-            return self._class(tp)
-        if isinstance(tp, typing.TypeVar):
-            raise Unsupported(
-                f"type variable {tp.__name__} is not a wire type",
-                "use a concrete type; generic tasks and Structs are not supported",
+                f"{name} is generic ({tp!r})",
+                f"declare a concrete {name} for each use; generic types are not supported",
             )
         raise Unsupported(f"{tp!r} is not a type taskgen can send", _supported_hint())
 
@@ -149,6 +177,8 @@ class TypeReader:
                 name, f"{name}[int]"
             )
             raise Unsupported(f"bare {name} does not say what it holds", f"write e.g. {example}")
+        if cls in _UNTYPED:
+            raise Unsupported(*_UNTYPED[cls])
         if issubclass(cls, msgspec.Struct):
             return self._struct(cls)
         if issubclass(cls, enum.Enum):
@@ -157,11 +187,15 @@ class TypeReader:
             return self._dataclass(cls)
         if typing.is_typeddict(cls):
             return self._typeddict(cls)
-        if cls.__name__ in _ABSTRACT_HINTS and cls.__module__ in ("collections.abc", "typing"):
+        if issubclass(cls, tuple) and hasattr(cls, "_fields"):
+            return self._namedtuple(cls)
+        if hasattr(cls, "__attrs_attrs__"):
             raise Unsupported(
-                f"abstract {cls.__name__} does not say which concrete type goes on the wire",
-                f"use {_ABSTRACT_HINTS[cls.__name__]}",
+                f"attrs class {cls.__name__} would make the client depend on attrs",
+                "declare it as a msgspec.Struct with the same fields and defaults",
             )
+        if cls.__name__ in _ABSTRACT_HINTS and cls.__module__ in ("collections.abc", "typing"):
+            raise _abstract(cls.__name__)
         raise Unsupported(
             f"{cls.__module__}.{cls.__qualname__} is not a type taskgen can send",
             "declare it as a msgspec.Struct, or " + _supported_hint(),
@@ -170,8 +204,6 @@ class TypeReader:
     def _annotated(self, tp: Any) -> TypeExpr:
         inner = self.read(tp.__origin__)
         metas = [m for m in tp.__metadata__ if isinstance(m, msgspec.Meta)]
-        if not metas:
-            return inner
         values: dict[str, Any] = {}
         for meta in metas:
             for name in _META_FIELDS:
@@ -198,6 +230,32 @@ class TypeReader:
             return Container("tuple", ())
         return Container("tuple", tuple(self.read(a) for a in args))
 
+    def _alias(self, tp: Any) -> TypeExpr:
+        """A ``type X = ...`` alias (Python 3.12+) is read through: msgspec sees its value."""
+        name = tp.__name__
+        if type(tp).__module__ != "typing":
+            raise Unsupported(
+                f"{name} is a typing_extensions.TypeAliasType, which msgspec cannot read "
+                "(it reads only the aliases of Python 3.12's `type` statement)",
+                f"write a plain alias, `{name} = <type>`, or `type {name} = <type>` on 3.12+",
+            )
+        if tp.__type_params__:
+            raise Unsupported(
+                f"type alias {name} is generic",
+                f"declare a concrete alias for each use of {name}",
+            )
+        if tp in self._aliases:
+            raise Unsupported(
+                f"type alias {name} refers to itself without a class in between",
+                "make the recursive part a msgspec.Struct, whose fields may refer to it",
+            )
+        outer = self._aliases
+        self._aliases = (*outer, tp)
+        try:
+            return self.read(tp.__value__)
+        finally:
+            self._aliases = outer
+
     # -- named definitions -----------------------------------------------------------------
 
     def _claim(self, name: str, obj: Any) -> bool:
@@ -215,35 +273,72 @@ class TypeReader:
         self._owners[name] = obj
         return False
 
+    @contextmanager
+    def _class_body(self, cls: type) -> Iterator[None]:
+        """Read a class's fields: a generic class is refused, and aliases start afresh."""
+        if getattr(cls, "__parameters__", ()):
+            kind = "Struct" if issubclass(cls, msgspec.Struct) else "class"
+            raise Unsupported(
+                f"{kind} {cls.__name__} is generic",
+                f"declare a concrete {kind} for each use; generic types are not supported",
+                self.sources.of(cls),
+            )
+        outer = self._aliases
+        self._aliases = ()
+        try:
+            yield
+        finally:
+            self._aliases = outer
+
     def _newtype(self, tp: Any) -> TypeExpr:
         name = tp.__name__
         if not self._claim(name, tp):
-            self.definitions[name] = NewTypeDef(name, self.read(tp.__supertype__))
+            base = self.read(tp.__supertype__)
+            self._check_newtype_base(tp, base)
+            self.definitions[name] = NewTypeDef(name, base, location=self.sources.of(tp))
         return Ref(name)
+
+    def _check_newtype_base(self, tp: Any, base: TypeExpr) -> None:
+        """mypy accepts only a class as a NewType's base, and crashes on a Struct."""
+        inner = base
+        while isinstance(inner, Constrained):
+            inner = inner.inner
+        target = self.definitions.get(inner.name) if isinstance(inner, Ref) else None
+        if isinstance(inner, Union | LiteralType) or inner == Builtin("None"):
+            reason = f"its base {inner.spell()} is not a class"
+        elif isinstance(target, StructDef):
+            reason = f"mypy crashes on a NewType of the Struct {target.name}"
+        elif isinstance(target, TypedDictDef):
+            reason = f"mypy refuses a NewType of the TypedDict {target.name}"
+        else:
+            return
+        raise Unsupported(
+            f"NewType {tp.__name__}: {reason}, and the generated client must pass mypy --strict",
+            "base the NewType on a class (int, str, list[...], a dataclass...), "
+            "or use the base type itself",
+            self.sources.of(tp),
+        )
 
     def _struct(self, cls: type[msgspec.Struct]) -> TypeExpr:
         name = cls.__name__
         if self._claim(name, cls):
             return Ref(name)
-        if getattr(cls, "__parameters__", ()):
-            raise Unsupported(
-                f"Struct {name} is generic",
-                "declare a concrete Struct for each use; generic Structs are not supported",
+        with self._class_body(cls):
+            declared = _resolved(cls, lambda: msgspec.structs.fields(cls), self.sources)
+            kinds = inspect.signature(cls).parameters
+            fields = tuple(
+                self._field(
+                    cls,
+                    f.name,
+                    f.type,
+                    wire_name=f.encode_name,
+                    default=f.default,
+                    factory=f.default_factory,
+                    kw_only=kinds[f.name].kind is inspect.Parameter.KEYWORD_ONLY,
+                )
+                for f in declared
             )
         config = cls.__struct_config__
-        kinds = inspect.signature(cls).parameters
-        fields = tuple(
-            self._field(
-                cls,
-                f.name,
-                f.type,
-                wire_name=f.encode_name,
-                default=f.default,
-                factory=f.default_factory,
-                kw_only=kinds[f.name].kind is inspect.Parameter.KEYWORD_ONLY,
-            )
-            for f in msgspec.structs.fields(cls)
-        )
         self.definitions[name] = StructDef(
             name=name,
             fields=fields,
@@ -264,21 +359,17 @@ class TypeReader:
         name = cls.__name__
         if self._claim(name, cls):
             return Ref(name)
-        if issubclass(cls, enum.Flag):
-            raise Unsupported(f"Flag enum {name} is not supported", "use a set of an Enum")
-        kind: typing.Literal["Enum", "IntEnum", "StrEnum"] = (
-            "IntEnum" if issubclass(cls, int) else "StrEnum" if issubclass(cls, str) else "Enum"
-        )
-        members = []
-        for member in cls:
-            if type(member.value) not in (str, int):
-                raise Unsupported(
-                    f"Enum {name}.{member.name} has a {type(member.value).__name__} value",
-                    "Enum values must be str or int: msgspec sends an Enum by its value",
-                )
-            members.append(EnumMember(member.name, member.value))
+        members = tuple(EnumMember(key, m.value) for key, m in cls.__members__.items())
+        kinds = {type(m.value) for m in members}
+        if not (kinds <= {int} or (kinds <= {str} and not issubclass(cls, enum.Flag))):
+            raise Unsupported(
+                f"Enum {name} has {' and '.join(sorted(k.__name__ for k in kinds))} values",
+                "msgspec sends an Enum by its value, so the values must be all str or all int "
+                "(all int for a Flag)",
+                self.sources.of(cls),
+            )
         self.definitions[name] = EnumDef(
-            name, kind, tuple(members), location=self.sources.of(cls), doc=_doc(cls)
+            name, _enum_kind(cls), members, location=self.sources.of(cls), doc=_doc(cls)
         )
         return Ref(name)
 
@@ -286,12 +377,9 @@ class TypeReader:
         name = cls.__name__
         if self._claim(name, cls):
             return Ref(name)
-        hints = typing.get_type_hints(cls, include_extras=True)
-        fields = []
-        for f in dataclasses.fields(cls):
-            if not f.init:
-                continue
-            fields.append(
+        with self._class_body(cls):
+            hints = _resolved(cls, lambda: _hints(cls), self.sources)
+            fields = tuple(
                 self._field(
                     cls,
                     f.name,
@@ -300,14 +388,17 @@ class TypeReader:
                     default=f.default,
                     factory=f.default_factory,
                     kw_only=bool(f.kw_only),
+                    init=f.init,
                     nodefault=dataclasses.MISSING,
                 )
+                for f in dataclasses.fields(cls)
             )
         params = getattr(cls, "__dataclass_params__", None)
         self.definitions[name] = DataclassDef(
             name,
-            tuple(fields),
+            fields,
             frozen=bool(getattr(params, "frozen", False)),
+            order=bool(getattr(params, "order", False)),
             location=self.sources.of(cls),
             doc=_doc(cls),
         )
@@ -317,19 +408,50 @@ class TypeReader:
         name = cls.__name__
         if self._claim(name, cls):
             return Ref(name)
-        hints = typing.get_type_hints(cls, include_extras=True)
-        required = getattr(cls, "__required_keys__", frozenset(hints))
-        fields = tuple(
-            Field(
-                key,
-                self._field_type(cls, key, _strip_required(tp)),
-                wire_name=key,
-                required=key in required,
-                line=self.sources.field_line(cls, key),
+        with self._class_body(cls):
+            hints = _resolved(cls, lambda: _hints(cls), self.sources)
+            required = _required_keys(cls, hints)
+            fields = tuple(
+                Field(
+                    key,
+                    self._field_type(cls, key, _strip_required(tp)),
+                    wire_name=key,
+                    required=key in required,
+                    line=self.sources.field_line(cls, key),
+                )
+                for key, tp in hints.items()
             )
-            for key, tp in hints.items()
-        )
         self.definitions[name] = TypedDictDef(
+            name, fields, location=self.sources.of(cls), doc=_doc(cls)
+        )
+        return Ref(name)
+
+    def _namedtuple(self, cls: type) -> TypeExpr:
+        name = cls.__name__
+        if self._claim(name, cls):
+            return Ref(name)
+        with self._class_body(cls):
+            hints = _resolved(cls, lambda: _hints(cls), self.sources)
+            if not hints:
+                raise Unsupported(
+                    f"namedtuple {name} does not say what its fields hold",
+                    "declare it as a typing.NamedTuple with a type for each field",
+                    self.sources.of(cls),
+                )
+            defaults: dict[str, Any] = getattr(cls, "_field_defaults", {})
+            fields = tuple(
+                self._field(
+                    cls,
+                    key,
+                    hints[key],
+                    wire_name=key,
+                    default=defaults.get(key, msgspec.NODEFAULT),
+                    factory=msgspec.NODEFAULT,
+                    kw_only=False,
+                )
+                for key in getattr(cls, "_fields", ())
+            )
+        self.definitions[name] = NamedTupleDef(
             name, fields, location=self.sources.of(cls), doc=_doc(cls)
         )
         return Ref(name)
@@ -344,14 +466,14 @@ class TypeReader:
         default: Any,
         factory: Any,
         kw_only: bool,
+        init: bool = True,
         nodefault: Any = msgspec.NODEFAULT,
     ) -> Field:
-        line = self.sources.field_line(cls, name)
         try:
             spelled = (
-                self.default(default)
+                self.defaults.value(default)
                 if default is not nodefault
-                else self.factory(factory)
+                else self.defaults.factory(factory)
                 if factory is not nodefault
                 else None
             )
@@ -364,7 +486,8 @@ class TypeReader:
             default=spelled,
             kw_only=kw_only,
             required=spelled is None,
-            line=line,
+            init=init,
+            line=self.sources.field_line(cls, name),
         )
 
     def _field_type(self, cls: type, name: str, tp: Any) -> TypeExpr:
@@ -377,63 +500,60 @@ class TypeReader:
 
     def default(self, value: Any) -> Default:
         """A default value spelled as Python source."""
-        refs: set[str] = set()
-        modules: set[str] = set()
-        source = self._literal_source(value, refs, modules)
-        return Default("value", source, tuple(sorted(refs)), tuple(sorted(modules)))
+        return self.defaults.value(value)
 
     def factory(self, factory: Any) -> Default:
         """A default factory spelled as Python source."""
-        if factory in _FACTORIES:
-            return Default("factory", _FACTORIES[factory])
-        if isinstance(factory, type) and (
-            issubclass(factory, msgspec.Struct) or dataclasses.is_dataclass(factory)
-        ):
-            name = self.read(factory).spell()
-            return Default("factory", name, refs=(name,))
-        raise Unsupported(
-            f"default factory {factory!r} cannot be written into the generated client",
-            "use list, dict, set, frozenset, tuple, bytearray or a Struct class as the factory",
-        )
+        return self.defaults.factory(factory)
 
-    def _literal_source(self, value: Any, refs: set[str], modules: set[str]) -> str:
-        if value is None or type(value) in (bool, int, str, bytes):
-            return literal(value)
-        if type(value) is float:
-            if not math.isfinite(value):
-                raise Unsupported(f"default {value!r} is not finite", "use a finite float or None")
-            return literal(value)
-        if isinstance(value, enum.Enum):
-            name = self.read(type(value)).spell()
-            refs.add(name)
-            return f"{name}.{value.name}"
-        if type(value) is tuple:
-            items = [self._literal_source(v, refs, modules) for v in value]
-            return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
-        if type(value) is frozenset:
-            items = sorted(self._literal_source(v, refs, modules) for v in value)
-            return f"frozenset({{{', '.join(items)}}})" if items else "frozenset()"
-        if type(value) in (datetime.datetime, datetime.date, datetime.time, datetime.timedelta):
-            if getattr(value, "tzinfo", None) is not None:
-                raise Unsupported(
-                    f"default {value!r} has a time zone",
-                    "use a naive value, or a None default filled in by the handler",
-                )
-            modules.add("datetime")
-            return repr(value)
-        if type(value) in (uuid.UUID, decimal.Decimal):
-            module = type(value).__module__
-            modules.add(module)
-            return f"{module}.{type(value).__name__}({literal(str(value))})"
-        if isinstance(value, list | dict | set | bytearray):
-            raise Unsupported(
-                f"mutable default {value!r} would be shared between calls",
-                "use a tuple or frozenset, or None, or a default_factory on a Struct field",
-            )
+
+def _scalar(tp: Any) -> str | None:
+    """The builtin spelling of a scalar type; Annotated metadata may be unhashable."""
+    try:
+        return _SCALARS.get(tp)
+    except TypeError:
+        return None
+
+
+def _enum_kind(cls: type[enum.Enum]) -> EnumKind:
+    if issubclass(cls, enum.IntFlag):
+        return "IntFlag"
+    if issubclass(cls, enum.Flag):
+        return "Flag"
+    if issubclass(cls, int):
+        return "IntEnum"
+    return "StrEnum" if issubclass(cls, str) else "Enum"
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls, include_extras=True)
+
+
+def _resolved(cls: type, read: Callable[[], T], sources: SourceIndex) -> T:
+    """Run ``read``; an annotation that does not resolve becomes a problem at the class."""
+    try:
+        return read()
+    except (NameError, AttributeError, TypeError) as exc:
         raise Unsupported(
-            f"default {value!r} cannot be written into the generated client",
-            "use a literal (str, int, float, bool, bytes, None), an Enum member, or a tuple",
-        )
+            f"cannot resolve the annotations of {cls.__name__}: {type(exc).__name__}: {exc}",
+            "import every type its fields name into the module that declares it",
+            sources.of(cls),
+        ) from None
+
+
+def _required_keys(cls: type, hints: dict[str, Any]) -> set[str]:
+    """The keys a TypedDict requires, as msgspec reads them.
+
+    ``__required_keys__`` misses ``Required``/``NotRequired`` written as strings (under
+    ``from __future__ import annotations``), so the wrappers decide, as they do in msgspec."""
+    required = set(getattr(cls, "__required_keys__", hints))
+    for key, tp in hints.items():
+        origin = typing.get_origin(tp)
+        if origin is typing.Required:
+            required.add(key)
+        elif origin is typing.NotRequired:
+            required.discard(key)
+    return required
 
 
 def _strip_required(tp: Any) -> Any:
@@ -441,6 +561,13 @@ def _strip_required(tp: Any) -> Any:
     if typing.get_origin(tp) in (typing.Required, typing.NotRequired):
         return typing.get_args(tp)[0]
     return tp
+
+
+def _abstract(name: str) -> Unsupported:
+    return Unsupported(
+        f"abstract {name} does not say which concrete type goes on the wire",
+        f"use {_ABSTRACT_HINTS[name]}",
+    )
 
 
 def _at_field(exc: Unsupported, sources: SourceIndex, cls: type, field: str) -> Unsupported:
@@ -465,7 +592,7 @@ def _supported_hint() -> str:
     return (
         "use None, bool, int, float, str, bytes, datetime/date/time/timedelta, UUID, Decimal, "
         "Enum, Literal, unions, list/tuple/set/frozenset/dict, msgspec.Struct, dataclass, "
-        "TypedDict, NewType, Annotated[..., msgspec.Meta(...)]"
+        "TypedDict, NamedTuple, NewType, Annotated[..., msgspec.Meta(...)]"
     )
 
 
