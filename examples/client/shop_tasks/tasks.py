@@ -31,7 +31,7 @@ class BillingChargeArgs(msgspec.Struct, frozen=True, kw_only=True):
 BILLING_CHARGE = runtime.TaskDef[BillingChargeArgs, Receipt](
     name="billing.charge",
     queue="billing",
-    fingerprint="0e9651e786cf56f2",
+    fingerprint="a581f5a04995c8d4",
     args=BillingChargeArgs,
     result=Receipt,
     params=(("invoice", "positional"), ("idempotency_key", "keyword_only")),
@@ -53,7 +53,7 @@ class BillingRefundArgs(msgspec.Struct, frozen=True, kw_only=True):
 BILLING_REFUND = runtime.TaskDef[BillingRefundArgs, bool](
     name="billing.refund",
     queue="billing",
-    fingerprint="428c0b21e1865d4f",
+    fingerprint="b2a9794a6baf0601",
     args=BillingRefundArgs,
     result=bool,
     params=(
@@ -100,7 +100,7 @@ class EmailsSendEmailArgs(msgspec.Struct, frozen=True, kw_only=True):
 EMAILS_SEND_EMAIL = runtime.TaskDef[EmailsSendEmailArgs, None](
     name="emails.send_email",
     queue="emails",
-    fingerprint="e1b2a22fd8acae01",
+    fingerprint="43f307982425545e",
     args=EmailsSendEmailArgs,
     result=None,
     params=(
