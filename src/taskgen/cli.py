@@ -56,6 +56,36 @@ def build(
 
 
 @app.command()
+def check(
+    contracts: Annotated[
+        Path | None,
+        typer.Argument(help="The contracts folder (default: [tool.taskgen] contracts)."),
+    ] = None,
+    against: Annotated[
+        str | None,
+        typer.Option(
+            metavar="REF",
+            help="Compare with the contracts at this git ref instead of the lock file.",
+        ),
+    ] = None,
+    output: Annotated[
+        str, typer.Option("--format", help="text, github (CI annotations) or json.")
+    ] = "text",
+    fail_on: Annotated[
+        str, typer.Option(help="Exit 1 on changes this serious or worse: breaking or warning.")
+    ] = "breaking",
+    root: Annotated[
+        Path, typer.Option(help="Project root: where pyproject.toml and the outputs are.")
+    ] = Path("."),
+) -> None:
+    """Report contract changes that old clients or workers would not survive (exit 1)."""
+    from taskgen.cli_check import run_check
+
+    contracts_arg = str(contracts) if contracts is not None else None
+    raise typer.Exit(run_check(root, contracts_arg, against, output, fail_on))
+
+
+@app.command()
 def worker(
     target: Annotated[str, typer.Argument(help="The Worker to run, as module:attribute.")],
     burst: Annotated[bool, typer.Option("--burst", help="Exit once every queue is empty.")] = False,

@@ -40,6 +40,16 @@ def _build_report(report: Report) -> int:
         count = len(report.of(kind))
         if count:
             typer.echo(f"{label:>18}  {count} file(s)")
+    serious = [f for f in report.recorded if f.severity != "compatible"]
+    if serious:
+        typer.secho(
+            f"the lock file now records {len(serious)} change(s) that old clients or workers "
+            "may not survive; review its diff before committing (`taskgen check` explains):",
+            fg="yellow",
+            err=True,
+        )
+        for finding in serious:
+            typer.echo(f"  {finding.severity} {finding.rule.id} {finding.subject}", err=True)
     return 0
 
 

@@ -9,8 +9,10 @@ from taskgen.codegen.config import BuildConfig
 from taskgen.codegen.files import OutputFile
 from taskgen.codegen.names import attribute
 from taskgen.codegen.scaffold import handler_paths, worker_files
-from taskgen.codegen.writer import Report, apply
+from taskgen.codegen.writer import Report, apply, write_file
 from taskgen.contract import ContractError, ContractModel, Problem, load_contracts
+from taskgen.contract.compat import compare
+from taskgen.contract.lock import LockError, decode_lock, encode_lock, lock_of
 
 #: Names every generated client module uses for itself; a contract type may not take them.
 RESERVED = frozenset(
@@ -38,10 +40,21 @@ def build(config: BuildConfig, *, check: bool = False) -> Report:
 
 
 def build_model(model: ContractModel, config: BuildConfig, *, check: bool = False) -> Report:
-    """Render and write the files of an already loaded contract model."""
+    """Render and write the files of an already loaded contract model, then the lock file."""
     _check_names(model, config)
     files = render_files(model, config)
-    return apply(files, check=check, orphans=orphaned_handlers(model, config))
+    report = apply(files, check=check, orphans=orphaned_handlers(model, config))
+    lock = lock_of(model)
+    path = config.lock_path
+    if path.is_file():
+        try:
+            previous = decode_lock(path.read_bytes(), str(path))
+        except LockError:
+            pass  # an unreadable lock is simply rewritten
+        else:
+            report.recorded = compare(previous, lock)
+    report.changes.append(write_file(OutputFile(path.parent, path.name, encode_lock(lock)), check))
+    return report
 
 
 def render_files(model: ContractModel, config: BuildConfig) -> list[OutputFile]:

@@ -8,6 +8,7 @@ from pathlib import Path
 import msgspec
 
 from taskgen.codegen.names import pascal
+from taskgen.contract.lock import LOCK_NAME
 
 
 class ConfigError(Exception):
@@ -25,6 +26,9 @@ class BuildConfig(
     client_class: str | None = None
     client_version: str = "0.1.0"
     worker_out: str | None = "worker"
+    #: The lock file; by default ``taskgen.lock`` inside the contracts folder, so it travels
+    #: with the contracts to every repository that shares them.
+    lock: str | None = None
     root: str = "."
 
     def __post_init__(self) -> None:
@@ -44,6 +48,12 @@ class BuildConfig(
     @property
     def contracts_path(self) -> Path:
         return self.root_path / self.contracts
+
+    @property
+    def lock_path(self) -> Path:
+        if self.lock is not None:
+            return self.root_path / self.lock
+        return self.contracts_path / LOCK_NAME
 
     @property
     def client_path(self) -> Path:

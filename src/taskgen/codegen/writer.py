@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from taskgen.codegen.files import GENERATED_MARK, MANIFEST, OutputFile
+from taskgen.contract.compat import Finding
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ class Report:
     """Everything one build did (or, in check mode, would do)."""
 
     changes: list[Change] = field(default_factory=list)
+    #: What the new lock file records beyond the previous one, as ``taskgen check`` sees it.
+    recorded: list[Finding] = field(default_factory=list)
 
     def of(self, *kinds: str) -> list[Change]:
         return [c for c in self.changes if c.kind in kinds]
@@ -64,12 +67,13 @@ def _apply_root(root: Path, files: list[OutputFile], check: bool, report: Report
     manifest = OutputFile(root, MANIFEST, _manifest(generated))
     previous = _read_manifest(root / MANIFEST)
     for f in sorted([*files, manifest], key=lambda f: f.path):
-        report.changes.append(_write(f, check))
+        report.changes.append(write_file(f, check))
     for path in sorted(previous - set(generated)):
         report.changes.append(_remove(root / path, check))
 
 
-def _write(f: OutputFile, check: bool) -> Change:
+def write_file(f: OutputFile, check: bool) -> Change:
+    """Write one file (or, with ``check``, say how it differs); user-owned files only once."""
     target = f.target
     exists = target.is_file()
     if f.user_owned and exists:
