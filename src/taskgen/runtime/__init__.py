@@ -5,8 +5,10 @@ from taskgen.runtime.binding import Binding, handler, import_handlers
 from taskgen.runtime.caller import SyncTaskCaller, SyncTaskClient, TaskCaller, TaskClient
 from taskgen.runtime.client import Client
 from taskgen.runtime.context import Context
+from taskgen.runtime.deadletters import DeadLetter, DeadLetters
 from taskgen.runtime.errors import (
     HandlerMismatch,
+    ResultMismatch,
     ResultTimeout,
     RetryLater,
     TaskAborted,
@@ -29,9 +31,12 @@ __all__ = [
     "Call",
     "Client",
     "Context",
+    "DeadLetter",
+    "DeadLetters",
     "EnqueueOptions",
     "HandlerMismatch",
     "Priority",
+    "ResultMismatch",
     "ResultTimeout",
     "Retry",
     "RetryLater",

@@ -50,6 +50,11 @@ class TaskRejected(TaskError):
     or no worker knows its name. Rejected tasks are dead-lettered, never retried."""
 
 
+class ResultMismatch(TaskError):
+    """The task succeeded, but its value does not decode into this client's return type: the
+    worker runs a contract whose return type differs. The task is not run again."""
+
+
 class TaskAborted(TaskError):
     """The task was aborted before it finished."""
 

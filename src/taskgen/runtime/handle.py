@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+import msgspec
+
 from taskgen.runtime.errors import (
+    ResultMismatch,
     ResultTimeout,
     TaskAborted,
     TaskExpired,
@@ -60,7 +63,16 @@ def unwrap(task: TaskDef[Any, R], task_id: str, outcome: Outcome) -> R:
     """The value an outcome carries, or the typed error that says why there is none."""
     status = outcome.status
     if status is TaskStatus.DONE:
-        return task.result_decoder.decode(outcome.value)
+        try:
+            return task.result_decoder.decode(outcome.value)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise ResultMismatch(
+                f"task {task.name} ({task_id}) succeeded, but its result does not fit this "
+                f"client's contract (fingerprint {task.fingerprint}): {exc}; the worker runs "
+                "another version of the contract",
+                task_id=task_id,
+                task=task.name,
+            ) from None
     error = outcome.error
     message = f"{error.type}: {error.message}" if error else status.value
     if status in (TaskStatus.FAILED, TaskStatus.TIMED_OUT):
