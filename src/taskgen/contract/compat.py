@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from taskgen.contract.lock import SOURCE_OPTIONS, WIRE_OPTIONS, Lock, LockField, LockTask, LockType
+from taskgen.contract.lock import (
+    SOURCE_OPTIONS,
+    WIRE_OPTIONS,
+    Lock,
+    LockField,
+    LockTask,
+    LockType,
+    OptionValue,
+)
 from taskgen.contract.model import (
     Builtin,
     Constrained,
@@ -356,29 +364,30 @@ class _Comparison:
             )
 
     def enum(self, name: str, old: LockType, new: LockType) -> None:
-        names = {v: k for k, v in old.members.items()}
-        values = set(new.members.values())
+        before, after = _names_by_value(old), _names_by_value(new)
         for member, value in old.members.items():
-            if value not in values:
+            if value not in after:
                 self.add(
                     "WIRE_ENUM_VALUE_REMOVED",
                     f"type {name}",
                     f"member {member} = {value!r} removed: queued payloads may still carry it",
                     ("type", name),
                 )
+            elif member not in after[value]:
+                # An alias added beside a kept name is no rename: old code still finds its name.
+                renamed = after[value][0]
+                self.add(
+                    "SOURCE_ENUM_MEMBER_RENAMED",
+                    f"type {name}",
+                    f"member {member} renamed to {renamed} (value {value!r} unchanged)",
+                    ("member", name, renamed),
+                )
         for member, value in new.members.items():
-            if value not in names:
+            if value not in before:
                 self.add(
                     "WIRE_ENUM_VALUE_ADDED",
                     f"type {name}",
                     f"member {member} = {value!r} added: old workers reject it until upgraded",
-                    ("member", name, member),
-                )
-            elif names[value] != member:
-                self.add(
-                    "SOURCE_ENUM_MEMBER_RENAMED",
-                    f"type {name}",
-                    f"member {names[value]} renamed to {member} (value {value!r} unchanged)",
                     ("member", name, member),
                 )
 
@@ -386,7 +395,7 @@ class _Comparison:
         """A Struct, dataclass, TypedDict or NamedTuple."""
         subject = f"type {name}"
         for option in WIRE_OPTIONS:
-            was, now = old.options.get(option), new.options.get(option)
+            was, now = _option(old, option), _option(new, option)
             if was != now and option != "omit_defaults":
                 self.add(
                     "WIRE_STRUCT_OPTION_CHANGED",
@@ -395,7 +404,7 @@ class _Comparison:
                     ("type", name),
                 )
         for option in SOURCE_OPTIONS:
-            was, now = old.options.get(option), new.options.get(option)
+            was, now = _option(old, option), _option(new, option)
             if was != now:
                 self.add(
                     "SOURCE_STRUCT_OPTION_CHANGED",
@@ -499,6 +508,23 @@ class _Comparison:
                 "lost its default: messages that leave it out no longer decode",
                 anchor,
             )
+
+
+#: The lock leaves out options at msgspec's defaults: False, but for these.
+_OPTION_DEFAULTS: dict[str, OptionValue | None] = {"eq": True, "tag": None, "tag_field": None}
+
+
+def _option(kind: LockType, name: str) -> OptionValue | None:
+    """An option of a Struct or dataclass, its default included (``frozen`` False...)."""
+    return kind.options.get(name, _OPTION_DEFAULTS.get(name, False))
+
+
+def _names_by_value(kind: LockType) -> dict[str | int, list[str]]:
+    """The member names of an Enum for each value: more than one where aliases share it."""
+    names: dict[str | int, list[str]] = {}
+    for member, value in kind.members.items():
+        names.setdefault(value, []).append(member)
+    return names
 
 
 def _is_record(kind: LockType) -> bool:
