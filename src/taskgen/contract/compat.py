@@ -130,12 +130,15 @@ class _Comparison:
         before = {p.name: p for p in old.params}
         after = {p.name: p for p in new.params}
         subject = f"task {wire}"
-        for name in before:
+        for name, gone in before.items():
             if name not in after:
                 self.add(
                     "WIRE_PARAM_REMOVED",
                     f"{subject}, parameter {name}",
-                    "removed: old workers still require it; deprecate it with a default instead",
+                    "removed: old workers still require it; deprecate it with a default instead"
+                    if gone.default is None
+                    else f"removed: old workers fill in its default {gone.default}, but calls "
+                    "that still pass it stop type-checking",
                     ("param", wire, name),
                     "old",
                 )
@@ -423,19 +426,17 @@ class _Comparison:
         if old.positional and new.positional:
             self.positional_fields(name, old.fields, new.fields, strict)
         else:
-            self.named_fields(name, old.fields, new.fields, strict)
+            self.named_fields(name, old, new, strict)
 
-    def named_fields(
-        self, name: str, old: tuple[LockField, ...], new: tuple[LockField, ...], strict: str
-    ) -> None:
-        before = {f.wire_name: f for f in old}
-        after = {f.wire_name: f for f in new}
+    def named_fields(self, name: str, old: LockType, new: LockType, strict: str) -> None:
+        before = {f.wire_name: f for f in old.fields}
+        after = {f.wire_name: f for f in new.fields}
         for wire, field in before.items():
             if wire not in after:
                 self.add(
                     "WIRE_FIELD_REMOVED",
                     f"type {name}, field {field.name}",
-                    "removed: the old side still requires it; keep it with a default instead",
+                    _field_removed(field, new),
                     ("type", name),
                 )
         for wire, field in after.items():
@@ -530,6 +531,15 @@ def _names_by_value(kind: LockType) -> dict[str | int, list[str]]:
 def _is_record(kind: LockType) -> bool:
     """A type with fields: Struct, dataclass, TypedDict or NamedTuple."""
     return not kind.is_enum and kind.kind != "newtype"
+
+
+def _field_removed(field: LockField, new: LockType) -> str:
+    """Why removing a field from a type decoded by name breaks, and what to do."""
+    if new.options.get("forbid_unknown_fields"):
+        return "removed, and the type forbids unknown fields: messages from the old side carry it"
+    if not field.optional:
+        return "removed: the old side still requires it; keep it with a default instead"
+    return "removed: the old side fills in its default, but code that sets or reads it breaks"
 
 
 def _is_newtype(expr: TypeExpr, lock: Lock) -> bool:
