@@ -23,8 +23,10 @@ from taskgen.contract.lock import decode_lock, encode_lock, lock_of
 from taskgen.contract.model import ContractModel
 from taskgen.contract.rules import RULES
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "evolution"
-EVERY_TYPE = Path(__file__).resolve().parent / "fixtures" / "every_type"
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "tests" / "fixtures" / "evolution"
+DOC = REPO / "docs" / "evolution.md"
+EVERY_TYPE = REPO / "tests" / "fixtures" / "every_type"
 MARK = re.compile(r"#\s*<-\s*(.+?)\s*$")
 ITEM = re.compile(r"^([A-Z_]+)(?:\s+x(\d+))?$")
 CASES = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir() and p.name != "__pycache__")
@@ -96,3 +98,17 @@ def test_every_type_read_back_from_its_lock_has_no_findings() -> None:
 
 def test_every_rule_has_a_fixture() -> None:
     assert sorted(CASES) == sorted(rule.lower() for rule in RULES)
+
+
+def test_the_docs_table_has_every_rule_with_its_family_and_severity() -> None:
+    rows = {}
+    for line in DOC.read_text(encoding="utf-8").splitlines():
+        if line.startswith("| `"):
+            rule, family, severity, *_ = (cell.strip() for cell in line.strip("|").split(" | "))
+            rows[rule.strip("`")] = (family, severity)
+    assert rows == {rule.id: (rule.family, rule.severity) for rule in RULES.values()}
+
+
+def test_the_docs_name_only_rules_that_exist() -> None:
+    named = set(re.findall(r"\b(?:WIRE|SOURCE)_[A-Z_]+\b", DOC.read_text(encoding="utf-8")))
+    assert named <= set(RULES), f"docs/evolution.md names {sorted(named - set(RULES))}"
