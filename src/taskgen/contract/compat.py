@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from taskgen.contract.lock import SOURCE_OPTIONS, WIRE_OPTIONS, Lock, LockField, LockTask, LockType
+from taskgen.contract.lock import (
+    SOURCE_OPTIONS,
+    WIRE_OPTIONS,
+    Lock,
+    LockField,
+    LockTask,
+    LockType,
+    OptionValue,
+)
 from taskgen.contract.model import (
     Builtin,
     Constrained,
@@ -122,12 +130,15 @@ class _Comparison:
         before = {p.name: p for p in old.params}
         after = {p.name: p for p in new.params}
         subject = f"task {wire}"
-        for name in before:
+        for name, gone in before.items():
             if name not in after:
                 self.add(
                     "WIRE_PARAM_REMOVED",
                     f"{subject}, parameter {name}",
-                    "removed: old workers still require it; deprecate it with a default instead",
+                    "removed: old workers still require it; deprecate it with a default instead"
+                    if gone.default is None
+                    else f"removed: old workers fill in its default {gone.default}, but calls "
+                    "that still pass it stop type-checking",
                     ("param", wire, name),
                     "old",
                 )
@@ -195,6 +206,8 @@ class _Comparison:
             self.union(_options(old), _options(new), what, anchor)
         elif isinstance(old, Ref) and isinstance(new, Ref):
             self.definition(old.name, new.name, anchor)
+        elif _is_newtype(old, self.old) or _is_newtype(new, self.new):
+            self.newtype(old, new, what, anchor)
         elif isinstance(old, LiteralType) and isinstance(new, LiteralType):
             self.literal(old, new, what, anchor)
         elif (
@@ -206,6 +219,17 @@ class _Comparison:
             self.constrained(old, new, what, anchor)
         elif old != new:
             self.changed(old, new, what, anchor)
+
+    def newtype(self, old: TypeExpr, new: TypeExpr, what: str, anchor: Anchor) -> None:
+        """A NewType on one side only: on the wire it is its base type."""
+        self.add(
+            "SOURCE_TYPE_RENAMED",
+            what,
+            f"type changed from {old.spell()} to {new.spell()}: a NewType travels as its base "
+            f"type, but code written for {old.spell()} may not type-check",
+            anchor,
+        )
+        self.expr(_unwrap(old, self.old), _unwrap(new, self.new), what, anchor)
 
     def changed(self, old: TypeExpr, new: TypeExpr, what: str, anchor: Anchor) -> None:
         self.add(
@@ -255,6 +279,8 @@ class _Comparison:
     @staticmethod
     def _key(expr: TypeExpr, lock: Lock) -> str:
         """What a union option is on the wire, so that renames and edits still pair up."""
+        if _is_newtype(expr, lock):
+            return _Comparison._key(_unwrap(expr, lock), lock)
         if isinstance(expr, Ref):
             kind = lock.types[expr.name]
             if kind.options.get("tag") is not None:
@@ -293,11 +319,12 @@ class _Comparison:
         self.expr(old_inner, new_inner, what, anchor)
         if before == after:
             return
-        if not after:
+        if _relaxed(before, after):
+            change = f"relaxed to {_meta(after)}" if after else "removed"
             self.add(
                 "WIRE_CONSTRAINT_REMOVED",
                 what,
-                f"constraints {_meta(before)} removed: the old side rejects values the new "
+                f"constraints {_meta(before)} {change}: the old side rejects values the new "
                 "side accepts",
                 anchor,
             )
@@ -340,29 +367,30 @@ class _Comparison:
             )
 
     def enum(self, name: str, old: LockType, new: LockType) -> None:
-        names = {v: k for k, v in old.members.items()}
-        values = set(new.members.values())
+        before, after = _names_by_value(old), _names_by_value(new)
         for member, value in old.members.items():
-            if value not in values:
+            if value not in after:
                 self.add(
                     "WIRE_ENUM_VALUE_REMOVED",
                     f"type {name}",
                     f"member {member} = {value!r} removed: queued payloads may still carry it",
                     ("type", name),
                 )
+            elif member not in after[value]:
+                # An alias added beside a kept name is no rename: old code still finds its name.
+                renamed = after[value][0]
+                self.add(
+                    "SOURCE_ENUM_MEMBER_RENAMED",
+                    f"type {name}",
+                    f"member {member} renamed to {renamed} (value {value!r} unchanged)",
+                    ("member", name, renamed),
+                )
         for member, value in new.members.items():
-            if value not in names:
+            if value not in before:
                 self.add(
                     "WIRE_ENUM_VALUE_ADDED",
                     f"type {name}",
                     f"member {member} = {value!r} added: old workers reject it until upgraded",
-                    ("member", name, member),
-                )
-            elif names[value] != member:
-                self.add(
-                    "SOURCE_ENUM_MEMBER_RENAMED",
-                    f"type {name}",
-                    f"member {names[value]} renamed to {member} (value {value!r} unchanged)",
                     ("member", name, member),
                 )
 
@@ -370,7 +398,7 @@ class _Comparison:
         """A Struct, dataclass, TypedDict or NamedTuple."""
         subject = f"type {name}"
         for option in WIRE_OPTIONS:
-            was, now = old.options.get(option), new.options.get(option)
+            was, now = _option(old, option), _option(new, option)
             if was != now and option != "omit_defaults":
                 self.add(
                     "WIRE_STRUCT_OPTION_CHANGED",
@@ -379,7 +407,7 @@ class _Comparison:
                     ("type", name),
                 )
         for option in SOURCE_OPTIONS:
-            was, now = old.options.get(option), new.options.get(option)
+            was, now = _option(old, option), _option(new, option)
             if was != now:
                 self.add(
                     "SOURCE_STRUCT_OPTION_CHANGED",
@@ -394,32 +422,31 @@ class _Comparison:
                 f"changed from a {old.kind} to a {new.kind}",
                 ("type", name),
             )
+        strict = _rejects_unknown(old)
         if old.positional and new.positional:
-            self.positional_fields(name, old.fields, new.fields)
+            self.positional_fields(name, old.fields, new.fields, strict)
         else:
-            self.named_fields(name, old.fields, new.fields)
+            self.named_fields(name, old, new, strict)
 
-    def named_fields(
-        self, name: str, old: tuple[LockField, ...], new: tuple[LockField, ...]
-    ) -> None:
-        before = {f.wire_name: f for f in old}
-        after = {f.wire_name: f for f in new}
+    def named_fields(self, name: str, old: LockType, new: LockType, strict: str) -> None:
+        before = {f.wire_name: f for f in old.fields}
+        after = {f.wire_name: f for f in new.fields}
         for wire, field in before.items():
             if wire not in after:
                 self.add(
                     "WIRE_FIELD_REMOVED",
                     f"type {name}, field {field.name}",
-                    "removed: the old side still requires it; keep it with a default instead",
+                    _field_removed(field, new),
                     ("type", name),
                 )
         for wire, field in after.items():
             if wire in before:
                 self.field(name, before[wire], field)
             else:
-                self.field_added(name, field)
+                self.field_added(name, field, strict)
 
     def positional_fields(
-        self, name: str, old: tuple[LockField, ...], new: tuple[LockField, ...]
+        self, name: str, old: tuple[LockField, ...], new: tuple[LockField, ...], strict: str
     ) -> None:
         for index, (was, now) in enumerate(zip(old, new, strict=False)):
             if was.wire_name != now.wire_name:
@@ -440,12 +467,20 @@ class _Comparison:
                 ("type", name),
             )
         for field in new[len(old) :]:
-            self.field_added(name, field)
+            self.field_added(name, field, strict)
 
-    def field_added(self, name: str, field: LockField) -> None:
+    def field_added(self, name: str, field: LockField, strict: str) -> None:
         what = f"type {name}, field {field.name}"
         anchor = ("field", name, field.name)
-        if field.optional:
+        if strict:
+            self.add(
+                "WIRE_TYPE_CHANGED",
+                what,
+                f"added, but {strict}: the old side rejects every message of the new one, "
+                "default or not; declare a new type for the new shape",
+                anchor,
+            )
+        elif field.optional:
             self.add("WIRE_FIELD_ADDED", what, "added with a default", anchor)
         else:
             self.add(
@@ -476,9 +511,57 @@ class _Comparison:
             )
 
 
+#: The lock leaves out options at msgspec's defaults: False, but for these.
+_OPTION_DEFAULTS: dict[str, OptionValue | None] = {"eq": True, "tag": None, "tag_field": None}
+
+
+def _option(kind: LockType, name: str) -> OptionValue | None:
+    """An option of a Struct or dataclass, its default included (``frozen`` False...)."""
+    return kind.options.get(name, _OPTION_DEFAULTS.get(name, False))
+
+
+def _names_by_value(kind: LockType) -> dict[str | int, list[str]]:
+    """The member names of an Enum for each value: more than one where aliases share it."""
+    names: dict[str | int, list[str]] = {}
+    for member, value in kind.members.items():
+        names.setdefault(value, []).append(member)
+    return names
+
+
 def _is_record(kind: LockType) -> bool:
     """A type with fields: Struct, dataclass, TypedDict or NamedTuple."""
     return not kind.is_enum and kind.kind != "newtype"
+
+
+def _field_removed(field: LockField, new: LockType) -> str:
+    """Why removing a field from a type decoded by name breaks, and what to do."""
+    if new.options.get("forbid_unknown_fields"):
+        return "removed, and the type forbids unknown fields: messages from the old side carry it"
+    if not field.optional:
+        return "removed: the old side still requires it; keep it with a default instead"
+    return "removed: the old side fills in its default, but code that sets or reads it breaks"
+
+
+def _is_newtype(expr: TypeExpr, lock: Lock) -> bool:
+    return isinstance(expr, Ref) and lock.types[expr.name].kind == "newtype"
+
+
+def _unwrap(expr: TypeExpr, lock: Lock) -> TypeExpr:
+    """What a NewType reference is on the wire: its base type; anything else as it is."""
+    if not isinstance(expr, Ref) or not _is_newtype(expr, lock):
+        return expr
+    base = lock.types[expr.name].base
+    assert base is not None
+    return parse_type(base)
+
+
+def _rejects_unknown(kind: LockType) -> str:
+    """Why a decoder of ``kind`` rejects a message with a field it does not know ("" if not)."""
+    if kind.kind == "namedtuple":
+        return "a NamedTuple decodes only arrays of its own length"
+    if kind.options.get("forbid_unknown_fields"):
+        return "the old type forbids unknown fields"
+    return ""
 
 
 def _options(expr: TypeExpr) -> tuple[TypeExpr, ...]:
@@ -499,6 +582,25 @@ def _constraints(expr: TypeExpr) -> tuple[dict[str, object], TypeExpr]:
         if name not in _DESCRIPTIVE and (value := getattr(meta, name)) is not None
     }
     return values, expr.inner
+
+
+#: Bounds that accept more values when lowered, and those that accept more when raised.
+_LOWER_BOUNDS = frozenset({"gt", "ge", "min_length"})
+_UPPER_BOUNDS = frozenset({"lt", "le", "max_length"})
+
+
+def _relaxed(before: dict[str, object], after: dict[str, object]) -> bool:
+    """Whether every value that meets the ``before`` constraints also meets ``after``."""
+    return all(_looser(name, before.get(name), now) for name, now in after.items())
+
+
+def _looser(name: str, was: object, now: object) -> bool:
+    """Whether constraint ``name`` set to ``now`` accepts every value it accepted at ``was``."""
+    if now == was:
+        return True
+    if not (isinstance(was, int | float) and isinstance(now, int | float)):
+        return False  # added, or a pattern, multiple_of or tz changed
+    return (name in _LOWER_BOUNDS and now <= was) or (name in _UPPER_BOUNDS and now >= was)
 
 
 def _meta(values: dict[str, object]) -> str:
