@@ -56,6 +56,24 @@ def test_generated_python_is_already_formatted(tmp_path: Path) -> None:
     assert ruff.returncode == 0, ruff.stdout + ruff.stderr
 
 
+def test_long_lines_with_non_ascii_text_are_laid_out_as_ruff_formats_them(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    with (root / "contracts/billing.py").open("a", encoding="utf-8") as contract:
+        contract.write(
+            "\n\nimport typing\n\n\n@task(queue='billing')\n"
+            "def label(text: typing.Literal['Zahlung für Überweisung', 'paiement reçu à Genève',"
+            " 'оплата получена'] | None = None) -> str:\n    ...\n"
+        )
+    assert build(root)[0] == 0
+    ruff = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--isolated", "--check", str(root / "out")],
+        capture_output=True,
+        text=True,
+    )
+    assert ruff.returncode == 0, ruff.stdout + ruff.stderr
+    assert "оплата получена" in (root / "out/shop_tasks/shop_tasks/client.py").read_text()
+
+
 def test_user_files_are_created_once_and_never_rewritten(tmp_path: Path) -> None:
     root = project(tmp_path)
     build(root)

@@ -78,6 +78,8 @@ def _statement(head: str) -> tuple[str, str]:
 def expression(text: str, indent: int, column: int) -> str:
     """An expression that starts at ``column`` on a line indented by ``indent``, broken at
     its brackets where it does not fit."""
+    if column + len(text) <= LINE_LENGTH:
+        return text
     return _Expression(text).layout(indent, column, 0)
 
 
@@ -155,10 +157,10 @@ def returns(annotation: str, indent: int) -> str:
 
     ruff splits a subscript at its bracket and puts a union that does not fit in
     parentheses, one operand per line."""
-    spelled = _Expression(annotation)
     column = indent + len(") -> ")
     if column + len(annotation) + 1 <= LINE_LENGTH:
         return annotation
+    spelled = _Expression(annotation)
     if isinstance(spelled.root, ast.BinOp):
         return spelled.parenthesized(indent)
     return spelled.layout(indent, column, 1)
@@ -182,6 +184,8 @@ def import_as(module: str, name: str, alias: str, indent: int) -> str:
 
 def keyword(name: str, value: str, indent: int) -> str:
     """``name=value`` as one item of an exploded call (the comma follows it)."""
+    if indent + len(name) + 1 + len(value) + 1 <= LINE_LENGTH:
+        return f"{name}={value}"
     return f"{name}=" + _Expression(value).layout(indent, indent + len(name) + 1, 1)
 
 
@@ -197,8 +201,14 @@ class _Expression:
     def __init__(self, text: str) -> None:
         self.text = text
         self.root = ast.parse(text, mode="eval").body
+        # ast offsets count UTF-8 bytes; a one-line text is sliced directly, since
+        # ast.get_source_segment splits the whole text again on every call
+        self._line = text.encode() if "\n" not in text and "\r" not in text else None
 
     def flat(self, node: ast.AST) -> str:
+        if self._line is not None:
+            start, end = getattr(node, "col_offset", 0), getattr(node, "end_col_offset", None)
+            return self._line[start:end].decode()
         return ast.get_source_segment(self.text, node) or ""
 
     def splittable(self) -> bool:

@@ -77,6 +77,7 @@ def _write(f: OutputFile, check: bool) -> Change:
     current = target.read_text(encoding="utf-8") if exists else None
     if current == f.content:
         return Change("unchanged", target)
+    # only --check shows the diff; a build of many files would spend its time on it
     diff = "".join(
         difflib.unified_diff(
             (current or "").splitlines(keepends=True),
@@ -84,6 +85,8 @@ def _write(f: OutputFile, check: bool) -> Change:
             fromfile=f"a/{f.path}" if exists else "/dev/null",
             tofile=f"b/{f.path}",
         )
+        if check
+        else ()
     )
     if not check:
         target.parent.mkdir(parents=True, exist_ok=True)
