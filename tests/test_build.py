@@ -128,6 +128,16 @@ def test_only_files_with_header_and_manifest_entry_are_removed(tmp_path: Path) -
     assert "left alone" in output
 
 
+def test_renaming_the_client_package_removes_every_file_of_the_old_one(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    build(root, "--client-package", "old_tasks")
+    assert (root / "out/shop_tasks/old_tasks/py.typed").exists()
+    code, output = build(root)
+    assert code == 0
+    assert "left alone" not in output
+    assert not [p for p in (root / "out/shop_tasks/old_tasks").rglob("*") if p.is_file()]
+
+
 def test_check_mode_fails_on_stale_output_and_writes_nothing(tmp_path: Path) -> None:
     root = project(tmp_path)
     assert build(root, "--check")[0] == 1
