@@ -16,7 +16,16 @@ from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from every_client.models import Address, Circle, Item, Range, Square, TreeNode, Version
+from every_client.models import (
+    Address,
+    Circle,
+    Item,
+    Legacy,
+    Range,
+    Square,
+    TreeNode,
+    Version,
+)
 from every_client.tasks import (
     CATALOG_ADDRESS,
     CATALOG_SCHEDULE,
@@ -33,11 +42,13 @@ from every_client.tasks import (
     ContainersCollectArgs,
     ContainersConstrainArgs,
     SCALARS_CHOOSE,
+    SCALARS_CLASSIFY,
     SCALARS_CLOCK,
     SCALARS_ECHO,
     SCALARS_MONEY,
     SCALARS_PING,
     ScalarsChooseArgs,
+    ScalarsClassifyArgs,
     ScalarsClockArgs,
     ScalarsEchoArgs,
     ScalarsMoneyArgs,
@@ -57,6 +68,7 @@ if TYPE_CHECKING:
     from every_worker.handlers.containers import collect as _containers_collect
     from every_worker.handlers.containers import constrain as _containers_constrain
     from every_worker.handlers.scalars import choose as _scalars_choose
+    from every_worker.handlers.scalars import classify as _scalars_classify
     from every_worker.handlers.scalars import clock as _scalars_clock
     from every_worker.handlers.scalars import echo as _scalars_echo
     from every_worker.handlers.scalars import money as _scalars_money
@@ -78,6 +90,9 @@ else:
         "every_worker.handlers.containers.constrain",
     )
     _scalars_choose = runtime.import_handlers("every_worker.handlers.scalars.choose")
+    _scalars_classify = runtime.import_handlers(
+        "every_worker.handlers.scalars.classify",
+    )
     _scalars_clock = runtime.import_handlers("every_worker.handlers.scalars.clock")
     _scalars_echo = runtime.import_handlers("every_worker.handlers.scalars.echo")
     _scalars_money = runtime.import_handlers("every_worker.handlers.scalars.money")
@@ -221,6 +236,21 @@ def _run_scalars_choose(
     )
 
 
+def _run_scalars_classify(
+    ctx: runtime.Context,
+    args: ScalarsClassifyArgs,
+    extras: Mapping[str, Any],
+) -> Legacy | Awaitable[Legacy]:
+    return _scalars_classify.classify(
+        ctx,
+        status=args.status,
+        legacy=args.legacy,
+        mode=args.mode,
+        admin=args.admin,
+        **extras,
+    )
+
+
 def _run_scalars_clock(
     ctx: runtime.Context,
     args: ScalarsClockArgs,
@@ -321,6 +351,11 @@ def bindings() -> list[runtime.Binding[Any, Any]]:
             SCALARS_CHOOSE,
             runtime.handler(_scalars_choose, "choose"),
             _run_scalars_choose,
+        ),
+        runtime.Binding(
+            SCALARS_CLASSIFY,
+            runtime.handler(_scalars_classify, "classify"),
+            _run_scalars_classify,
         ),
         runtime.Binding(
             SCALARS_CLOCK,

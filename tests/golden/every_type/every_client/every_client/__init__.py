@@ -5,6 +5,7 @@
 from .client import EveryClient, EveryClientSync
 from .models import (
     Address,
+    AdminId,
     Audit,
     Circle,
     Color,
@@ -16,8 +17,10 @@ from .models import (
     Folder,
     Item,
     Job,
+    Legacy,
     Level,
     Method,
+    Mode,
     NamedContact,
     Options,
     Patch,
@@ -27,6 +30,7 @@ from .models import (
     Range,
     Settings,
     Square,
+    Status,
     Tags,
     TreeNode,
     UserId,
@@ -35,6 +39,7 @@ from .models import (
 
 __all__ = [
     "Address",
+    "AdminId",
     "Audit",
     "Circle",
     "Color",
@@ -48,8 +53,10 @@ __all__ = [
     "Folder",
     "Item",
     "Job",
+    "Legacy",
     "Level",
     "Method",
+    "Mode",
     "NamedContact",
     "Options",
     "Patch",
@@ -59,6 +66,7 @@ __all__ = [
     "Range",
     "Settings",
     "Square",
+    "Status",
     "Tags",
     "TreeNode",
     "UserId",

@@ -14,6 +14,7 @@ from taskgen import runtime
 
 from .models import (
     Address,
+    AdminId,
     Audit,
     Circle,
     Color,
@@ -24,8 +25,10 @@ from .models import (
     Folder,
     Item,
     Job,
+    Legacy,
     Level,
     Method,
+    Mode,
     NamedContact,
     Options,
     Patch,
@@ -35,6 +38,7 @@ from .models import (
     Range,
     Settings,
     Square,
+    Status,
     Tags,
     TreeNode,
     UserId,
@@ -56,11 +60,13 @@ from .tasks import (
     ContainersCollectArgs,
     ContainersConstrainArgs,
     SCALARS_CHOOSE,
+    SCALARS_CLASSIFY,
     SCALARS_CLOCK,
     SCALARS_ECHO,
     SCALARS_MONEY,
     SCALARS_PING,
     ScalarsChooseArgs,
+    ScalarsClassifyArgs,
     ScalarsClockArgs,
     ScalarsEchoArgs,
     ScalarsMoneyArgs,
@@ -90,6 +96,8 @@ __all__ = [
     "EveryClientSync",
     "ScalarsChoose",
     "ScalarsChooseSync",
+    "ScalarsClassify",
+    "ScalarsClassifySync",
     "ScalarsClock",
     "ScalarsClockSync",
     "ScalarsEcho",
@@ -1009,6 +1017,68 @@ class ScalarsChooseSync(
         )
 
 
+class ScalarsClassify(runtime.TaskCaller[ScalarsClassifyArgs, Legacy]):
+    """The other Enum kinds (auto() values, a str mixin, an IntFlag), a NewType of a NewType."""
+
+    __slots__ = ()
+    definition = SCALARS_CLASSIFY
+
+    async def __call__(
+        self,
+        status: Status,
+        legacy: Legacy = Legacy.QUOTE,
+        mode: Mode = Mode(3),
+        admin: AdminId | None = None,
+    ) -> runtime.TaskHandle[Legacy]:
+        """Enqueue scalars.classify; the handle's ``result()`` waits for its value."""
+        return await self._enqueue(
+            ScalarsClassifyArgs(status=status, legacy=legacy, mode=mode, admin=admin),
+        )
+
+    def call(
+        self,
+        status: Status,
+        legacy: Legacy = Legacy.QUOTE,
+        mode: Mode = Mode(3),
+        admin: AdminId | None = None,
+    ) -> runtime.Call[Legacy]:
+        """scalars.classify with these arguments, to pass to ``enqueue_many``."""
+        return self._call(
+            ScalarsClassifyArgs(status=status, legacy=legacy, mode=mode, admin=admin),
+        )
+
+
+class ScalarsClassifySync(runtime.SyncTaskCaller[ScalarsClassifyArgs, Legacy]):
+    """The other Enum kinds (auto() values, a str mixin, an IntFlag), a NewType of a NewType."""
+
+    __slots__ = ()
+    definition = SCALARS_CLASSIFY
+
+    def __call__(
+        self,
+        status: Status,
+        legacy: Legacy = Legacy.QUOTE,
+        mode: Mode = Mode(3),
+        admin: AdminId | None = None,
+    ) -> runtime.SyncTaskHandle[Legacy]:
+        """Enqueue scalars.classify; the handle's ``result()`` waits for its value."""
+        return self._enqueue(
+            ScalarsClassifyArgs(status=status, legacy=legacy, mode=mode, admin=admin),
+        )
+
+    def call(
+        self,
+        status: Status,
+        legacy: Legacy = Legacy.QUOTE,
+        mode: Mode = Mode(3),
+        admin: AdminId | None = None,
+    ) -> runtime.Call[Legacy]:
+        """scalars.classify with these arguments, to pass to ``enqueue_many``."""
+        return self._call(
+            ScalarsClassifyArgs(status=status, legacy=legacy, mode=mode, admin=admin),
+        )
+
+
 class ScalarsClock(runtime.TaskCaller[ScalarsClockArgs, datetime.datetime]):
     """Dates and times."""
 
@@ -1324,10 +1394,11 @@ class ScalarsPingSync(runtime.SyncTaskCaller[ScalarsPingArgs, None]):
 class ScalarsTasks:
     """The tasks of the scalars contract module."""
 
-    __slots__ = ("choose", "clock", "echo", "money", "ping")
+    __slots__ = ("choose", "classify", "clock", "echo", "money", "ping")
 
     def __init__(self, client: runtime.Client) -> None:
         self.choose = ScalarsChoose(client)
+        self.classify = ScalarsClassify(client)
         self.clock = ScalarsClock(client)
         self.echo = ScalarsEcho(client)
         self.money = ScalarsMoney(client)
@@ -1337,10 +1408,11 @@ class ScalarsTasks:
 class ScalarsTasksSync:
     """The tasks of the scalars contract module, blocking."""
 
-    __slots__ = ("choose", "clock", "echo", "money", "ping")
+    __slots__ = ("choose", "classify", "clock", "echo", "money", "ping")
 
     def __init__(self, client: runtime.SyncClient) -> None:
         self.choose = ScalarsChooseSync(client)
+        self.classify = ScalarsClassifySync(client)
         self.clock = ScalarsClockSync(client)
         self.echo = ScalarsEchoSync(client)
         self.money = ScalarsMoneySync(client)

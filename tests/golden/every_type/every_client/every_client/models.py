@@ -15,6 +15,7 @@ import msgspec
 
 __all__ = [
     "Address",
+    "AdminId",
     "Audit",
     "Circle",
     "Color",
@@ -26,8 +27,10 @@ __all__ = [
     "Folder",
     "Item",
     "Job",
+    "Legacy",
     "Level",
     "Method",
+    "Mode",
     "NamedContact",
     "Options",
     "Patch",
@@ -37,6 +40,7 @@ __all__ = [
     "Range",
     "Settings",
     "Square",
+    "Status",
     "Tags",
     "TreeNode",
     "UserId",
@@ -135,6 +139,13 @@ class Folder(msgspec.Struct):
     folders: list[Folder] = msgspec.field(default_factory=list)
 
 
+class Legacy(enum.StrEnum):
+    """A str-mixin Enum, which the client spells as a StrEnum."""
+
+    A = "a"
+    QUOTE = "it's"
+
+
 class Level(enum.IntEnum):
     """An IntEnum."""
 
@@ -147,6 +158,13 @@ class Method(enum.StrEnum):
 
     GET = "GET"
     POST = "POST"
+
+
+class Mode(enum.IntFlag):
+    """An IntFlag."""
+
+    FAST = 1
+    SAFE = 2
 
 
 class NamedContact(_typing.TypedDict):
@@ -201,6 +219,13 @@ class Square(msgspec.Struct, frozen=True, tag="sq", tag_field="kind"):
     side: float
 
 
+class Status(enum.Enum):
+    """A plain Enum with int values."""
+
+    ACTIVE = 1
+    CLOSED = 2
+
+
 Tags = _typing.NewType("Tags", list[str])
 
 
@@ -220,6 +245,9 @@ class Version:
 
     major: int = 1
     minor: int = 0
+
+
+AdminId = _typing.NewType("AdminId", UserId)
 
 
 class Defaults(msgspec.Struct, frozen=True):

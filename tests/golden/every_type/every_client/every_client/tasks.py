@@ -14,6 +14,7 @@ from taskgen import runtime
 
 from .models import (
     Address,
+    AdminId,
     Audit,
     Circle,
     Color,
@@ -24,8 +25,10 @@ from .models import (
     Folder,
     Item,
     Job,
+    Legacy,
     Level,
     Method,
+    Mode,
     NamedContact,
     Options,
     Patch,
@@ -35,6 +38,7 @@ from .models import (
     Range,
     Settings,
     Square,
+    Status,
     Tags,
     TreeNode,
     UserId,
@@ -57,11 +61,13 @@ __all__ = [
     "ContainersCollectArgs",
     "ContainersConstrainArgs",
     "SCALARS_CHOOSE",
+    "SCALARS_CLASSIFY",
     "SCALARS_CLOCK",
     "SCALARS_ECHO",
     "SCALARS_MONEY",
     "SCALARS_PING",
     "ScalarsChooseArgs",
+    "ScalarsClassifyArgs",
     "ScalarsClockArgs",
     "ScalarsEchoArgs",
     "ScalarsMoneyArgs",
@@ -337,6 +343,34 @@ SCALARS_CHOOSE = runtime.TaskDef[ScalarsChooseArgs, typing.Literal["yes", "no"] 
         ("access", "positional"),
         ("size", "positional"),
         ("answer", "positional"),
+    ),
+    timeout=None,
+    retry=runtime.Retry(attempts=1, backoff=1.0, max_delay=300.0, jitter=True),
+    priority=runtime.Priority.NORMAL,
+    result_ttl=3600.0,
+)
+
+
+class ScalarsClassifyArgs(_msgspec.Struct, frozen=True, kw_only=True):
+    """The arguments of scalars.classify."""
+
+    status: Status
+    legacy: Legacy = Legacy.QUOTE
+    mode: Mode = Mode(3)
+    admin: AdminId | None = None
+
+
+SCALARS_CLASSIFY = runtime.TaskDef[ScalarsClassifyArgs, Legacy](
+    name="scalars.classify",
+    queue="scalars",
+    fingerprint="a174ea038cb0be2e",
+    args=ScalarsClassifyArgs,
+    result=Legacy,
+    params=(
+        ("status", "positional"),
+        ("legacy", "positional"),
+        ("mode", "positional"),
+        ("admin", "positional"),
     ),
     timeout=None,
     retry=runtime.Retry(attempts=1, backoff=1.0, max_delay=300.0, jitter=True),
