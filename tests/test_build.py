@@ -56,6 +56,24 @@ def test_generated_python_is_already_formatted(tmp_path: Path) -> None:
     assert ruff.returncode == 0, ruff.stdout + ruff.stderr
 
 
+def test_long_lines_with_non_ascii_text_are_laid_out_as_ruff_formats_them(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    with (root / "contracts/billing.py").open("a", encoding="utf-8") as contract:
+        contract.write(
+            "\n\nimport typing\n\n\n@task(queue='billing')\n"
+            "def label(text: typing.Literal['Zahlung für Überweisung', 'paiement reçu à Genève',"
+            " 'оплата получена'] | None = None) -> str:\n    ...\n"
+        )
+    assert build(root)[0] == 0
+    ruff = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--isolated", "--check", str(root / "out")],
+        capture_output=True,
+        text=True,
+    )
+    assert ruff.returncode == 0, ruff.stdout + ruff.stderr
+    assert "оплата получена" in (root / "out/shop_tasks/shop_tasks/client.py").read_text()
+
+
 def test_user_files_are_created_once_and_never_rewritten(tmp_path: Path) -> None:
     root = project(tmp_path)
     build(root)
@@ -108,6 +126,16 @@ def test_only_files_with_header_and_manifest_entry_are_removed(tmp_path: Path) -
     assert (root / "out/shop_tasks/shop_tasks/edited.py").exists()
     assert (root / "out/shop_tasks/shop_tasks/unlisted.py").exists()
     assert "left alone" in output
+
+
+def test_renaming_the_client_package_removes_every_file_of_the_old_one(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    build(root, "--client-package", "old_tasks")
+    assert (root / "out/shop_tasks/old_tasks/py.typed").exists()
+    code, output = build(root)
+    assert code == 0
+    assert "left alone" not in output
+    assert not [p for p in (root / "out/shop_tasks/old_tasks").rglob("*") if p.is_file()]
 
 
 def test_check_mode_fails_on_stale_output_and_writes_nothing(tmp_path: Path) -> None:

@@ -28,21 +28,59 @@ class Bracketed:
         inner = ", ".join(i if isinstance(i, str) else i.flat() for i in self.items)
         return f"{self.head}{self.brackets[0]}{inner}{self.brackets[1]}{self.tail}"
 
-    def render(self, indent: int) -> str:
-        """The text, starting at column ``indent`` (the first line is not indented)."""
+    def render(self, indent: int, trailing: int = 0) -> str:
+        """The text, starting at column ``indent`` (the first line is not indented) and
+        followed by ``trailing`` characters on its last line."""
         flat = self.flat()
-        if indent + len(flat) <= LINE_LENGTH or not self.items:
+        if indent + len(flat) + trailing <= LINE_LENGTH or not self.items:
             return flat
         pad = " " * (indent + 4)
         body = "".join(
-            f"{pad}{i if isinstance(i, str) else i.render(indent + 4)},\n" for i in self.items
+            f"{pad}{_item(i, indent + 4) if isinstance(i, str) else i.render(indent + 4, 1)},\n"
+            for i in self.items
         )
         return f"{self.head}{self.brackets[0]}\n{body}{' ' * indent}{self.brackets[1]}{self.tail}"
 
 
+def _item(text: str, indent: int) -> str:
+    """One item of an exploded bracket (a comma follows it), broken when it is too long."""
+    if indent + len(text) + 1 <= LINE_LENGTH:
+        return text
+    name, equals, value = text.partition("=")
+    if equals and name.isidentifier() and not value.startswith("="):
+        return keyword(name, value, indent)
+    try:
+        return _Expression(text).layout(indent, indent, 1)
+    except SyntaxError:  # ``**extras`` and the like: nothing to break
+        return text
+
+
 def call(head: str, items: Sequence[str | Bracketed], tail: str = "", indent: int = 0) -> str:
-    """A call or class header, laid out at ``indent``."""
+    """A call or class header, laid out at ``indent``; in ``name = f(...)`` or ``return f(...)``
+    whose opening does not fit, the call goes in parentheses on the lines below when it fits
+    there, as ruff puts it."""
+    start, function = _statement(head)
+    if start and indent + len(head) + 1 > LINE_LENGTH:
+        inner = Bracketed(function, items, tail).render(indent + 4)
+        if _widest(inner, indent + 4) <= LINE_LENGTH:
+            return f"{start}(\n{_pad(indent + 4)}{inner}\n{_pad(indent)})"
     return Bracketed(head, items, tail).render(indent)
+
+
+def _statement(head: str) -> tuple[str, str]:
+    """``head`` split after ``return `` or ``name = ``, if it starts with either."""
+    if head.startswith("return "):
+        return "return ", head[len("return ") :]
+    name, equals, value = head.partition(" = ")
+    return (f"{name} = ", value) if equals else ("", head)
+
+
+def expression(text: str, indent: int, column: int) -> str:
+    """An expression that starts at ``column`` on a line indented by ``indent``, broken at
+    its brackets where it does not fit."""
+    if column + len(text) <= LINE_LENGTH:
+        return text
+    return _Expression(text).layout(indent, column, 0)
 
 
 def nested_call(head: str, inner: str, items: Sequence[str], indent: int) -> str:
@@ -51,10 +89,10 @@ def nested_call(head: str, inner: str, items: Sequence[str], indent: int) -> str
 
 
 def tuple_call(head: str, items: Sequence[str], indent: int) -> str:
-    """``head`` followed by a tuple of ``items``, laid out at ``indent``."""
+    """``head`` followed by a tuple of ``items``, laid out at ``indent`` (a comma follows)."""
     if len(items) == 1:
         return f"{head}({items[0]},)"
-    return Bracketed(head, items).render(indent)
+    return Bracketed(head, items).render(indent, 1)
 
 
 def tuple_literal(items: Sequence[str]) -> str:
@@ -93,8 +131,61 @@ def assignment(name: str, value: str, indent: int = 0) -> str:
     return head + (rest.assigned(indent, indent + len(head), False) or value)
 
 
+def parameter(name: str, annotation: str, default: str | None, indent: int) -> str:
+    """``name: annotation = default`` as one parameter of an exploded signature.
+
+    ruff breaks the annotation first (a union before each ``|``, at the parameter's indent,
+    without parentheses), when it does not fit together with the default up to the default's
+    first bracket; then the default at its own bracket. It never wraps a default in
+    parentheses."""
+    flat = f"{name}: {annotation}" + (f" = {default}" if default is not None else "")
+    if indent + len(flat) + 1 <= LINE_LENGTH:
+        return flat
+    prefix = f"{name}: "
+    kind = _Expression(annotation)
+    if default is None:
+        return prefix + kind.layout(indent, indent + len(prefix), 1)
+    value = _Expression(default)
+    opening = value.opening(value.root)
+    tail = len(" = ") + (len(opening) if opening is not None else len(default) + 1)
+    text = prefix + kind.layout(indent, indent + len(prefix), tail)
+    return f"{text} = {value.layout(indent, _end_column(text, indent) + len(' = '), 1)}"
+
+
+def returns(annotation: str, indent: int) -> str:
+    """The return annotation after ``) -> `` (the line starts at ``indent``; ``:`` follows).
+
+    ruff splits a subscript at its bracket and puts a union that does not fit in
+    parentheses, one operand per line."""
+    column = indent + len(") -> ")
+    if column + len(annotation) + 1 <= LINE_LENGTH:
+        return annotation
+    spelled = _Expression(annotation)
+    if isinstance(spelled.root, ast.BinOp):
+        return spelled.parenthesized(indent)
+    return spelled.layout(indent, column, 1)
+
+
+def bare_def(head: str, annotation: str, indent: int) -> str:
+    """``def name(self) -> R:``; ruff puts ``self`` on its own line before it splits ``R``."""
+    flat = f"{head}(self) -> {annotation}:"
+    if indent + len(flat) <= LINE_LENGTH:
+        return flat
+    return f"{head}(\n{_pad(indent + 4)}self,\n{_pad(indent)}) -> {returns(annotation, indent)}:"
+
+
+def import_as(module: str, name: str, alias: str, indent: int) -> str:
+    """``from module import name as alias``, in parentheses when it does not fit."""
+    flat = f"from {module} import {name} as {alias}"
+    if indent + len(flat) <= LINE_LENGTH:
+        return flat
+    return f"from {module} import (\n{_pad(indent + 4)}{name} as {alias},\n{_pad(indent)})"
+
+
 def keyword(name: str, value: str, indent: int) -> str:
     """``name=value`` as one item of an exploded call (the comma follows it)."""
+    if indent + len(name) + 1 + len(value) + 1 <= LINE_LENGTH:
+        return f"{name}={value}"
     return f"{name}=" + _Expression(value).layout(indent, indent + len(name) + 1, 1)
 
 
@@ -110,8 +201,14 @@ class _Expression:
     def __init__(self, text: str) -> None:
         self.text = text
         self.root = ast.parse(text, mode="eval").body
+        # ast offsets count UTF-8 bytes; a one-line text is sliced directly, since
+        # ast.get_source_segment splits the whole text again on every call
+        self._line = text.encode() if "\n" not in text and "\r" not in text else None
 
     def flat(self, node: ast.AST) -> str:
+        if self._line is not None:
+            start, end = getattr(node, "col_offset", 0), getattr(node, "end_col_offset", None)
+            return self._line[start:end].decode()
         return ast.get_source_segment(self.text, node) or ""
 
     def splittable(self) -> bool:
@@ -260,8 +357,12 @@ def _operands(node: ast.expr) -> list[ast.expr]:
 
 
 def typed_constant(name: str, base: str, args: Sequence[str]) -> str:
-    """The first line(s) of ``NAME = base[args](`` at module level."""
+    """The first line(s) of ``NAME = base[args](`` at module level; when that is too long,
+    ``NAME: base[args] = base(`` with the annotation broken where ruff breaks it."""
     inline = f"{name} = {base}[{', '.join(args)}]("
     if len(inline) <= LINE_LENGTH:
         return inline
-    return f"{name}: {Bracketed(base, args, brackets='[]').render(len(name) + 2)} = {base}("
+    prefix = f"{name}: "
+    annotation = _Expression(f"{base}[{', '.join(args)}]")
+    text = prefix + annotation.layout(0, len(prefix), len(f" = {base}("))
+    return f"{text} = {base}("

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from taskgen.codegen import layout
 from taskgen.codegen.names import (
     args_class,
     attribute,
@@ -77,9 +78,10 @@ class ParamView:
     annotation: str
     default: str | None
 
-    def declaration(self, *, with_default: bool) -> str:
-        text = f"{self.name}: {self.annotation}"
-        return f"{text} = {self.default}" if with_default and self.default is not None else text
+    def declaration(self, *, with_default: bool, indent: int) -> str:
+        """``name: annotation = default`` as one line (or more) of a signature at ``indent``."""
+        default = self.default if with_default else None
+        return layout.parameter(self.name, self.annotation, default, indent)
 
 
 @dataclass(frozen=True)
@@ -139,14 +141,15 @@ class TaskView:
             f"max_delay={r.max_delay!r}, jitter={r.jitter})"
         )
 
-    def signature(self, *, with_defaults: bool) -> list[str]:
-        """Parameter declarations, with ``/`` and ``*`` markers where the kinds change."""
+    def signature(self, *, with_defaults: bool, indent: int) -> list[str]:
+        """Parameter declarations at ``indent``, with ``/`` and ``*`` markers where the kinds
+        change."""
         out: list[str] = []
         kinds = [p.kind for p in self.params]
         for i, param in enumerate(self.params):
             if param.kind == "keyword_only" and (i == 0 or kinds[i - 1] != "keyword_only"):
                 out.append("*")
-            out.append(param.declaration(with_default=with_defaults))
+            out.append(param.declaration(with_default=with_defaults, indent=indent))
             following = kinds[i + 1] if i + 1 < len(kinds) else None
             if param.kind == "positional_only" and following != "positional_only":
                 out.append("/")

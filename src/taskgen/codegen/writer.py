@@ -4,7 +4,8 @@ Rules that keep a user's work safe:
 - a user-owned file (handler, entry point) is created when missing and never touched again;
 - a generated file is rewritten only when its content changed;
 - a file is removed only if the previous build's manifest lists it *and* it still starts with
-  the generated-file header; anything else is reported and left alone.
+  the generated-file header (or is still empty, as the py.typed marker is); anything else is
+  reported and left alone.
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ def write_file(f: OutputFile, check: bool) -> Change:
     current = target.read_text(encoding="utf-8") if exists else None
     if current == f.content:
         return Change("unchanged", target)
+    # only --check shows the diff; a build of many files would spend its time on it
     diff = "".join(
         difflib.unified_diff(
             (current or "").splitlines(keepends=True),
@@ -88,6 +90,8 @@ def write_file(f: OutputFile, check: bool) -> Change:
             fromfile=f"a/{f.path}" if exists else "/dev/null",
             tofile=f"b/{f.path}",
         )
+        if check
+        else ()
     )
     if not check:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -104,7 +108,8 @@ def _remove(target: Path, check: bool) -> Change:
     if not target.is_file():
         return Change("unchanged", target, note="listed in the manifest, already gone")
     text = target.read_text(encoding="utf-8", errors="replace")
-    if GENERATED_MARK not in text.partition("\n")[0]:
+    # an empty file (the py.typed marker) carries no header, and holds nothing of the user's
+    if text and GENERATED_MARK not in text.partition("\n")[0]:
         return Change("left", target, note="no longer generated, but edited (header gone): kept")
     diff = "".join(
         difflib.unified_diff(text.splitlines(keepends=True), [], f"a/{target.name}", "/dev/null")

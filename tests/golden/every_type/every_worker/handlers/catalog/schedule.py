@@ -1,0 +1,20 @@
+"""Handler of catalog.schedule.
+
+Created once by `taskgen build`; this file is yours and is never overwritten.
+"""
+
+from __future__ import annotations
+
+from every_client.models import Job, Options, Range, Version
+from taskgen.runtime import Context
+
+
+async def schedule(
+    ctx: Context,
+    job: Job,
+    options: Options,
+    version: Version,
+    window: Range,
+) -> tuple[Version, Range]:
+    """Dataclasses and NamedTuples."""
+    raise NotImplementedError("catalog.schedule is not implemented yet")
