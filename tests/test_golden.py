@@ -47,6 +47,7 @@ class Case:
             client_package=self.client_package,
             client_out=self.client_package,
             worker_out=self.worker,
+            lock="taskgen.lock",
             root=str(root),
         )
 
@@ -59,6 +60,8 @@ class Case:
             self.client_package,
             "--worker-out",
             self.worker,
+            "--lock",
+            "taskgen.lock",
         ]
 
 

@@ -33,6 +33,9 @@ def build(
     worker_out: Annotated[
         str | None, typer.Option(help="Folder of the worker package (handlers, bindings).")
     ] = None,
+    lock: Annotated[
+        str | None, typer.Option(help="The lock file (default: <contracts>/taskgen.lock).")
+    ] = None,
     root: Annotated[
         Path, typer.Option(help="Project root: where pyproject.toml and the outputs are.")
     ] = Path("."),
@@ -50,6 +53,7 @@ def build(
             client_out=client_out,
             client_package=client_package,
             worker_out=worker_out,
+            lock=lock,
             check=check,
         )
     )
@@ -74,6 +78,9 @@ def check(
     fail_on: Annotated[
         str, typer.Option(help="Exit 1 on changes this serious or worse: breaking or warning.")
     ] = "breaking",
+    lock: Annotated[
+        str | None, typer.Option(help="The lock file (default: <contracts>/taskgen.lock).")
+    ] = None,
     root: Annotated[
         Path, typer.Option(help="Project root: where pyproject.toml and the outputs are.")
     ] = Path("."),
@@ -82,7 +89,7 @@ def check(
     from taskgen.cli_check import run_check
 
     contracts_arg = str(contracts) if contracts is not None else None
-    raise typer.Exit(run_check(root, contracts_arg, against, output, fail_on))
+    raise typer.Exit(run_check(root, contracts_arg, lock, against, output, fail_on))
 
 
 @app.command()

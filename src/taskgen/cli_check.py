@@ -44,6 +44,7 @@ class Baseline:
 def run_check(
     root: Path,
     contracts: str | None,
+    lock: str | None,
     against: str | None,
     output_name: str,
     fail_on_name: str,
@@ -58,7 +59,7 @@ def run_check(
         )
         return 2
     try:
-        config = load_config(root, contracts=contracts)
+        config = load_config(root, contracts=contracts, lock=lock)
         model = load_contracts(config.contracts_path)
         current = lock_of(model)
         baseline = _at_ref(config, against) if against else _from_lock(config)
