@@ -86,7 +86,7 @@ def main(
     trip = commands.add_parser("roundtrip")
     trip.add_argument("--n", type=int, required=True)
     trip.add_argument("--budget", type=float, default=60.0, help="stop measuring after this")
-    trip.add_argument("--warmup", type=int, default=20)
+    trip.add_argument("--warmup", type=int, default=5)
     args = parser.parse_args()
 
     async def run() -> dict[str, Any]:

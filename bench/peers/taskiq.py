@@ -25,7 +25,7 @@ broker = RedisStreamBroker(common.REDIS_URL, xread_count=common.CONCURRENCY).wit
 )
 
 
-@broker.task
+@broker.task(task_name="bench.nap")
 async def nap(seconds: float = 0.0) -> None:
     """The benchmark task: sleep ``seconds`` (0: return at once), then count itself."""
     if seconds:
