@@ -119,6 +119,19 @@ def rss_bytes(pid: int) -> int:
     return max((_rss(p) for p in _tree(pid)), default=0)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time used so far by ``pid``'s tree (its live processes)."""
+    ticks = 0
+    for member in _tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # utime and stime: fields 14 and 15 of stat, 12 and 13 after the command name.
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def _tree(pid: int) -> list[int]:
     parents: dict[int, int] = {}
     for entry in os.scandir("/proc"):

@@ -61,6 +61,8 @@ def rows(sizes: Sizes) -> list[Row]:
         ),
         row(f"drain {n}: 1 worker process", "drain_1", "seconds", _rate),
         row(f"drain {n}: 2 worker processes", "drain_2", "seconds", _rate),
+        row("CPU in Redis, drain 1 process³", "drain_1", "server_cpu", _seconds("server_cpu")),
+        row("CPU in the worker, drain 1 process³", "drain_1", "worker_cpu", _seconds("worker_cpu")),
         row("round trip p50", "roundtrip", "p50_ms", _ms("p50_ms", sizes.roundtrips)),
         row("round trip p99", "roundtrip", "p99_ms", _ms("p99_ms", sizes.roundtrips)),
         row(f"{sleep} (ideal {ideal:.2f} s)", "sleep", "seconds", _seconds("seconds")),
@@ -78,6 +80,8 @@ def table(results: dict[str, dict[str, Figures]], libraries: list[Library], size
     header = ["workload", *names, "fastest peer ÷ taskgen", "bare ÷ taskgen"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows(sizes):
+        if not any(row.workload in figures for figures in results.values()):
+            continue
         values: dict[str, float] = {}
         cells = []
         for name in names:
@@ -116,6 +120,8 @@ FOOTNOTES = (
     "saq, taskiq, arq: one by one, 32 at a time (their published benchmarks).  \n"
     "² includes the results still within their TTL; the baseline of an empty server is in the "
     "JSON.  \n"
+    "³ CPU time from starting the worker to the last task finishing, start-up (interpreter, "
+    "imports, connecting) included; Redis's from its INFO, the worker's from /proc.  \n"
     "Ratios: the fastest peer's (or the bare loop's) figure divided by taskgen's; above 1 "
     "taskgen is faster (or smaller)."
 )

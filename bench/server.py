@@ -33,6 +33,11 @@ class Server:
         """Bytes the server's allocator reports in use (INFO memory ``used_memory``)."""
         return int(self.client.info("memory")["used_memory"])
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the server has used since it started."""
+        info = self.client.info("cpu")
+        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
     def keys(self) -> int:
         return int(self.client.dbsize())
 

@@ -156,10 +156,13 @@ class Bench:
             lib, "enqueue", "--n", str(n), "--mode", mode, "--seconds", str(seconds),
             timeout=60 + n / 100,
         )  # fmt: skip
+        server_cpu = self.server.cpu_seconds()
         started = time.time()
         workers = self._start_workers(lib, processes, sleeps=seconds > 0)
         try:
             first, last = self._wait_finished(n, workers, started)
+            server_cpu = self.server.cpu_seconds() - server_cpu
+            worker_cpu = sum(procs.cpu_seconds(w.pid) for w in workers)
         finally:
             procs.stop_all()
         return {
@@ -167,6 +170,9 @@ class Bench:
             "per_second": n / (last - started),
             "startup": first - started,
             "enqueue_seconds": enqueued["seconds"],
+            # Both include the workers' start-up; the worker's includes interpreter and imports.
+            "server_cpu": server_cpu,
+            "worker_cpu": worker_cpu,
             "processes": processes,
             "n": n,
         }
