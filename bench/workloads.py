@@ -117,7 +117,7 @@ class Bench:
         started = time.time()
         (worker,) = self._start_workers(lib, 1, ttl=sizes.memory_ttl)
         try:
-            self._wait_finished(sizes.memory_tasks, [worker], started)
+            _, last = self._wait_finished(sizes.memory_tasks, [worker], started)
             # The probe counts a task before the library writes its result and ack.
             time.sleep(1.0)
             drained = self.server.used_memory(), self.server.keys(), procs.rss_bytes(worker.pid)
@@ -127,6 +127,7 @@ class Bench:
         finally:
             procs.stop_all()
         return {
+            "seconds": last - started,
             "result_ttl": sizes.memory_ttl,
             "redis_baseline": baseline,
             "redis_drained": drained[0],
