@@ -70,13 +70,19 @@ def use_build(built: Built) -> None:
 
 @contextmanager
 def worker_process(
-    built: Built, redis_url: str, *args: str, target: str = "worker.main:worker"
+    redis_url: str,
+    *args: str,
+    target: str,
+    cwd: Path = REPO,
+    env: dict[str, str] | None = None,
 ) -> Iterator[subprocess.Popen[str]]:
     """A real ``taskgen worker`` process; stopped with SIGTERM, which must exit cleanly."""
+    environment = dict(env if env is not None else os.environ)
+    environment["TASKGEN_REDIS_URL"] = redis_url
     process = subprocess.Popen(
-        [sys.executable, "-m", "taskgen", "worker", target, "--redis-url", redis_url, *args],
-        cwd=built.root,
-        env=built.env(),
+        [sys.executable, "-m", "taskgen", "worker", target, *args],
+        cwd=cwd,
+        env=environment,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

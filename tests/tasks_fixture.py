@@ -72,7 +72,7 @@ async def add(ctx: Context, a: int, b: int) -> int:
 
 
 def bind_add() -> Binding[AddArgs, int]:
-    return Binding(ADD, add, lambda ctx, args: add(ctx, args.a, args.b))
+    return Binding(ADD, add, lambda ctx, args, _: add(ctx, args.a, args.b))
 
 
 @asynccontextmanager

@@ -81,7 +81,7 @@ def test_results_equal_calling_the_handlers(shop: Built, redis_url: str) -> None
             )
             assert await sent.result(timeout=20) is None
 
-    with worker_process(shop, redis_url):
+    with worker_process(redis_url, target="worker.main:worker", cwd=shop.root, env=shop.env()):
         asyncio.run(scenario())
 
 
@@ -102,7 +102,7 @@ def test_handler_failure_reaches_the_client_typed(shop: Built, redis_url: str) -
             ok = await tasks.billing.refund("ch_10")
             assert await ok.result(timeout=20) is True
 
-    with worker_process(shop, redis_url):
+    with worker_process(redis_url, target="worker.main:worker", cwd=shop.root, env=shop.env()):
         asyncio.run(scenario())
 
 
@@ -115,7 +115,9 @@ def test_burst_worker_drains_the_queues_and_exits(shop: Built, redis_url: str) -
             return await tasks.enqueue_many(calls)
 
     handles = asyncio.run(enqueue())
-    with worker_process(shop, redis_url, "--burst") as process:
+    with worker_process(
+        redis_url, "--burst", target="worker.main:worker", cwd=shop.root, env=shop.env()
+    ) as process:
         assert process.wait(timeout=60) == 0
 
     async def results() -> list[int]:
@@ -146,3 +148,52 @@ def test_generated_client_installs_with_pip(shop: Built, tmp_path: Path) -> None
     )
     wheels = list(tmp_path.glob("shop_tasks-0.1.0-*.whl"))
     assert len(wheels) == 1
+
+
+def test_the_blocking_client_has_the_same_surface(shop: Built, redis_url: str) -> None:
+    from shop_tasks import Money, ShopTasksSync
+
+    from taskgen.runtime import TaskFailed, TaskStatus
+
+    with (
+        worker_process(redis_url, target="worker.main:worker", cwd=shop.root, env=shop.env()),
+        ShopTasksSync.from_url(redis_url) as tasks,
+    ):
+        assert tasks.billing.refund("ch_1", Money(5)).result(timeout=20) is True
+        handles = tasks.enqueue_many(
+            [tasks.emails.count_subscribers.call(name) for name in ("a", "bb", "ccc")]
+        )
+        assert [h.result(timeout=20) for h in handles] == [8, 15, 22]
+        later = tasks.emails.count_subscribers.options(delay=30)("later")
+        assert later.status() is TaskStatus.SCHEDULED
+        assert later.abort() and later.status() is TaskStatus.ABORTED
+        again = tasks.billing.refund.handle(handles[0].id)
+        assert again.id == handles[0].id
+        with pytest.raises(TaskFailed, match="refused"):
+            tasks.billing.refund("ch_2", reason="fail").result(timeout=20)
+
+
+def test_worker_start_lists_every_missing_or_mismatched_handler(tmp_path: Path) -> None:
+    built = build_contracts(tmp_path)
+    implement_handlers(built)
+    handlers = built.worker_dir / "handlers"
+    (handlers / "emails" / "send_email.py").unlink()
+    refund = handlers / "billing" / "refund.py"
+    refund.write_text(refund.read_text().replace("def refund(", "def give_back("))
+    charge = handlers / "billing" / "charge.py"
+    charge.write_text(charge.read_text().replace("*, idempotency_key: str", "*, key: str"))
+    started = subprocess.run(
+        [sys.executable, "-m", "taskgen", "worker", "worker.main:worker"],
+        cwd=built.root,
+        env=built.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert started.returncode == 2
+    assert "4 handler problem(s)" in started.stderr
+    assert "billing.charge: handler worker.handlers.billing.charge.charge" in started.stderr
+    assert "lacks parameter 'idempotency_key'" in started.stderr
+    assert "has parameter 'key', which the contract lacks" in started.stderr
+    assert "worker.handlers.billing.refund has no function 'refund'" in started.stderr
+    assert "handler module worker.handlers.emails.send_email cannot be imported" in started.stderr

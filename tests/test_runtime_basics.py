@@ -83,7 +83,7 @@ async def test_async_and_sync_handlers_respect_the_concurrency_limit(redis_url: 
             running -= 1
         return f"{tag}:{threading.current_thread().name.startswith('taskgen-handler')}"
 
-    binding = Binding(SLEEP, sleep_sync, lambda ctx, a: sleep_sync(ctx, a.seconds, a.tag))
+    binding = Binding(SLEEP, sleep_sync, lambda ctx, a, _: sleep_sync(ctx, a.seconds, a.tag))
     async with (
         Client.from_url(redis_url) as client,
         running_worker(redis_url, [binding], concurrency=3),
@@ -97,10 +97,9 @@ async def test_async_and_sync_handlers_respect_the_concurrency_limit(redis_url: 
 
 
 def test_envelopes_are_msgpack_not_pickle() -> None:
-    from taskgen.runtime.client import _prepare
-    from taskgen.runtime.taskdef import NO_OPTIONS
+    from taskgen.runtime.taskdef import NO_OPTIONS, encode_call
 
-    task_id, level, delay, payload = _prepare(ADD, AddArgs(a=1, b=2), NO_OPTIONS, 0)
+    task_id, level, delay, payload = encode_call(ADD, AddArgs(a=1, b=2), NO_OPTIONS, 0)
     decoded = msgspec.msgpack.decode(payload)
     assert decoded[0] == task_id and decoded[1] == "math.add" and decoded[3] == {"a": 1, "b": 2}
     assert (level, delay) == (1, 0)

@@ -60,6 +60,9 @@ def worker(
     target: Annotated[str, typer.Argument(help="The Worker to run, as module:attribute.")],
     burst: Annotated[bool, typer.Option("--burst", help="Exit once every queue is empty.")] = False,
     concurrency: Annotated[int | None, typer.Option(help="Tasks run at once per process.")] = None,
+    processes: Annotated[
+        int, typer.Option(min=1, help="Worker processes to run (restarted if they die).")
+    ] = 1,
     redis_url: Annotated[
         str | None, typer.Option(envvar="TASKGEN_REDIS_URL", help="Redis to serve.")
     ] = None,
@@ -68,9 +71,64 @@ def worker(
     """Run a worker until SIGTERM/SIGINT (a second signal skips the grace period)."""
     from taskgen.cli_worker import run_worker
 
-    run_worker(
-        target, burst=burst, concurrency=concurrency, redis_url=redis_url, log_level=log_level
+    raise typer.Exit(
+        run_worker(
+            target,
+            burst=burst,
+            concurrency=concurrency,
+            redis_url=redis_url,
+            log_level=log_level,
+            processes=processes,
+        )
     )
+
+
+dead = typer.Typer(help="Inspect, requeue and purge a queue's dead letters.", no_args_is_help=True)
+app.add_typer(dead, name="dead")
+
+RedisUrl = Annotated[str, typer.Option(envvar="TASKGEN_REDIS_URL", help="Redis holding the queue.")]
+Entries = Annotated[
+    list[str] | None, typer.Argument(help="Dead-letter entry ids (as `dead list` shows them).")
+]
+All = Annotated[bool, typer.Option("--all", help="Every dead letter of the queue.")]
+
+
+@dead.command("list")
+def dead_list(
+    queue: str,
+    limit: Annotated[int, typer.Option(help="Most letters to show.")] = 50,
+    redis_url: RedisUrl = "redis://localhost:6379/0",
+) -> None:
+    """List a queue's dead letters, oldest first, with the reason each one died."""
+    from taskgen.cli_dead import list_letters
+
+    list_letters(redis_url, queue, limit)
+
+
+@dead.command("requeue")
+def dead_requeue(
+    queue: str,
+    entries: Entries = None,
+    all_: All = False,
+    redis_url: RedisUrl = "redis://localhost:6379/0",
+) -> None:
+    """Put dead letters back on their queue, with fresh attempts."""
+    from taskgen.cli_dead import change_letters
+
+    raise typer.Exit(change_letters(redis_url, queue, entries, all_, purge=False))
+
+
+@dead.command("purge")
+def dead_purge(
+    queue: str,
+    entries: Entries = None,
+    all_: All = False,
+    redis_url: RedisUrl = "redis://localhost:6379/0",
+) -> None:
+    """Delete dead letters for good."""
+    from taskgen.cli_dead import change_letters
+
+    raise typer.Exit(change_letters(redis_url, queue, entries, all_, purge=True))
 
 
 def main() -> None:

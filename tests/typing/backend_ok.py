@@ -2,9 +2,18 @@
 
 from typing import assert_type
 
-from shop_tasks import Address, Invoice, Money, Receipt, Recipient, ShopTasks, Template
+from shop_tasks import (
+    Address,
+    Invoice,
+    Money,
+    Receipt,
+    Recipient,
+    ShopTasks,
+    ShopTasksSync,
+    Template,
+)
 
-from taskgen.runtime import Call, Priority, TaskHandle
+from taskgen.runtime import Call, Priority, SyncTaskHandle, TaskHandle, TaskStatus
 
 
 async def main() -> None:
@@ -24,3 +33,14 @@ async def main() -> None:
         assert_type(handles, list[TaskHandle[int]])
         again = tasks.billing.charge.handle(handle.id)
         assert_type(again, TaskHandle[Receipt])
+
+
+def blocking(invoice: Invoice) -> None:
+    with ShopTasksSync.from_url("redis://localhost:6379/0") as tasks:
+        handle = tasks.billing.charge(invoice, idempotency_key="k1")
+        assert_type(handle, SyncTaskHandle[Receipt])
+        assert_type(handle.result(timeout=10), Receipt)
+        handles = tasks.enqueue_many([tasks.emails.count_subscribers.call("weekly")])
+        assert_type(handles, list[SyncTaskHandle[int]])
+        later = tasks.billing.refund.options(delay=5)("ch_1")
+        assert_type(later.status(), TaskStatus)

@@ -1,6 +1,6 @@
 """A backend that misuses the generated client: every marked line must fail mypy --strict."""
 
-from shop_tasks import Address, Invoice, Money, ShopTasks
+from shop_tasks import Address, Invoice, Money, ShopTasks, ShopTasksSync
 
 
 async def main(tasks: ShopTasks) -> None:
@@ -12,5 +12,11 @@ async def main(tasks: ShopTasks) -> None:
     handle = await tasks.billing.charge(invoice, idempotency_key="k1")
     count: int = await handle.result()  # noqa: F841  # E: Incompatible types in assignment (expression has type "Receipt", variable has type "int")
     await tasks.billing.refund("ch_1", Money("lots"))  # E: Argument 1 to "Money" has incompatible type "str"; expected "int"
-    tasks.billing.charge.options(delay="soon")  # E: Argument "delay" to "options" of "TaskCaller" has incompatible type "str"; expected "float | timedelta | None"
+    tasks.billing.charge.options(delay="soon")  # E: Argument "delay" to "options" of "TaskCallerBase" has incompatible type "str"; expected "float | timedelta | None"
     await tasks.billing.send(invoice)  # E: "BillingTasks" has no attribute "send"
+
+
+def blocking(tasks: ShopTasksSync, invoice: Invoice) -> None:
+    handle = tasks.billing.charge(invoice, idempotency_key="k1")
+    handle.result(timeout="soon")  # E: Argument "timeout" to "result" of "SyncTaskHandle" has incompatible type "str"; expected "float | None"
+    tasks.billing.charge(invoice, idempotency_key=1)  # E: Argument "idempotency_key" to "__call__" of "BillingChargeSync" has incompatible type "int"; expected "str"

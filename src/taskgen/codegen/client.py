@@ -78,11 +78,12 @@ def _client(model: ContractModel, config: BuildConfig, context: Mapping[str, obj
     lines.from_(
         ".tasks", [n for m in modules for t in m.tasks for n in (t.args_cls, t.const)], "local"
     )
-    names = [
+    classes = [
         config.client_class_name,
         *(m.cls for m in modules),
         *(t.cls for m in modules for t in m.tasks),
     ]
+    names = [name + suffix for name in classes for suffix in ("", "Sync")]
     return render(
         "client/client.py.jinja",
         **context,
@@ -96,14 +97,15 @@ def _client(model: ContractModel, config: BuildConfig, context: Mapping[str, obj
 
 def _init(model: ContractModel, config: BuildConfig, context: Mapping[str, object]) -> str:
     lines = ImportLines()
-    lines.from_(".client", [config.client_class_name], "local")
+    clients = [config.client_class_name, f"{config.client_class_name}Sync"]
+    lines.from_(".client", clients, "local")
     definitions = [d.name for d in model.definitions]
     lines.from_(".models", definitions, "local")
     return render(
         "client/__init__.py.jinja",
         **context,
         **lines.groups(),
-        all=sorted([config.client_class_name, *definitions]),
+        all=sorted([*clients, *definitions]),
     )
 
 

@@ -31,7 +31,7 @@ def header(package: str) -> str:
     """The comment that opens every generated Python file; names only the contract package,
     so the output does not depend on where the build ran."""
     return (
-        f"# {GENERATED_MARK} from the {package} contracts. DO NOT EDIT.\n"
+        f"# {GENERATED_MARK} from {package}/. DO NOT EDIT.\n"
         "# Regenerate with `taskgen build`; this file is rewritten or removed by it."
     )
 

@@ -3,6 +3,7 @@ bindings module that ties handlers to the contract (regenerated)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from taskgen.codegen.config import BuildConfig
@@ -10,6 +11,15 @@ from taskgen.codegen.files import ImportLines, OutputFile, header
 from taskgen.codegen.render import render
 from taskgen.codegen.views import Imports, TaskView, task_view
 from taskgen.contract.model import ContractModel, TaskSpec
+
+
+@dataclass(frozen=True)
+class HandlerImport:
+    """``from <package> import <name> as <alias>``: one handler module in the bindings."""
+
+    package: str
+    name: str
+    alias: str
 
 
 def worker_files(model: ContractModel, config: BuildConfig) -> list[OutputFile]:
@@ -58,20 +68,30 @@ def _bindings(model: ContractModel, config: BuildConfig) -> str:
         imports.type(spec.returns)
     lines = ImportLines()
     lines.modules(imports.modules)
-    lines.stdlib |= {"from collections.abc import Awaitable", "from typing import Any"}
+    lines.stdlib |= {
+        "from collections.abc import Awaitable, Mapping",
+        "from typing import TYPE_CHECKING, Any",
+    }
     lines.third_party.add("from taskgen import runtime")
     client = config.client_package
     lines.from_(f"{client}.models", imports.names)
     lines.from_(f"{client}.tasks", [n for t in tasks for n in (t.args_cls, t.const)])
-    for t in tasks:
-        package = f"{config.worker_package}.handlers.{t.spec.module}"
-        lines.local.add(f"from {package} import {t.spec.name} as {t.handler_alias}")
+    handlers = sorted(
+        (
+            HandlerImport(
+                f"{config.worker_package}.handlers.{t.spec.module}", t.name, t.handler_alias
+            )
+            for t in tasks
+        ),
+        key=lambda h: (h.package, h.name),
+    )
     return render(
         "worker/bindings.py.jinja",
         header=header(model.package),
         package=model.package,
         worker_package=config.worker_package,
         tasks=tasks,
+        handlers=handlers,
         **lines.groups(),
     )
 

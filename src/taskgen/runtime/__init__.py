@@ -1,8 +1,8 @@
 """The queue runtime: what generated clients and worker glue build on."""
 
 from taskgen.contract.dsl import NO_RETRY, Priority, Retry
-from taskgen.runtime.binding import Binding
-from taskgen.runtime.caller import TaskCaller, TaskClient
+from taskgen.runtime.binding import Binding, handler, import_handlers
+from taskgen.runtime.caller import SyncTaskCaller, SyncTaskClient, TaskCaller, TaskClient
 from taskgen.runtime.client import Client
 from taskgen.runtime.context import Context
 from taskgen.runtime.errors import (
@@ -18,6 +18,7 @@ from taskgen.runtime.errors import (
     TaskTimedOut,
 )
 from taskgen.runtime.handle import TaskHandle
+from taskgen.runtime.sync import SyncClient, SyncTaskHandle
 from taskgen.runtime.taskdef import Call, EnqueueOptions, TaskDef
 from taskgen.runtime.wire import TaskStatus
 from taskgen.runtime.worker import Worker
@@ -34,6 +35,10 @@ __all__ = [
     "ResultTimeout",
     "Retry",
     "RetryLater",
+    "SyncClient",
+    "SyncTaskCaller",
+    "SyncTaskClient",
+    "SyncTaskHandle",
     "TaskAborted",
     "TaskCaller",
     "TaskClient",
@@ -47,4 +52,6 @@ __all__ = [
     "TaskTimedOut",
     "TaskgenError",
     "Worker",
+    "handler",
+    "import_handlers",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from typing import Any, Self, TypeVar
 
@@ -12,16 +13,8 @@ from taskgen.runtime.handle import TaskHandle
 from taskgen.runtime.keys import GROUP, QueueKeys
 from taskgen.runtime.results import ResultWaiter
 from taskgen.runtime.scripts import Scripts
-from taskgen.runtime.taskdef import NO_OPTIONS, Call, EnqueueOptions, TaskDef
-from taskgen.runtime.wire import (
-    ENCODER,
-    Envelope,
-    ErrorInfo,
-    Outcome,
-    TaskStatus,
-    new_task_id,
-    now_ms,
-)
+from taskgen.runtime.taskdef import NO_OPTIONS, Call, EnqueueOptions, TaskDef, pack_call
+from taskgen.runtime.wire import ENCODER, ErrorInfo, Outcome, TaskStatus, new_task_ids, now_ms
 
 A = TypeVar("A", bound=msgspec.Struct)
 R = TypeVar("R")
@@ -74,36 +67,37 @@ class Client:
     ) -> TaskHandle[R]:
         """Enqueue one task; one round trip to Redis."""
         keys = self.keys(task.queue)
-        item = _prepare(task, args, options, now_ms())
-        created = await self._scripts.enqueue(keys=[keys.delayed], args=[keys.base, *item])
-        return TaskHandle(self, task, item[0], created=created[0] == 1)
+        task_id, record = pack_call(task, args, options, now_ms())
+        created = await self._scripts.enqueue(keys=[keys.delayed], args=[keys.base, record])
+        return TaskHandle(self, task, task_id, created=created[0] == 1)
 
     async def enqueue_many(self, calls: Iterable[Call[R]]) -> list[TaskHandle[R]]:
-        """Enqueue many tasks, of any queues, in one round trip."""
+        """Enqueue many tasks, of any queues: one script call per 1,000 tasks of a queue, each
+        sent while the next is encoded (so Redis and Python work at the same time), in order."""
         now = now_ms()
-        batches: dict[str, list[tuple[Call[R], list[Any]]]] = {}
-        for call in calls:
-            item = _prepare(call.task, call.args, call.options, now)
-            batches.setdefault(call.task.queue, []).append((call, item))
-        if not batches:
-            return []
-        chunks = [
-            batch[i : i + ENQUEUE_CHUNK]
-            for batch in batches.values()
-            for i in range(0, len(batch), ENQUEUE_CHUNK)
-        ]
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for chunk in chunks:
-                keys = self.keys(chunk[0][0].task.queue)
-                flat = [value for _, item in chunk for value in item]
-                await self._scripts.enqueue(
-                    keys=[keys.delayed], args=[keys.base, *flat], client=pipe
-                )
-            replies = await pipe.execute()
+        handles: list[TaskHandle[R]] = []
+        sending: asyncio.Future[list[int]] | None = None
+        sent: tuple[list[Call[R]], list[str]] = ([], [])
+        for chunk in chunked(calls):
+            ids, records = encode_chunk(chunk, now)
+            if sending is not None:
+                handles += self._handles(*sent, await sending)
+            keys = self.keys(chunk[0].task.queue)
+            sending = asyncio.ensure_future(
+                self._scripts.enqueue(keys=[keys.delayed], args=[keys.base, records])
+            )
+            sent = (chunk, ids)
+            await asyncio.sleep(0)  # lets the call go out before the next chunk is encoded
+        if sending is not None:
+            handles += self._handles(*sent, await sending)
+        return handles
+
+    def _handles(
+        self, chunk: list[Call[R]], ids: list[str], created: list[int]
+    ) -> list[TaskHandle[R]]:
         return [
-            TaskHandle(self, call.task, item[0], created=created == 1)
-            for chunk, reply in zip(chunks, replies, strict=True)
-            for (call, item), created in zip(chunk, reply, strict=True)
+            TaskHandle(self, call.task, task_id, created=flag == 1)
+            for call, task_id, flag in zip(chunk, ids, created, strict=True)
         ]
 
     def handle(self, task: TaskDef[Any, R], task_id: str) -> TaskHandle[R]:
@@ -126,13 +120,7 @@ class Client:
     async def abort(self, task: TaskDef[Any, Any], task_id: str) -> bool:
         """Abort a task; False when it had already ended or is unknown."""
         keys = self.keys(task.queue)
-        outcome = Outcome(
-            TaskStatus.ABORTED,
-            error=ErrorInfo("Aborted", "aborted by a client before it ran"),
-            finished_at=now_ms(),
-            attempts=0,
-            deliveries=0,
-        )
+        outcome = aborted_outcome()
         done = await self._scripts.abort(
             keys=[keys.task(task_id), keys.delayed],
             args=[
@@ -146,25 +134,38 @@ class Client:
         return int(done) != 0
 
 
-def _prepare(
-    task: TaskDef[Any, Any], args: msgspec.Struct, options: EnqueueOptions, now: int
-) -> list[Any]:
-    """The four script arguments of one task: id, priority level, delay in ms, envelope."""
-    if options is NO_OPTIONS:
-        task_id, priority, delay, expires_at = new_task_id(), task.priority, 0, 0
-    else:
-        task_id = options.task_id or new_task_id()
-        priority = options.priority if options.priority is not None else task.priority
-        delay = options.delay_ms()
-        expires_at = options.expires_at(now)
-    envelope = Envelope(
-        task_id,
-        task.name,
-        task.fingerprint,
-        msgspec.Raw(ENCODER.encode(args)),
-        now,
-        1,
-        priority,
-        expires_at,
+def aborted_outcome() -> Outcome:
+    """The outcome a client records for a task it aborted before any worker ran it."""
+    return Outcome(
+        TaskStatus.ABORTED,
+        error=ErrorInfo("Aborted", "aborted by a client before it ran"),
+        finished_at=now_ms(),
+        attempts=0,
+        deliveries=0,
     )
-    return [task_id, int(priority), delay, ENCODER.encode(envelope)]
+
+
+def chunked(calls: Iterable[Call[R]]) -> list[list[Call[R]]]:
+    """Calls grouped by queue, in chunks of at most ``ENQUEUE_CHUNK``, in their order."""
+    by_queue: dict[str, list[Call[R]]] = {}
+    for call in calls:
+        by_queue.setdefault(call.task.queue, []).append(call)
+    return [
+        batch[i : i + ENQUEUE_CHUNK]
+        for batch in by_queue.values()
+        for i in range(0, len(batch), ENQUEUE_CHUNK)
+    ]
+
+
+def encode_chunk(chunk: list[Call[Any]], now: int) -> tuple[list[str], bytes]:
+    """The chunk's task ids, and its calls packed for one enqueue script call."""
+    fresh = iter(new_task_ids(len(chunk)))
+    ids: list[str] = []
+    records: list[bytes] = []
+    for call in chunk:
+        task_id, record = pack_call(
+            call.task, call.args, call.options, now, call.options.task_id or next(fresh)
+        )
+        ids.append(task_id)
+        records.append(record)
+    return ids, b"".join(records)

@@ -15,9 +15,6 @@ from taskgen.runtime.scripts import Scripts
 
 log = logging.getLogger("taskgen.worker")
 
-#: Records of one ended task, in the layout ``complete.lua`` reads.
-Record = list[Any]
-
 
 class Completer:
     """Buffers completion records and flushes them, batched, as soon as Redis is free."""
@@ -26,17 +23,18 @@ class Completer:
         self._redis = redis
         self._scripts = scripts
         self._cap = dead_letter_cap
-        self._pending: dict[QueueKeys, list[Any]] = {}
+        #: Packed records (see ``complete.lua``) waiting to be written, per queue.
+        self._pending: dict[QueueKeys, list[bytes]] = {}
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
 
-    def add(self, keys: QueueKeys, record: Record) -> None:
-        """Queue one record; it is written by the next flush."""
+    def add(self, keys: QueueKeys, record: bytes) -> None:
+        """Queue one packed record; it is written by the next flush."""
         batch = self._pending.get(keys)
         if batch is None:
-            self._pending[keys] = record
+            self._pending[keys] = [record]
         else:
-            batch.extend(record)
+            batch.append(record)
         self._wake.set()
 
     async def run(self) -> None:
@@ -59,11 +57,11 @@ class Completer:
                         "writing %d queue(s) of results failed, retrying: %r", len(pending), exc
                     )
                     for keys, records in pending.items():
-                        self.add(keys, records)
+                        self._pending.setdefault(keys, []).extend(records)
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 2.0)
 
-    async def _write(self, pending: dict[QueueKeys, list[Any]]) -> None:
+    async def _write(self, pending: dict[QueueKeys, list[bytes]]) -> None:
         if len(pending) == 1:
             ((keys, records),) = pending.items()
             await self._call(keys, records, self._redis)
@@ -73,9 +71,9 @@ class Completer:
                 await self._call(keys, records, pipe)
             await pipe.execute()
 
-    async def _call(self, keys: QueueKeys, records: list[Any], client: Any) -> Any:
+    async def _call(self, keys: QueueKeys, records: list[bytes], client: Any) -> Any:
         return await self._scripts.complete(
             keys=[*keys.streams, keys.delayed, keys.dead],
-            args=[keys.base, GROUP, self._cap, *records],
+            args=[keys.base, b"".join(records), GROUP, self._cap],
             client=client,
         )

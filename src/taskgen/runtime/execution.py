@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
 import traceback
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -17,8 +19,11 @@ from taskgen.runtime.binding import Binding
 from taskgen.runtime.completion import Completer
 from taskgen.runtime.context import Context
 from taskgen.runtime.errors import RetryLater
-from taskgen.runtime.keys import QueueKeys
+from taskgen.runtime.injection import NO_EXTRAS
+from taskgen.runtime.keys import LEVELS, QueueKeys
+from taskgen.runtime.packing import LENGTH, number, pack
 from taskgen.runtime.slots import Slots
+from taskgen.runtime.stopping import stop_tasks
 from taskgen.runtime.wire import (
     ENCODER,
     ENVELOPE,
@@ -37,6 +42,12 @@ TIMEOUT, ABORT, SHUTDOWN = "timeout", "abort", "shutdown"
 
 #: How long an abort request is remembered for a task this worker has not seen yet.
 ABORT_MEMORY = 60.0
+
+#: Packed forms of the values every completion record repeats.
+STREAMS = [number(i) for i in range(len(LEVELS))]
+STATUSES = {status: status.value.encode() for status in TaskStatus}
+DONE_PREFIX = [pack([b"F", stream]) for stream in STREAMS]
+DONE_STATUS = pack([STATUSES[TaskStatus.DONE]])
 
 
 class Delivery:
@@ -145,41 +156,60 @@ class Executor:
             )
             return
         context = Context(
-            task_id=envelope.id,
-            task=envelope.task,
-            queue=delivery.keys.queue,
-            attempt=envelope.attempt,
-            delivery=delivery.redeliveries + 1,
-            enqueued_at=envelope.enqueued_at,
-            state=self.state,
+            envelope.id,
+            envelope.task,
+            delivery.keys.queue,
+            envelope.attempt,
+            delivery.redeliveries + 1,
+            envelope.enqueued_at,
+            self.state,
         )
-        delivery.runner = asyncio.ensure_future(self._run(delivery, binding, context, args))
+        loop = asyncio.get_running_loop()
+        delivery.runner = loop.create_task(self._run(delivery, binding, context, args, loop))
 
     # -- running ---------------------------------------------------------------------------
 
     async def _run(
-        self, delivery: Delivery, binding: Binding[Any, Any], context: Context, args: Any
+        self,
+        delivery: Delivery,
+        binding: Binding[Any, Any],
+        context: Context,
+        args: Any,
+        loop: asyncio.AbstractEventLoop,
     ) -> None:
-        loop = asyncio.get_running_loop()
         if binding.timeout is not None:
             delivery.timer = loop.call_later(binding.timeout, self._cancel, delivery, TIMEOUT)
         try:
-            if binding.is_async:
-                value = await binding.call(context, args)
+            if binding.resolver is None and binding.is_async:  # the common case, inlined
+                value = await binding.call(context, args, NO_EXTRAS)
+            elif binding.resolver is None:
+                value = await self._call(binding, context, args, NO_EXTRAS)
             else:
-                value = await loop.run_in_executor(self.threads, binding.call, context, args)
+                # Injected extras (e.g. FastAPI yield dependencies) are cleaned up once the
+                # handler has ended, whether it returned or raised.
+                async with contextlib.AsyncExitStack() as cleanups:
+                    extras = await binding.resolver(context, cleanups)
+                    value = await self._call(binding, context, args, extras)
             encoded = NONE_VALUE if value is None else msgspec.Raw(ENCODER.encode(value))
         except asyncio.CancelledError:
             self._cancelled(delivery, binding)
         except RetryLater as exc:
-            self._failed(delivery, binding, _error(exc), TaskStatus.FAILED, delay=exc.delay)
+            self._failed(delivery, binding, error_info(exc), TaskStatus.FAILED, delay=exc.delay)
         except Exception as exc:
-            self._failed(delivery, binding, _error(exc), TaskStatus.FAILED)
+            self._failed(delivery, binding, error_info(exc), TaskStatus.FAILED)
         else:
-            self._end(delivery, TaskStatus.DONE, value=encoded, ttl=binding.task.result_ttl)
+            self._done(delivery, binding, encoded)
         finally:
             if delivery.timer is not None:
                 delivery.timer.cancel()
+
+    async def _call(
+        self, binding: Binding[Any, Any], context: Context, args: Any, extras: Mapping[str, Any]
+    ) -> Any:
+        if binding.is_async:
+            return await binding.call(context, args, extras)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.threads, binding.call, context, args, extras)
 
     def _cancelled(self, delivery: Delivery, binding: Binding[Any, Any]) -> None:
         reason = delivery.cancelled
@@ -192,7 +222,7 @@ class Executor:
             )
         elif reason == TIMEOUT:
             kind = (
-                "thread kept running, its result is discarded"
+                "its thread runs on; its result is discarded"
                 if not binding.is_async
                 else "cancelled"
             )
@@ -246,14 +276,16 @@ class Executor:
             following = msgspec.structs.replace(envelope, attempt=envelope.attempt + 1)
             self._record(
                 delivery,
-                [
-                    b"R",
-                    delivery.stream,
-                    delivery.entry,
-                    delivery.task_id,
-                    ENCODER.encode(following),
-                    round(wait * 1000),
-                ],
+                pack(
+                    [
+                        b"R",
+                        STREAMS[delivery.stream],
+                        delivery.entry,
+                        delivery.task_id,
+                        ENCODER.encode(following),
+                        number(round(wait * 1000)),
+                    ]
+                ),
             )
             return
         reason = "retries exhausted" if binding.retry.attempts > 1 else "failed"
@@ -294,20 +326,41 @@ class Executor:
         if ttl is None:
             binding = self.bindings.get(envelope.task) if envelope else None
             ttl = binding.task.result_ttl if binding else 86400.0
-        record = [
+        values = [
             b"D" if dead else b"F",
-            delivery.stream,
+            STREAMS[delivery.stream],
             delivery.entry,
             delivery.task_id,
-            status.value,
+            STATUSES[status],
             outcome,
-            round(ttl * 1000),
+            number(round(ttl * 1000)),
         ]
         if dead:
-            record += [task or (envelope.task if envelope else "?"), dead, delivery.payload]
+            name = task or (envelope.task if envelope else "?")
+            values += [name.encode(), dead.encode(), delivery.payload]
+        self._record(delivery, pack(values))
+
+    def _done(self, delivery: Delivery, binding: Binding[Any, Any], value: msgspec.Raw) -> None:
+        """The common ending, from pre-packed pieces (see ``complete.lua``, record F)."""
+        envelope = delivery.envelope
+        assert envelope is not None
+        outcome = ENCODER.encode(
+            Outcome(
+                TaskStatus.DONE, value, None, now_ms(), envelope.attempt, delivery.redeliveries + 1
+            )
+        )
+        entry, task_id = delivery.entry, delivery.task_id
+        record = b"".join((
+            DONE_PREFIX[delivery.stream],
+            LENGTH(len(entry)), entry,
+            LENGTH(len(task_id)), task_id,
+            DONE_STATUS,
+            LENGTH(len(outcome)), outcome,
+            binding.packed_ttl,
+        ))  # fmt: skip
         self._record(delivery, record)
 
-    def _record(self, delivery: Delivery, record: list[Any]) -> None:
+    def _record(self, delivery: Delivery, record: bytes) -> None:
         self.completer.add(delivery.keys, record)
         self._forget(delivery)
 
@@ -332,7 +385,7 @@ class Executor:
             except TimeoutError:
                 pass
         interrupted: set[bytes] = set()
-        runners = []
+        runners: list[asyncio.Future[Any]] = []
         for deliveries in self.inflight.values():
             for delivery in list(deliveries.values()):
                 if delivery.runner is not None and not delivery.runner.done():
@@ -341,8 +394,7 @@ class Executor:
                     runners.append(delivery.runner)
                 else:
                     self._forget(delivery)
-        if runners:
-            await asyncio.gather(*runners, return_exceptions=True)
+        await stop_tasks(runners)  # a handler that swallows one cancellation gets another
         return interrupted
 
 
@@ -352,7 +404,8 @@ def retry_delay(policy: Retry, attempt: int) -> float:
     return random.uniform(delay / 2, delay) if policy.jitter else delay
 
 
-def _error(exc: BaseException) -> ErrorInfo:
+def error_info(exc: BaseException) -> ErrorInfo:
+    """An exception as text: its type, message and traceback."""
     return ErrorInfo(
         type(exc).__qualname__,
         str(exc),

@@ -17,7 +17,7 @@ LEVELS: tuple[Priority, ...] = tuple(sorted(Priority, reverse=True))
 class QueueKeys:
     """Names of the keys and channels of one queue."""
 
-    __slots__ = ("base", "control", "dead", "delayed", "queue", "streams")
+    __slots__ = ("base", "control", "cron", "dead", "delayed", "queue", "streams")
 
     def __init__(self, queue: str, prefix: str = "taskgen") -> None:
         self.queue = queue
@@ -27,6 +27,7 @@ class QueueKeys:
         self.delayed = f"{self.base}:delayed"
         self.dead = f"{self.base}:dead"
         self.control = f"{self.base}:control"
+        self.cron = f"{self.base}:cron"
 
     def stream(self, priority: int) -> str:
         """The ready stream of a priority level."""

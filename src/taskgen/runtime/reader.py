@@ -16,8 +16,10 @@ from taskgen.runtime.slots import Slots
 
 log = logging.getLogger("taskgen.worker")
 
-#: How long one blocking read waits for new work before it is issued again.
-BLOCK_MS = 5000
+#: How long one blocking read waits for new work before it is issued again; well below
+#: the worker connections' socket timeout (``SOCKET_TIMEOUT``), or an idle read would race it.
+BLOCK_MS = 2000
+SOCKET_TIMEOUT = 10.0
 
 
 class QueueReader:

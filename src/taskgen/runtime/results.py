@@ -1,112 +1,163 @@
-"""Waiting for task outcomes without polling: one pub/sub connection shared by all waiters."""
+"""Waiting for task outcomes without polling: one pub/sub connection shared by all waiters.
+
+A waiter registers a future for its task's completion channel. In the background, one
+sender batches what the waiters need: SUBSCRIBE for new channels, then, once the server has
+confirmed a subscription, one pipelined read of the stored outcomes (an outcome published
+before the subscription would otherwise be missed), and UNSUBSCRIBE for channels nobody
+awaits any more. One reader resolves the futures as outcomes are published. However many
+tasks are awaited at once, this costs two connections and a handful of round trips.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
+from taskgen.runtime.stopping import stop_tasks
 from taskgen.runtime.wire import new_task_id
 
 
 class ResultWaiter:
-    """Subscribes to a task's completion channel while someone awaits it.
-
-    A waiter subscribes first and reads the stored outcome second, so an outcome published
-    between the two is never missed.
-    """
+    """Resolves waiters' futures from published or stored outcomes."""
 
     def __init__(self, redis: Redis, prefix: str) -> None:
         self._redis = redis
-        # A private channel that keeps the connection subscribed while no task is awaited.
-        self._anchor = f"{prefix}:waiter:{new_task_id()}"
+        # A private channel keeps the connection subscribed while no task is awaited.
+        self._anchor = f"{prefix}:waiter:{new_task_id()}".encode()
         self._pubsub: PubSub | None = None
-        self._reader: asyncio.Task[None] | None = None
-        self._started: asyncio.Future[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._waiters: dict[bytes, list[asyncio.Future[bytes]]] = {}
-        self._confirmed: dict[bytes, asyncio.Future[None]] = {}
+        self._task_keys: dict[bytes, str] = {}
+        self._subscribe: set[bytes] = set()
+        self._unsubscribe: set[bytes] = set()
+        self._check: set[bytes] = set()
+        self._wake = asyncio.Event()
 
     async def wait(self, task_key: str, channel: str, timeout: float | None) -> bytes | None:
         """The outcome stored at ``task_key`` or published on ``channel``; None on timeout."""
+        self._start()
         name = channel.encode()
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-        waiters = self._waiters.setdefault(name, [])
-        waiters.append(future)
+        waiters = self._waiters.get(name)
+        if waiters is None:
+            self._waiters[name] = [future]
+            self._task_keys[name] = task_key
+            if name in self._unsubscribe:  # still subscribed: only the stored outcome is due
+                self._unsubscribe.discard(name)
+                self._check.add(name)
+            else:
+                self._subscribe.add(name)
+            self._wake.set()
+        else:
+            waiters.append(future)
         try:
             async with asyncio.timeout(timeout):
-                await self._subscribe(name)
-                stored = await self._redis.hget(task_key, "o")
-                if isinstance(stored, bytes):
-                    return stored
                 return await future
         except TimeoutError:
             return None
         finally:
-            waiters.remove(future)
-            if not waiters:
-                del self._waiters[name]
-                self._confirmed.pop(name, None)
-                if self._pubsub is not None and self._pubsub.connection is not None:
-                    await self._pubsub.unsubscribe(name)
+            self._forget(name, future)
 
-    async def _subscribe(self, name: bytes) -> None:
-        """Return once the server has confirmed the subscription to ``name``."""
-        confirmed = self._confirmed.get(name)
-        if confirmed is None:
-            confirmed = self._confirmed[name] = asyncio.get_running_loop().create_future()
-            await self._start()
-            assert self._pubsub is not None
-            await self._pubsub.subscribe(name)
-        await confirmed
+    def _forget(self, name: bytes, future: asyncio.Future[bytes]) -> None:
+        waiters = self._waiters.get(name)
+        if waiters is None:
+            return
+        waiters.remove(future)
+        if waiters:
+            return
+        del self._waiters[name]
+        del self._task_keys[name]
+        self._check.discard(name)
+        if name in self._subscribe:
+            self._subscribe.discard(name)
+        else:
+            self._unsubscribe.add(name)
+            self._wake.set()
 
     async def close(self) -> None:
-        """Stop reading and close the pub/sub connection."""
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
-            self._reader = None
+        """Stop, failing whoever still waits, and close the pub/sub connection."""
+        await stop_tasks(self._tasks)
+        self._tasks = []
+        self._fail(ConnectionError("the client was closed while waiting for a result"))
         if self._pubsub is not None:
             await self._pubsub.aclose()  # type: ignore[no-untyped-call]  # unannotated in redis-py
             self._pubsub = None
-        self._started = None
 
-    async def _start(self) -> None:
-        if self._started is None:
-            started = self._started = asyncio.get_running_loop().create_future()
-            pubsub = self._pubsub = self._redis.pubsub()
-            await pubsub.subscribe(self._anchor)
-            self._reader = asyncio.create_task(self._read(pubsub), name="taskgen-results")
-            started.set_result(None)
-        await self._started
+    def _start(self) -> None:
+        if self._tasks and not any(t.done() for t in self._tasks):
+            return
+        for task in self._tasks:
+            task.cancel()
+        self._pubsub = pubsub = self._redis.pubsub()
+        # Everything awaited so far must be subscribed again on the new connection.
+        self._subscribe |= set(self._waiters)
+        self._unsubscribe.clear()
+        self._wake.set()
+        connected = asyncio.Event()
+        self._tasks = [
+            asyncio.create_task(self._send(pubsub, connected), name="taskgen-results-send"),
+            asyncio.create_task(self._read(pubsub, connected), name="taskgen-results-read"),
+        ]
 
-    async def _read(self, pubsub: PubSub) -> None:
+    async def _send(self, pubsub: PubSub, connected: asyncio.Event) -> None:
         try:
+            await connected.wait()
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                if self._unsubscribe:
+                    channels, self._unsubscribe = self._unsubscribe, set()
+                    await pubsub.unsubscribe(*channels)
+                if self._subscribe:
+                    channels, self._subscribe = self._subscribe, set()
+                    await pubsub.subscribe(*channels)
+                if self._check:
+                    await self._read_stored()
+        except BaseException as exc:
+            self._fail(ConnectionError(f"waiting for results failed: {exc!r}"))
+            raise
+
+    async def _read_stored(self) -> None:
+        """One pipelined read of the stored outcomes of newly subscribed channels."""
+        channels = [c for c in self._check if c in self._task_keys]
+        self._check.clear()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for channel in channels:
+                pipe.hget(self._task_keys[channel], "o")
+            stored: list[Any] = await pipe.execute()
+        for channel, outcome in zip(channels, stored, strict=True):
+            if outcome is not None:
+                self._resolve(channel, outcome)
+
+    async def _read(self, pubsub: PubSub, connected: asyncio.Event) -> None:
+        try:
+            await pubsub.subscribe(self._anchor)
+            connected.set()
             while True:
                 message = await pubsub.get_message(timeout=None)
                 if message is None:
                     continue
                 kind, channel = message["type"], message["channel"]
                 if kind == "message":
-                    for future in self._waiters.get(channel, ()):
-                        if not future.done():
-                            future.set_result(message["data"])
-                elif kind == "subscribe":
-                    confirmed = self._confirmed.get(channel)
-                    if confirmed is not None and not confirmed.done():
-                        confirmed.set_result(None)
+                    self._resolve(channel, message["data"])
+                elif kind == "subscribe" and channel in self._waiters:
+                    self._check.add(channel)
+                    self._wake.set()
         except BaseException as exc:
-            # Nobody may hang on a reader that is gone: fail every pending wait.
-            self._started = None
-            error = ConnectionError(f"result reader stopped: {exc!r}")
-            pending: list[asyncio.Future[Any]] = [
-                *self._confirmed.values(),
-                *(f for w in self._waiters.values() for f in w),
-            ]
-            for future in pending:
+            self._fail(ConnectionError(f"the result connection failed: {exc!r}"))
+            raise
+
+    def _resolve(self, channel: bytes, outcome: bytes) -> None:
+        for future in self._waiters.get(channel, ()):
+            if not future.done():
+                future.set_result(outcome)
+
+    def _fail(self, error: Exception) -> None:
+        """Nobody may hang on a connection that is gone."""
+        for waiters in self._waiters.values():
+            for future in waiters:
                 if not future.done():
                     future.set_exception(error)
-            raise

@@ -8,6 +8,8 @@ from typing import Any, Generic, Literal, TypeVar
 import msgspec
 
 from taskgen.contract.dsl import NO_RETRY, Priority, Retry
+from taskgen.runtime.packing import number, pack
+from taskgen.runtime.wire import ENCODER, Envelope, new_task_id
 
 A = TypeVar("A", bound=msgspec.Struct)
 R = TypeVar("R")
@@ -126,3 +128,43 @@ class Call(Generic[R]):
         self.task = task
         self.args = args
         self.options = options
+
+
+def encode_call(
+    task: TaskDef[Any, Any],
+    args: msgspec.Struct,
+    options: EnqueueOptions,
+    now: int,
+    task_id: str | None = None,
+) -> tuple[str, int, int, bytes]:
+    """One task's id, priority level, delay in ms and encoded envelope."""
+    task_id = options.task_id or task_id or new_task_id()
+    if options is NO_OPTIONS:
+        priority, delay, expires_at = task.priority, 0, 0
+    else:
+        priority = options.priority if options.priority is not None else task.priority
+        delay = options.delay_ms()
+        expires_at = options.expires_at(now)
+    envelope = Envelope(
+        task_id,
+        task.name,
+        task.fingerprint,
+        msgspec.Raw(ENCODER.encode(args)),
+        now,
+        1,
+        priority,
+        expires_at,
+    )
+    return task_id, int(priority), delay, ENCODER.encode(envelope)
+
+
+def pack_call(
+    task: TaskDef[Any, Any],
+    args: msgspec.Struct,
+    options: EnqueueOptions,
+    now: int,
+    task_id: str | None = None,
+) -> tuple[str, bytes]:
+    """The task id, and the packed record the enqueue script reads for this task."""
+    task_id, level, delay, envelope = encode_call(task, args, options, now, task_id)
+    return task_id, pack([task_id.encode(), number(level), number(delay), envelope])

@@ -81,3 +81,9 @@ def now_ms() -> int:
 def new_task_id() -> str:
     """A random 128-bit task id, hex encoded."""
     return os.urandom(16).hex()
+
+
+def new_task_ids(count: int) -> list[str]:
+    """``count`` random task ids from one read of the system's randomness."""
+    digits = os.urandom(16 * count).hex()
+    return [digits[i : i + 32] for i in range(0, 32 * count, 32)]

@@ -8,7 +8,7 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -16,17 +16,20 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from taskgen.runtime.binding import Binding, check_handlers
+from taskgen.contract.dsl import Retry
+from taskgen.runtime.binding import Binding, prepare_bindings
 from taskgen.runtime.completion import Completer
 from taskgen.runtime.control import ControlListener
-from taskgen.runtime.errors import HandlerMismatch
+from taskgen.runtime.cron import Cron, CronScheduler
 from taskgen.runtime.execution import Executor
+from taskgen.runtime.injection import Injector
 from taskgen.runtime.keys import GROUP, QueueKeys
 from taskgen.runtime.lease import LeaseKeeper
-from taskgen.runtime.reader import QueueReader
+from taskgen.runtime.reader import SOCKET_TIMEOUT, QueueReader
 from taskgen.runtime.scheduler import Scheduler
 from taskgen.runtime.scripts import Scripts
 from taskgen.runtime.slots import Slots
+from taskgen.runtime.stopping import stop_tasks
 from taskgen.runtime.wire import new_task_id
 
 log = logging.getLogger("taskgen.worker")
@@ -48,17 +51,20 @@ class Worker:
         threads: int | None = None,
         lifespan: Lifespan | None = None,
         queues: Iterable[str] | None = None,
+        cron: Iterable[Cron[Any]] = (),
+        retries: Mapping[str, Retry] | None = None,
+        timeouts: Mapping[str, float | None] | None = None,
+        injector: Injector | None = None,
         prefix: str = "taskgen",
         dead_letter_cap: int = 100_000,
     ) -> None:
-        bound = list(bindings)
-        problems = check_handlers(bound)
-        if problems:
-            raise HandlerMismatch(problems)
         if lease <= 0 or grace < 0:
             raise ValueError("lease must be > 0 and grace >= 0 seconds")
-        self.bindings = {b.task.name: b for b in bound}
-        self.queues = sorted(set(queues) if queues else {b.task.queue for b in bound})
+        bound = prepare_bindings(bindings, injector)
+        self.injector = injector
+        self.bindings = _with_policies(bound, retries or {}, timeouts)
+        self.cron = list(cron)
+        self.queues = sorted(set(queues) if queues else {b.task.queue for b in bound.values()})
         self.redis_url = redis_url
         self.concurrency = concurrency
         self.lease = lease
@@ -99,7 +105,7 @@ class Worker:
     async def run(self, *, burst: bool = False) -> None:
         """Serve until ``stop()`` (or, with ``burst``, until every queue is empty)."""
         self._stop = asyncio.Event()
-        redis = Redis.from_url(self.redis_url)
+        redis = Redis.from_url(self.redis_url, socket_timeout=SOCKET_TIMEOUT)
         try:
             await self._create_groups(redis)
             async with self._state() as state:
@@ -109,11 +115,14 @@ class Worker:
 
     @contextlib.asynccontextmanager
     async def _state(self) -> AsyncIterator[Any]:
-        if self.lifespan is None:
-            yield None
-        else:
-            async with self.lifespan() as state:
-                yield state
+        """The injector's lifespan (e.g. the FastAPI app's), then the worker's own."""
+        async with contextlib.AsyncExitStack() as stack:
+            if self.injector is not None:
+                await stack.enter_async_context(self.injector.lifespan())
+            if self.lifespan is None:
+                yield None
+            else:
+                yield await stack.enter_async_context(self.lifespan())
 
     async def _create_groups(self, redis: Redis) -> None:
         for queue in self.queues:
@@ -164,6 +173,9 @@ class Worker:
                 for q, s in schedulers.items()
             ),
         ]
+        if self.cron:
+            jobs = CronScheduler(self.cron, scripts, self.prefix)
+            background.append(asyncio.create_task(jobs.run(), name="taskgen-cron"))
         log.info(
             "worker %s serving %s with concurrency %d",
             self.consumer,
@@ -181,10 +193,10 @@ class Worker:
                 ]
                 await _until(self._stop, [*reading, *background])
         finally:
-            await _cancel(reading)
+            await stop_tasks(reading)
             interrupted = await executor.drain(self.grace)
             await completer.flush()
-            await _cancel(background)
+            await stop_tasks(background)
             await self._release(redis, scripts, queues, interrupted)
             threads.shutdown(wait=False, cancel_futures=True)
             log.info("worker %s stopped", self.consumer)
@@ -203,7 +215,7 @@ class Worker:
             try:
                 await _until(self._stop, [*passes, *background], all_of=passes)
             finally:
-                await _cancel(passes)
+                await stop_tasks(passes)
             if self._stop.is_set() or not any(p.result() for p in passes):
                 return
             # Tasks that just ended may have enqueued or retried work: wait, then look again.
@@ -250,7 +262,21 @@ async def _until(
         stopping.cancel()
 
 
-async def _cancel(tasks: list[asyncio.Task[Any]]) -> None:
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+def _with_policies(
+    bindings: dict[str, Binding[Any, Any]],
+    retries: Mapping[str, Retry],
+    timeouts: Mapping[str, float | None] | None,
+) -> dict[str, Binding[Any, Any]]:
+    """The bindings with the worker's own retry and timeout policies, by wire name."""
+    unknown = (set(retries) | set(timeouts or {})) - set(bindings)
+    if unknown:
+        raise ValueError(
+            f"retries/timeouts name unknown tasks {sorted(unknown)}; "
+            f"this worker runs {sorted(bindings)}"
+        )
+    for name, binding in bindings.items():
+        if name in retries:
+            binding.retry = retries[name]
+        if timeouts is not None and name in timeouts:
+            binding.timeout = timeouts[name]
+    return bindings

@@ -31,3 +31,5 @@ class Scripts:
         self.renew = load("renew")
         self.reclaim = load("reclaim")
         self.release = load("release")
+        self.requeue = load("requeue")
+        self.cron = load("cron")

@@ -1,18 +1,25 @@
 -- Record how a batch of tasks ended, acknowledge their entries and drop them from the streams.
 -- KEYS: the ready streams (highest level first), then the delayed set, then the dead letters.
--- ARGV[1]: key base, ARGV[2]: group, ARGV[3]: dead-letter cap; then one record per task:
---   'F', stream index, entry id, task id, status, outcome, ttl ms                  (ended)
---   'D', stream index, entry id, task id, status, outcome, ttl ms, task, reason, envelope
---                                                                   (ended, dead-lettered)
---   'R', stream index, entry id, task id, envelope of the next attempt, delay ms   (retry)
-local base, group, cap = ARGV[1], ARGV[2], ARGV[3]
+-- ARGV[1]: key base, ARGV[2]: packed records, ARGV[3]: group, ARGV[4]: dead-letter cap.
+-- A record is a kind, then its values:
+--   F  stream index, entry id, task id, status, outcome, ttl ms                  (ended)
+--   D  stream index, entry id, task id, status, outcome, ttl ms, task, reason, envelope
+--                                                                 (ended, dead-lettered)
+--   R  stream index, entry id, task id, envelope of the next attempt, delay ms   (retry)
+local base, group, cap = ARGV[1], ARGV[3], ARGV[4]
+local blob, at = ARGV[2], 1
+-- One value of the packed argument: a 4-byte big-endian length, then the bytes.
+local function take()
+  local n, from = struct.unpack('>I4', blob, at)
+  at = from + n
+  return string.sub(blob, from, at - 1)
+end
 local nstreams = #KEYS - 2
 local delayed, dead = KEYS[nstreams + 1], KEYS[nstreams + 2]
 local acks = {}
 local now, earliest
-local i = 4
-while i <= #ARGV do
-  local kind, s, entry, id = ARGV[i], tonumber(ARGV[i + 1]) + 1, ARGV[i + 2], ARGV[i + 3]
+while at <= #blob do
+  local kind, s, entry, id = take(), tonumber(take()) + 1, take(), take()
   local list = acks[s]
   if not list then
     list = {}
@@ -21,26 +28,24 @@ while i <= #ARGV do
   list[#list + 1] = entry
   local key = base .. ':task:' .. id
   if kind == 'R' then
+    local envelope, delay = take(), tonumber(take())
     if not now then
       local t = redis.call('TIME')
       now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
     end
-    local due = now + tonumber(ARGV[i + 5])
-    redis.call('HSET', key, 's', 'scheduled', 'p', ARGV[i + 4])
+    local due = now + delay
+    redis.call('HSET', key, 's', 'scheduled', 'p', envelope)
     redis.call('ZADD', delayed, due, id)
     if not earliest or due < earliest then earliest = due end
-    i = i + 6
   else
-    local outcome = ARGV[i + 5]
-    redis.call('HSET', key, 's', ARGV[i + 4], 'o', outcome)
-    redis.call('PEXPIRE', key, ARGV[i + 6])
+    local status, outcome, ttl = take(), take(), take()
+    redis.call('HSET', key, 's', status, 'o', outcome)
+    redis.call('PEXPIRE', key, ttl)
     redis.call('PUBLISH', base .. ':done:' .. id, outcome)
     if kind == 'D' then
-      redis.call('XADD', dead, 'MAXLEN', '~', cap, '*', 'id', id, 'task', ARGV[i + 7],
-        'reason', ARGV[i + 8], 'envelope', ARGV[i + 9], 'outcome', outcome)
-      i = i + 10
-    else
-      i = i + 7
+      local task, reason, envelope = take(), take(), take()
+      redis.call('XADD', dead, 'MAXLEN', '~', cap, '*', 'id', id, 'task', task,
+        'reason', reason, 'envelope', envelope, 'outcome', outcome)
     end
   end
 end

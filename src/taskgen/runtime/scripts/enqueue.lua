@@ -1,13 +1,21 @@
 -- Enqueue any number of tasks of one queue in one round trip.
 -- KEYS[1]: the queue's delayed set.  ARGV[1]: the queue's key base.
--- Then four values per task: task id, priority level, delay in ms (0: ready now), envelope.
+-- ARGV[2]: packed, four values per task: task id, priority level, delay in ms (0: ready
+-- now), envelope.
 -- A task id that already has state is not enqueued again (deduplication).
 -- Returns one integer per task: 1 if it was enqueued, 0 if it already existed.
 local base, delayed = ARGV[1], KEYS[1]
+local blob, at = ARGV[2], 1
+-- One value of the packed argument: a 4-byte big-endian length, then the bytes.
+local function take()
+  local n, from = struct.unpack('>I4', blob, at)
+  at = from + n
+  return string.sub(blob, from, at - 1)
+end
 local created = {}
 local now, earliest
-for i = 2, #ARGV, 4 do
-  local id, level, delay, envelope = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3]
+while at <= #blob do
+  local id, level, delay, envelope = take(), take(), tonumber(take()), take()
   local key = base .. ':task:' .. id
   if redis.call('EXISTS', key) == 1 then
     created[#created + 1] = 0

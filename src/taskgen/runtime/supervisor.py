@@ -1,0 +1,61 @@
+"""``--processes N``: run N worker processes and keep them running until told to stop."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from types import FrameType
+
+log = logging.getLogger("taskgen.worker")
+
+#: A child that dies sooner than this after starting is restarted only after this pause.
+QUICK_DEATH = 5.0
+
+
+def supervise(worker_args: Sequence[str], processes: int) -> int:
+    """Run ``processes`` copies of ``taskgen worker <worker_args>``, restarting any that dies.
+
+    SIGTERM/SIGINT are passed on to every child, which then shuts down gracefully. Returns the
+    first non-zero exit code of a child after the stop, or 0 when all ended cleanly."""
+    command = [sys.executable, "-m", "taskgen", "worker", *worker_args]
+    children: dict[int, float] = {}
+    stopping = False
+
+    def start() -> None:
+        child = subprocess.Popen(command)
+        children[child.pid] = time.monotonic()
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in children:
+            os.kill(pid, signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    codes: list[int] = []
+    try:
+        for _ in range(processes):
+            start()
+        while children:
+            pid, status = os.waitpid(-1, 0)  # a signal runs stop() and the wait goes on
+            started = children.pop(pid, None)
+            if started is None:
+                continue
+            code = os.waitstatus_to_exitcode(status)
+            if stopping or code == 0:  # stopped, or done (--burst): not to be replaced
+                codes.append(code)
+                continue
+            log.warning("worker process %d exited with %d; starting another", pid, code)
+            if time.monotonic() - started < QUICK_DEATH:
+                time.sleep(QUICK_DEATH)
+            if not stopping:
+                start()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return next((c for c in codes if c != 0), 0)
