@@ -1,5 +1,8 @@
 """taskgen: a hand-written TaskDef and Binding (what codegen would emit) and its client side.
 
+The binding's adapter takes ``(ctx, args, extras)`` like the generated ones; ``extras`` (what an
+injector provides) is always empty here.
+
 Worker: ``taskgen worker bench.peers.taskgen:worker --concurrency 32``.
 """
 
@@ -39,7 +42,7 @@ async def nap(ctx: Context, seconds: float) -> None:
 
 
 worker = Worker(
-    [Binding(NAP, nap, lambda ctx, args: nap(ctx, args.seconds))],
+    [Binding(NAP, nap, lambda ctx, args, extras: nap(ctx, args.seconds))],
     redis_url=common.REDIS_URL,
     concurrency=common.CONCURRENCY,
 )
