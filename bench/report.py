@@ -120,17 +120,19 @@ def _ratio(other: float | None, mine: float | None) -> str:
     return f"{other / mine:.2f}x"
 
 
-FOOTNOTES = (
-    "¹ taskgen, streaq: one `enqueue_many` call; bare loop: one pipeline of XADDs; "
-    "saq, taskiq, arq: one by one, 32 at a time (their published benchmarks).  \n"
-    "² measured 1 s after the last task finished, with the number of keys then in Redis: a "
-    "library slower to drain than the 5 s result TTL has already seen most results expire; an "
-    "emptied server uses about 2.5 MB (the JSON has each baseline).  \n"
-    "³ CPU time from starting the worker to the last task finishing, start-up (interpreter, "
-    "imports, connecting) included; Redis's from its INFO, the worker's from /proc.  \n"
-    "Ratios: the fastest peer's (or the bare loop's) figure divided by taskgen's; above 1 "
-    "taskgen is faster (or smaller)."
-)
+def footnotes(sizes: Sizes) -> str:
+    """What the marked rows mean, for a run of these sizes."""
+    return (
+        "¹ taskgen, streaq: one `enqueue_many` call; bare loop: one pipeline of XADDs; "
+        "saq, taskiq, arq: one by one, 32 at a time (their published benchmarks).  \n"
+        "² measured 1 s after the last task finished, with the number of keys then in Redis: a "
+        f"library slower to drain than the {sizes.memory_ttl} s result TTL has already seen most "
+        "results expire; an emptied server uses about 2.5 MB (the JSON has each baseline).  \n"
+        "³ CPU time from starting the worker to the last task finishing, start-up (interpreter, "
+        "imports, connecting) included; Redis's from its INFO, the worker's from /proc.  \n"
+        "Ratios: the fastest peer's (or the bare loop's) figure divided by taskgen's; above 1 "
+        "taskgen is faster (or smaller)."
+    )
 
 
 def machine(server_name: str, server_version: str) -> dict[str, str]:

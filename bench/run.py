@@ -92,7 +92,7 @@ def main() -> None:
     )
     print(table)
     print()
-    print(report.FOOTNOTES)
+    print(report.footnotes(sizes))
     print()
     print(", ".join(f"{k}: {v}" for k, v in described.items()) + f"; {stamp:%Y-%m-%d %H:%M} UTC")
     _say(f"results: {path.relative_to(RESULTS.parent.parent)}; logs: {logs.name}/")
