@@ -49,8 +49,9 @@ async def nap(seconds: float) -> None:
     PROBE.done()
 
 
-async def work(count: int) -> None:
-    """Serve the stream until killed."""
+async def work(count: int, stop: asyncio.Event | None = None) -> None:
+    """Serve the stream until killed (or, for ``bench/profile.py``, until ``stop`` is set,
+    checked after each batch: cancelling a blocked XREADGROUP can hang in redis-py)."""
     r = Redis.from_url(common.REDIS_URL)
     try:
         await r.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
@@ -59,7 +60,7 @@ async def work(count: int) -> None:
             raise
     consumer = f"bare-{os.getpid()}"
     ttl = common.RESULT_TTL * 1000
-    while True:
+    while stop is None or not stop.is_set():
         reply = await r.xreadgroup(GROUP, consumer, {STREAM: ">"}, count=count, block=1000)
         if not reply:
             continue
