@@ -1,21 +1,24 @@
 """``./dev profile``: where one task's time goes, in taskgen's worker and in the bare loop.
 
-./dev profile [--only taskgen,bare] [--tasks 20000] [--rounds 5] [--roundtrips 2000]
+./dev profile [--only taskgen,bare] [--what drain,roundtrip] [--tasks 20000] [--rounds 5]
+              [--roundtrips 2000] [--rate 1000]
 
 Against one server of its own, for each library:
 
 1. **Drain.** ``--rounds`` times: enqueue ``--tasks`` no-op tasks (the published way, from a
    separate process, untimed), then run the library's worker *in this process* (taskgen's
    ``Worker.run()``, the bare loop's ``work()``: the code its worker command runs, without the
-   command line's start-up) until the last task finished. Once plainly, for the figures, and
-   once under ``py-spy record`` (a sampling profiler; on-CPU samples only), for where the
-   worker's CPU time goes. Redis's CPU time (INFO) and its per-command times (INFO
-   commandstats, commands run inside Lua scripts included) are taken over each round.
+   command line's start-up) until the last task finished, after one unmeasured warm-up round.
+   Once plainly, for the figures, and once under ``py-spy record --gil`` (a sampling profiler,
+   keeping the samples taken while the thread holds the GIL), for how the worker's user time
+   splits; its system time comes from getrusage. Redis's CPU time (INFO) and its time per
+   command (INFO commandstats) are taken over each round; in the profiled run the slow log
+   (threshold 0) also times each script call and the commands each script ran.
 2. **Round trip.** The library's worker command, as the benchmark starts it; one client enqueues
    a task and awaits its result, ``--roundtrips`` times. Once plainly (latency, and each
    process's CPU time per round trip), once with a ``MONITOR`` connection that timestamps every
    command the server receives (the sequence of one round trip; MONITOR itself slows the
-   server a little), and once with worker and client under py-spy.
+   server a little), and once with worker and client under py-spy (and the slow log).
 
 Prints a Markdown report; the raw profiles (py-spy's collapsed stacks, one per line, readable by
 flamegraph.pl or speedscope) and the figures as JSON go to ``bench/results/profile-<date>/``.
@@ -289,8 +292,9 @@ def _slowlog(admin: redis.Redis) -> dict[str, dict[str, float]]:
 
 def split_scripts(
     plain: list[dict[str, Any]], logged: list[dict[str, Any]], per: int
-) -> tuple[list[tuple[str, float, float]], float]:
-    """Rows (label, calls, µs) per ``per`` and the total µs of all commands.
+) -> tuple[list[tuple[str, float, float]], float, float]:
+    """Rows (label, calls, µs) per ``per``, the total µs of all commands, and the slow log's
+    measured cost per command it logged inside a script (µs).
 
     Totals come from the plain run's commandstats. The slow log (the profiled run) splits the
     EVALSHA time between the scripts, and each script's time between its commands and Lua.
@@ -314,7 +318,7 @@ def split_scripts(
     scripts = [k for k in slow if k.startswith("evalsha ") and " > " not in k]
     ignored = {"config", "info", "flushall", "monitor", "slowlog", "hello", "client", "ping"}
     rows: list[tuple[str, float, float]] = []
-    total = 0.0
+    total = overhead = 0.0
     if scripts and stats.get("evalsha"):
         plain_eval = stats["evalsha"] / per
         slow_eval = sum(slow[k] for k in scripts) / logged_per
@@ -352,7 +356,7 @@ def split_scripts(
             continue
         rows.append((name, calls, usec))
         total += usec
-    return rows, total
+    return rows, total, overhead
 
 
 def _commandstats(admin: redis.Redis) -> dict[str, dict[str, float]]:
@@ -394,8 +398,9 @@ class Run:
         out = self.folder / f"{name}.txt"
         # --gil: only samples taken while the thread holds the GIL, i.e. runs Python or C
         # extension code (user time). Without it, a blocking py-spy's own stops make waits in
-        # epoll look busy, and --nonblocking skews towards system calls (its stack reads fail
-        # more often while Python code runs). System time is measured apart (getrusage).
+        # epoll look busy (an idle asyncio loop gave 7% of its samples), and --nonblocking put
+        # two thirds of a drain's samples in socket sends and epoll while the process's system
+        # time was a tenth of its CPU time. System time is measured apart (getrusage).
         spy = [self.spy, "record", "--gil", "--rate", str(self.rate), "--format", "raw"]
         spy += ["-o", str(out)]
         return [*spy, "--", *argv], out
@@ -539,7 +544,7 @@ class Run:
         self, plain: list[dict[str, Any]], logged: list[dict[str, Any]], per: int, unit: str
     ) -> None:
         """Where Redis's time goes, per task: see ``split_scripts``."""
-        rows, total = split_scripts(plain, logged, per)
+        rows, total, overhead = split_scripts(plain, logged, per)
         cpu = sum(r["server_cpu"] for r in plain) * 1e6 / per
         self.say(
             f"Redis, per {unit}: INFO commandstats of the plain run; the time of all scripts "
@@ -557,6 +562,9 @@ class Run:
         self.say(f"| *all commands* | | {total:.2f} |")
         self.say(f"| *Redis CPU time* | | {cpu:.2f} |")
         self.say()
+        if overhead:
+            self.say(f"(The slow log cost {overhead:.2f} µs per command it logged in a script.)")
+            self.say()
 
     def _profile_table(
         self,
