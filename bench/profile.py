@@ -92,6 +92,7 @@ def drain_rounds(lib: str, n: int, rounds: int) -> list[dict[str, Any]]:
         seconds, steady = asyncio.run(_drain(lib, n))
         after = resource.getrusage(resource.RUSAGE_SELF)
         if i == 0:
+            _pause()
             continue  # a warm-up round: imports, the scripts' first load
         figures.append(
             {
@@ -156,6 +157,7 @@ def roundtrips(lib: str, n: int, warmup: int, worker_pid: int) -> dict[str, Any]
         async with module.session():
             for i in range(warmup):
                 await module.roundtrip(120.0 if i == 0 else 30.0)
+            await asyncio.to_thread(_pause)
             _reset_stats(admin)
             server_cpu = _server_cpu(admin)
             worker_cpu = cpu_seconds(worker_pid)
@@ -224,6 +226,14 @@ def local_ports(pid: int) -> set[str]:
             if len(fields) > 9 and fields[9] in inodes:
                 ports.add(str(int(fields[1].rsplit(":", 1)[1], 16)))
     return ports
+
+
+def _pause() -> None:
+    """With BENCH_PAUSE=1, say "ready" and wait for the parent's go-ahead (it attaches py-spy in
+    between, so that start-up and warm-up stay out of the profile)."""
+    if os.environ.get("BENCH_PAUSE") == "1":
+        print("ready", flush=True)
+        sys.stdin.readline()
 
 
 def _server_cpu(admin: redis.Redis) -> float:
@@ -377,7 +387,7 @@ class Run:
     def __init__(self, srv: server.Server, folder: Path, spy: str, rate: int) -> None:
         self.server = srv
         self.folder = folder
-        self.spy = spy
+        self.spy_bin = spy
         self.rate = rate
         self.report: list[str] = []
         self.data: dict[str, Any] = {}
@@ -393,17 +403,28 @@ class Run:
         variables.pop("VIRTUAL_ENV", None)
         return variables
 
-    def spied(self, name: str, argv: list[str]) -> tuple[list[str], Path]:
-        """``argv`` under py-spy, recording collapsed stacks to ``<name>.txt``."""
+    def spy(self, name: str, pid: int) -> tuple[subprocess.Popen[bytes], Path]:
+        """Start ``py-spy record`` on a running process, its collapsed stacks to ``<name>.txt``;
+        stop it with ``_unspy`` (SIGINT), which makes it write them."""
         out = self.folder / f"{name}.txt"
         # --gil: only samples taken while the thread holds the GIL, i.e. runs Python or C
         # extension code (user time). Without it, a blocking py-spy's own stops make waits in
         # epoll look busy (an idle asyncio loop gave 7% of its samples), and --nonblocking put
         # two thirds of a drain's samples in socket sends and epoll while the process's system
         # time was a tenth of its CPU time. System time is measured apart (getrusage).
-        spy = [self.spy, "record", "--gil", "--rate", str(self.rate), "--format", "raw"]
-        spy += ["-o", str(out)]
-        return [*spy, "--", *argv], out
+        # Attached after start-up: a process started under py-spy at this rate once crawled
+        # through its imports for minutes.
+        argv = [self.spy_bin, "record", "--gil", "--rate", str(self.rate), "--format", "raw"]
+        argv += ["-o", str(out), "--pid", str(pid)]
+        log = (self.folder / f"{name}.spy.log").open("wb")
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+        time.sleep(0.5)  # attached and sampling
+        if process.poll() is not None:
+            raise procs.BenchError(
+                f"py-spy could not attach to {pid} (see {log.name}; it needs ptrace permission: "
+                "root, or kernel.yama.ptrace_scope=0)"
+            )
+        return process, out
 
     def say(self, text: str = "") -> None:
         self.report.append(text)
@@ -415,10 +436,9 @@ class Run:
         child = [sys.executable, str(Path(__file__).resolve()), "_drain", lib, str(n), str(rounds)]
         child.append(figures)
         _progress(f"{lib}: drain {rounds} x {n:,}, plain")
-        plain = self._json(child)
+        plain, _ = self._json(child)
         _progress(f"{lib}: drain {rounds} x {n:,}, under py-spy")
-        argv, out = self.spied(f"{lib}-drain", child)
-        spied = self._json(argv, slowlog=True)
+        spied, (out,) = self._json(child, slowlog=True, spy=f"{lib}-drain")
         self.data[f"{lib}-drain"] = {"plain": plain, "spied": spied}
 
         total = n * rounds
@@ -455,19 +475,23 @@ class Run:
             self.server.flush()
             log = self.folder / f"{lib}-worker.log"
             spied = mode == "spied"
-            argv, worker_out = self.spied(f"{lib}-roundtrip-worker", worker_argv)
-            worker = procs.start(argv if spied else worker_argv, env=self.env(), cwd=REPO, log=log)
+            worker = procs.start(worker_argv, env=self.env(), cwd=REPO, log=log)
             monitor = Monitor(self.server.url) if mode == "monitor" else None
-            pid = worker.pid
             try:
-                pid = _worker_pid(worker, library.name)
-                command = [*client, str(pid), str(self.folder / f"{lib}-roundtrip.json")]
-                spied_command, client_out = self.spied(f"{lib}-roundtrip-client", command)
-                results[mode] = self._json(spied_command if spied else command, slowlog=spied)
+                command = [*client, str(worker.pid), str(self.folder / f"{lib}-roundtrip.json")]
+                if spied:
+                    results[mode], (client_out, worker_out) = self._json(
+                        command,
+                        slowlog=True,
+                        spy=f"{lib}-roundtrip-client",
+                        also=(f"{lib}-roundtrip-worker", worker.pid),
+                    )
+                else:
+                    results[mode], _ = self._json(command)
             finally:
                 if monitor is not None:
                     monitor.stop()
-                _stop_spied(worker, pid)
+                procs.stop(worker.process)
             if monitor is not None:
                 (self.folder / f"{lib}-monitor.txt").write_text("\n".join(monitor.lines))
                 ports = set(results["monitor"]["ports"])
@@ -527,18 +551,48 @@ class Run:
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _json(self, argv: list[str], slowlog: bool = False) -> Any:
-        """Run a child (maybe under py-spy, which prints on standard output too) that writes its
-        figures as JSON to the file named by its last argument."""
+    def _json(
+        self,
+        argv: list[str],
+        *,
+        slowlog: bool = False,
+        spy: str | None = None,
+        also: tuple[str, int] | None = None,
+    ) -> tuple[Any, list[Path]]:
+        """Run a child that writes its figures as JSON to the file its last argument names.
+
+        With ``spy`` (a name), the child pauses after its warm-up while py-spy attaches to it
+        (and to ``also``: a name and the pid of another process); returns the profiles too."""
         out = Path(argv[-1])
         out.unlink(missing_ok=True)
-        process = subprocess.run(
-            argv, env=self.env(slowlog), cwd=REPO, capture_output=True, timeout=1200, check=False
-        )
-        if process.returncode != 0 or not out.exists():
-            tail = procs.last_line(process.stderr.decode(errors="replace"))
-            raise procs.BenchError(f"{argv[0]} failed ({process.returncode}): {tail}")
-        return json.loads(out.read_text())
+        env = self.env(slowlog)
+        env["BENCH_PAUSE"] = "1" if spy else "0"
+        child = subprocess.Popen(
+            argv, env=env, cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=(self.folder / "children.log").open("ab"),
+        )  # fmt: skip
+        assert child.stdin is not None and child.stdout is not None
+        spies: list[tuple[subprocess.Popen[bytes], Path]] = []
+        try:
+            if spy:
+                if child.stdout.readline().strip() != b"ready":
+                    raise procs.BenchError(f"{argv[3:5]} did not get ready")
+                spies.append(self.spy(spy, child.pid))
+                if also is not None:
+                    spies.append(self.spy(*also))
+                child.stdin.write(b"go\n")
+                child.stdin.flush()
+            child.wait(timeout=1200)
+        finally:
+            for process, _ in spies:
+                _unspy(process)
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+        if child.returncode != 0 or not out.exists():
+            tail = procs.log_tail(self.folder / "children.log")
+            raise procs.BenchError(f"{argv[3:5]} failed ({child.returncode}): {tail}")
+        return json.loads(out.read_text()), [path for _, path in spies]
 
     def _commands_table(
         self, plain: list[dict[str, Any]], logged: list[dict[str, Any]], per: int, unit: str
@@ -614,27 +668,15 @@ def _pct(ordered: list[float], pct: float) -> float:
     return ordered[max(0, -(-len(ordered) * pct // 100) - 1)] if ordered else float("nan")
 
 
-def _worker_pid(worker: procs.Running, name: str) -> int:
-    """The worker's own process: under py-spy, py-spy's child."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        tree = procs._tree(worker.pid)
-        if Path(f"/proc/{worker.pid}/exe").resolve().name != "py-spy":
-            return worker.pid
-        if len(tree) > 1:
-            return tree[1]
-        time.sleep(0.05)
-    raise procs.BenchError(f"{name}: py-spy started no worker")
-
-
-def _stop_spied(worker: procs.Running, pid: int) -> None:
-    """SIGTERM the worker itself, so that py-spy (if it watches it) writes its profile."""
-    if pid != worker.pid:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            worker.process.wait(timeout=30)
-    procs.stop(worker.process)
+def _unspy(process: subprocess.Popen[bytes]) -> None:
+    """Stop a py-spy record as Ctrl-C would: it writes its profile, then exits."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _progress(text: str) -> None:
