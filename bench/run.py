@@ -1,0 +1,159 @@
+"""``./dev bench``: every workload for every library against one server, one table.
+
+./dev bench [--only taskgen,saq] [--quick] [--skip-install] [--workloads drain_1,memory]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    # Run as a script (``python bench/run.py``): make ``bench`` and ``tests`` importable.
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import envs, procs, report, server
+from bench.libraries import BY_NAME, LIBRARIES, Library
+from bench.procs import BenchError
+from bench.workloads import FULL, QUICK, Bench
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+#: In running order; each one runs every library before the next begins, so the figures of
+#: one row are taken close together in time.
+WORKLOADS = [
+    "enqueue_published",
+    "enqueue_each",
+    "drain_1",
+    "drain_2",
+    "roundtrip",
+    "sleep",
+    "memory",
+]
+
+
+def main() -> None:
+    options = _parse()
+    libraries = [BY_NAME[name] for name in options.only]
+    sizes = QUICK if options.quick else FULL
+    stamp = datetime.datetime.now(datetime.UTC)
+    logs = RESULTS / f"logs-{stamp:%Y-%m-%dT%H%M%S}"
+    logs.mkdir(parents=True, exist_ok=True)
+    # A SIGTERM ends the run like Ctrl-C: through the finally blocks that stop every process.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+    ready = {"taskgen": envs.taskgen_env()}
+    for name in sorted({lib.env for lib in libraries} - {"taskgen"}):
+        _say(f"virtualenv {name}: {'checking' if options.skip_install else 'preparing'}")
+        ready[name] = envs.prepare(name, install=not options.skip_install, log=logs / "install.log")
+        if ready[name].error:
+            _say(f"virtualenv {name}: {ready[name].error}")
+
+    results: dict[str, dict[str, Any]] = {lib.name: {} for lib in libraries}
+    with server.started() as running:
+        _say(f"server: {running.name} {running.version} at {running.url}")
+        bench = Bench(running, sizes, ready, logs)
+        try:
+            for workload in options.workloads:
+                for lib in libraries:
+                    results[lib.name][workload] = _measure(bench, workload, lib)
+        finally:
+            procs.stop_all()
+        described = report.machine(running.name, running.version)
+
+    table = report.table(results, libraries, sizes)
+    path = RESULTS / f"{stamp:%Y-%m-%dT%H%M%S}.json"
+    path.write_text(
+        json.dumps(
+            {
+                "date": stamp.isoformat(timespec="seconds"),
+                "machine": described,
+                "sizes": vars(sizes),
+                "quick": options.quick,
+                "libraries": {
+                    lib.name: {
+                        "config": lib.config,
+                        "env": lib.env,
+                        "versions": ready[lib.env].versions,
+                    }
+                    for lib in libraries
+                },
+                "results": results,
+                "table": table,
+            },
+            indent=2,
+        )
+    )
+    print(table)
+    print()
+    print(report.footnotes(sizes))
+    print()
+    print(", ".join(f"{k}: {v}" for k, v in described.items()) + f"; {stamp:%Y-%m-%d %H:%M} UTC")
+    _say(f"results: {path.relative_to(RESULTS.parent.parent)}; logs: {logs.name}/")
+
+
+def _measure(bench: Bench, workload: str, lib: Library) -> dict[str, Any]:
+    """One library through one workload; a failure becomes the cell's text, not the run's end."""
+    began = time.monotonic()
+    try:
+        figures: dict[str, Any] = getattr(bench, workload)(lib)
+    except BenchError as exc:
+        figures = {"error": str(exc)}
+    except Exception as exc:
+        figures = {"error": f"{type(exc).__name__}: {exc}"}
+    finally:
+        procs.stop_all()
+    shown = figures.get("error") or {k: _short(v) for k, v in figures.items()}
+    _say(f"{workload} {lib.name} ({time.monotonic() - began:.0f} s): {shown}")
+    return figures
+
+
+def _short(value: Any) -> Any:
+    return round(value, 4) if isinstance(value, float) else value
+
+
+def _say(text: str) -> None:
+    print(f"[bench] {text}", file=sys.stderr, flush=True)
+
+
+def _parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="./dev bench", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--only",
+        type=_names(BY_NAME, "library"),
+        default=[lib.name for lib in LIBRARIES],
+        help="comma-separated libraries (default: all): " + ",".join(BY_NAME),
+    )
+    parser.add_argument(
+        "--workloads",
+        type=_names(WORKLOADS, "workload"),
+        default=WORKLOADS,
+        help="comma-separated workloads (default: all): " + ",".join(WORKLOADS),
+    )
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument(
+        "--skip-install", action="store_true", help="use the peers' virtualenvs as they are"
+    )
+    return parser.parse_args()
+
+
+def _names(known: Any, what: str) -> Any:
+    def parse(text: str) -> list[str]:
+        names = [n.strip() for n in text.split(",") if n.strip()]
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise argparse.ArgumentTypeError(f"unknown {what}(s): {', '.join(unknown)}")
+        # Keep the canonical order, whatever order they were given in.
+        return [n for n in known if n in names]
+
+    return parse
+
+
+if __name__ == "__main__":
+    main()
