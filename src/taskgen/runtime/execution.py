@@ -289,6 +289,15 @@ class Executor:
             )
             return
         reason = "retries exhausted" if binding.retry.attempts > 1 else "failed"
+        log.warning(
+            "task %s (%s) %s on attempt %d, dead-lettered: %s: %s",
+            envelope.task,
+            envelope.id,
+            reason,
+            envelope.attempt,
+            error.type,
+            error.message,
+        )
         self._end(delivery, status, error=error, ttl=binding.task.result_ttl, dead=reason)
 
     def _reject(self, delivery: Delivery, task: str, reason: str) -> None:

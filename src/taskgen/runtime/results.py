@@ -1,11 +1,13 @@
 """Waiting for task outcomes without polling: one pub/sub connection shared by all waiters.
 
 A waiter registers a future for its task's completion channel. In the background, one
-sender batches what the waiters need: SUBSCRIBE for new channels, then, once the server has
-confirmed a subscription, one pipelined read of the stored outcomes (an outcome published
-before the subscription would otherwise be missed), and UNSUBSCRIBE for channels nobody
-awaits any more. One reader resolves the futures as outcomes are published. However many
-tasks are awaited at once, this costs two connections and a handful of round trips.
+sender batches what the waiters need: first one pipelined read of new waiters' stored outcomes
+(a short task has often finished by the time its caller awaits it, and then no subscription is
+needed at all); SUBSCRIBE for the channels still waiting, then, once the server has confirmed
+a subscription, another pipelined read of the stored outcomes (an outcome published before the
+subscription would otherwise be missed); and UNSUBSCRIBE for channels nobody awaits any
+more. One reader resolves the futures as outcomes are published. However many tasks are
+awaited at once, this costs two connections and a handful of round trips.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ class ResultWaiter:
         self._subscribe: set[bytes] = set()
         self._unsubscribe: set[bytes] = set()
         self._check: set[bytes] = set()
+        self._peek: set[bytes] = set()
+        #: Channels subscribed to (or about to be), so only those are ever unsubscribed.
+        self._subscribed: set[bytes] = set()
         self._wake = asyncio.Event()
 
     async def wait(self, task_key: str, channel: str, timeout: float | None) -> bytes | None:
@@ -47,9 +52,10 @@ class ResultWaiter:
             self._task_keys[name] = task_key
             if name in self._unsubscribe:  # still subscribed: only the stored outcome is due
                 self._unsubscribe.discard(name)
+                self._subscribed.add(name)
                 self._check.add(name)
             else:
-                self._subscribe.add(name)
+                self._peek.add(name)
             self._wake.set()
         else:
             waiters.append(future)
@@ -71,9 +77,10 @@ class ResultWaiter:
         del self._waiters[name]
         del self._task_keys[name]
         self._check.discard(name)
-        if name in self._subscribe:
-            self._subscribe.discard(name)
-        else:
+        self._peek.discard(name)
+        self._subscribe.discard(name)
+        if name in self._subscribed:
+            self._subscribed.discard(name)
             self._unsubscribe.add(name)
             self._wake.set()
 
@@ -93,7 +100,8 @@ class ResultWaiter:
             task.cancel()
         self._pubsub = pubsub = self._redis.pubsub()
         # Everything awaited so far must be subscribed again on the new connection.
-        self._subscribe |= set(self._waiters)
+        self._subscribe |= set(self._waiters) - self._peek
+        self._subscribed = set(self._subscribe)
         self._unsubscribe.clear()
         self._wake.set()
         connected = asyncio.Event()
@@ -108,6 +116,9 @@ class ResultWaiter:
             while True:
                 await self._wake.wait()
                 self._wake.clear()
+                if self._peek:
+                    channels, self._peek = self._peek, set()
+                    await self._read_stored(channels, then_subscribe=True)
                 if self._unsubscribe:
                     channels, self._unsubscribe = self._unsubscribe, set()
                     await pubsub.unsubscribe(*channels)
@@ -115,15 +126,18 @@ class ResultWaiter:
                     channels, self._subscribe = self._subscribe, set()
                     await pubsub.subscribe(*channels)
                 if self._check:
-                    await self._read_stored()
+                    channels, self._check = self._check, set()
+                    await self._read_stored(channels)
         except BaseException as exc:
             self._fail(ConnectionError(f"waiting for results failed: {exc!r}"))
             raise
 
-    async def _read_stored(self) -> None:
-        """One pipelined read of the stored outcomes of newly subscribed channels."""
-        channels = [c for c in self._check if c in self._task_keys]
-        self._check.clear()
+    async def _read_stored(self, wanted: set[bytes], *, then_subscribe: bool = False) -> None:
+        """One pipelined read of stored outcomes; with ``then_subscribe``, channels whose task
+        has not ended yet are queued for a subscription."""
+        channels = [c for c in wanted if c in self._task_keys]
+        if not channels:
+            return
         async with self._redis.pipeline(transaction=False) as pipe:
             for channel in channels:
                 pipe.hget(self._task_keys[channel], "o")
@@ -131,6 +145,9 @@ class ResultWaiter:
         for channel, outcome in zip(channels, stored, strict=True):
             if outcome is not None:
                 self._resolve(channel, outcome)
+            elif then_subscribe and channel in self._waiters:
+                self._subscribe.add(channel)
+                self._subscribed.add(channel)
 
     async def _read(self, pubsub: PubSub, connected: asyncio.Event) -> None:
         try:
