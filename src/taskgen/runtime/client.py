@@ -67,8 +67,11 @@ class Client:
     ) -> TaskHandle[R]:
         """Enqueue one task; one round trip to Redis."""
         keys = self.keys(task.queue)
-        task_id, record = pack_call(task, args, options, now_ms())
+        reply = self._results.reply
+        task_id, record = pack_call(task, args, options, now_ms(), reply=reply)
         created = await self._scripts.enqueue(keys=[keys.delayed], args=[keys.base, record])
+        if reply and created[0] == 1:
+            self._results.expect(keys.done_channel(task_id))
         return TaskHandle(self, task, task_id, created=created[0] == 1)
 
     async def enqueue_many(self, calls: Iterable[Call[R]]) -> list[TaskHandle[R]]:
@@ -78,8 +81,9 @@ class Client:
         handles: list[TaskHandle[R]] = []
         sending: asyncio.Future[list[int]] | None = None
         sent: tuple[list[Call[R]], list[str]] = ([], [])
+        reply = self._results.reply
         for chunk in chunked(calls):
-            ids, records = encode_chunk(chunk, now)
+            ids, records = encode_chunk(chunk, now, reply)
             if sending is not None:
                 handles += self._handles(*sent, await sending)
             keys = self.keys(chunk[0].task.queue)
@@ -95,6 +99,10 @@ class Client:
     def _handles(
         self, chunk: list[Call[R]], ids: list[str], created: list[int]
     ) -> list[TaskHandle[R]]:
+        if self._results.reply:
+            for call, task_id, flag in zip(chunk, ids, created, strict=True):
+                if flag == 1:
+                    self._results.expect(self.keys(call.task.queue).done_channel(task_id))
         return [
             TaskHandle(self, call.task, task_id, created=flag == 1)
             for call, task_id, flag in zip(chunk, ids, created, strict=True)
@@ -157,14 +165,14 @@ def chunked(calls: Iterable[Call[R]]) -> list[list[Call[R]]]:
     ]
 
 
-def encode_chunk(chunk: list[Call[Any]], now: int) -> tuple[list[str], bytes]:
+def encode_chunk(chunk: list[Call[Any]], now: int, reply: bytes = b"") -> tuple[list[str], bytes]:
     """The chunk's task ids, and its calls packed for one enqueue script call."""
     fresh = iter(new_task_ids(len(chunk)))
     ids: list[str] = []
     records: list[bytes] = []
     for call in chunk:
         task_id, record = pack_call(
-            call.task, call.args, call.options, now, call.options.task_id or next(fresh)
+            call.task, call.args, call.options, now, call.options.task_id or next(fresh), reply
         )
         ids.append(task_id)
         records.append(record)

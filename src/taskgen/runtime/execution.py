@@ -343,6 +343,7 @@ class Executor:
             STATUSES[status],
             outcome,
             number(round(ttl * 1000)),
+            envelope.reply if envelope else b"",
         ]
         if dead:
             name = task or (envelope.task if envelope else "?")
@@ -366,6 +367,7 @@ class Executor:
             DONE_STATUS,
             LENGTH(len(outcome)), outcome,
             binding.packed_ttl,
+            LENGTH(len(envelope.reply)), envelope.reply,
         ))  # fmt: skip
         self._record(delivery, record)
 

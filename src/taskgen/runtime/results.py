@@ -8,11 +8,17 @@ a subscription, another pipelined read of the stored outcomes (an outcome publis
 subscription would otherwise be missed); and UNSUBSCRIBE for channels nobody awaits any
 more. One reader resolves the futures as outcomes are published. However many tasks are
 awaited at once, this costs two connections and a handful of round trips.
+
+Once it runs, the waiter also offers its private channel as the reply channel of the tasks its
+client enqueues: their workers publish the outcome there as well, so awaiting such a task needs
+no command at all. Replies for tasks nobody awaits yet are kept (a bounded number) until they
+are; anything not kept falls back to the stored outcome.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from typing import Any
 
 from redis.asyncio import Redis
@@ -20,6 +26,11 @@ from redis.asyncio.client import PubSub
 
 from taskgen.runtime.stopping import stop_tasks
 from taskgen.runtime.wire import new_task_id
+
+#: Tasks enqueued with a reply channel whose outcome has not arrived, and replies nobody has
+#: awaited yet, kept at most this many each (the oldest are forgotten, and fall back to reading
+#: the stored outcome).
+KEPT = 10_000
 
 
 class ResultWaiter:
@@ -40,11 +51,24 @@ class ResultWaiter:
         #: Channels subscribed to (or about to be), so only those are ever unsubscribed.
         self._subscribed: set[bytes] = set()
         self._wake = asyncio.Event()
+        #: The private channel, once subscribed: what enqueues put in their envelopes.
+        self.reply = b""
+        self._expected: OrderedDict[bytes, None] = OrderedDict()
+        self._unclaimed: OrderedDict[bytes, bytes] = OrderedDict()
+
+    def expect(self, channel: str) -> None:
+        """A task was enqueued with this waiter's reply channel; its outcome will come here."""
+        self._expected[channel.encode()] = None
+        if len(self._expected) > KEPT:
+            self._expected.popitem(last=False)
 
     async def wait(self, task_key: str, channel: str, timeout: float | None) -> bytes | None:
         """The outcome stored at ``task_key`` or published on ``channel``; None on timeout."""
         self._start()
         name = channel.encode()
+        unclaimed = self._unclaimed.pop(name, None)
+        if unclaimed is not None:
+            return unclaimed
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         waiters = self._waiters.get(name)
         if waiters is None:
@@ -54,7 +78,7 @@ class ResultWaiter:
                 self._unsubscribe.discard(name)
                 self._subscribed.add(name)
                 self._check.add(name)
-            else:
+            elif name not in self._expected:  # expected: the reply comes on the private channel
                 self._peek.add(name)
             self._wake.set()
         else:
@@ -76,6 +100,7 @@ class ResultWaiter:
             return
         del self._waiters[name]
         del self._task_keys[name]
+        self._expected.pop(name, None)
         self._check.discard(name)
         self._peek.discard(name)
         self._subscribe.discard(name)
@@ -99,6 +124,10 @@ class ResultWaiter:
         for task in self._tasks:
             task.cancel()
         self._pubsub = pubsub = self._redis.pubsub()
+        # Replies published while no connection listened are lost: read what is stored instead.
+        self.reply = b""
+        self._peek |= {c for c in self._waiters if c in self._expected}
+        self._expected.clear()
         # Everything awaited so far must be subscribed again on the new connection.
         self._subscribe |= set(self._waiters) - self._peek
         self._subscribed = set(self._subscribe)
@@ -153,12 +182,15 @@ class ResultWaiter:
         try:
             await pubsub.subscribe(self._anchor)
             connected.set()
+            self.reply = self._anchor
             while True:
                 message = await pubsub.get_message(timeout=None)
                 if message is None:
                     continue
                 kind, channel = message["type"], message["channel"]
-                if kind == "message":
+                if kind == "message" and channel == self._anchor:
+                    self._reply(message["data"])
+                elif kind == "message":
                     self._resolve(channel, message["data"])
                 elif kind == "subscribe" and channel in self._waiters:
                     self._check.add(channel)
@@ -166,6 +198,18 @@ class ResultWaiter:
         except BaseException as exc:
             self._fail(ConnectionError(f"the result connection failed: {exc!r}"))
             raise
+
+    def _reply(self, data: bytes) -> None:
+        """A reply: the task's channel name, length-prefixed, then its outcome."""
+        size = int.from_bytes(data[:4], "big")
+        channel, outcome = data[4 : 4 + size], data[4 + size :]
+        if channel in self._waiters:
+            self._resolve(channel, outcome)
+        elif channel in self._expected:
+            del self._expected[channel]
+            self._unclaimed[channel] = outcome
+            if len(self._unclaimed) > KEPT:
+                self._unclaimed.popitem(last=False)
 
     def _resolve(self, channel: bytes, outcome: bytes) -> None:
         for future in self._waiters.get(channel, ()):

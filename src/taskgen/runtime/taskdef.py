@@ -136,6 +136,7 @@ def encode_call(
     options: EnqueueOptions,
     now: int,
     task_id: str | None = None,
+    reply: bytes = b"",
 ) -> tuple[str, int, int, bytes]:
     """One task's id, priority level, delay in ms and encoded envelope."""
     task_id = options.task_id or task_id or new_task_id()
@@ -154,6 +155,8 @@ def encode_call(
         1,
         priority,
         expires_at,
+        None,
+        reply,
     )
     return task_id, int(priority), delay, ENCODER.encode(envelope)
 
@@ -164,7 +167,8 @@ def pack_call(
     options: EnqueueOptions,
     now: int,
     task_id: str | None = None,
+    reply: bytes = b"",
 ) -> tuple[str, bytes]:
     """The task id, and the packed record the enqueue script reads for this task."""
-    task_id, level, delay, envelope = encode_call(task, args, options, now, task_id)
-    return task_id, pack([task_id.encode(), number(level), number(delay), envelope])
+    task_id, level, delay, envelope = encode_call(task, args, options, now, task_id, reply)
+    return task_id, pack([task_id.encode(), number(level), number(delay), envelope, reply])

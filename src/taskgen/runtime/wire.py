@@ -48,6 +48,9 @@ class Envelope(msgspec.Struct, array_like=True, gc=False, frozen=True):
     priority: int = 1
     expires_at: int = 0
     trace: dict[str, str] | None = None
+    #: The enqueueing client's own channel, when it awaits results: the worker publishes the
+    #: outcome there too, so that client needs no subscription per task.
+    reply: bytes = b""
 
 
 class ErrorInfo(msgspec.Struct, array_like=True, gc=False, frozen=True):

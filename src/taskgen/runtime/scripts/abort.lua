@@ -5,7 +5,7 @@
 -- ARGV[5]: its ttl in ms.
 -- Returns 1: aborted; 2: a worker was asked to cancel it; 0: it had ended or is unknown.
 local base, group, id = ARGV[1], ARGV[2], ARGV[3]
-local state = redis.call('HMGET', KEYS[1], 's', 'l', 'e')
+local state = redis.call('HMGET', KEYS[1], 's', 'l', 'e', 'r')
 local status = state[1]
 if status == 'queued' then
   local stream = base .. ':ready:' .. state[2]
@@ -24,5 +24,10 @@ end
 redis.call('HSET', KEYS[1], 's', 'aborted', 'o', ARGV[4])
 redis.call('HDEL', KEYS[1], 'p')
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
-redis.call('PUBLISH', base .. ':done:' .. id, ARGV[4])
+local channel = base .. ':done:' .. id
+redis.call('PUBLISH', channel, ARGV[4])
+if state[4] then
+  -- The enqueueing client awaits it on its own channel (see complete.lua).
+  redis.call('PUBLISH', state[4], struct.pack('>I4', #channel) .. channel .. ARGV[4])
+end
 return 1

@@ -2,9 +2,11 @@
 -- KEYS: the ready streams (highest level first), then the delayed set, then the dead letters.
 -- ARGV[1]: key base, ARGV[2]: packed records, ARGV[3]: group, ARGV[4]: dead-letter cap.
 -- A record is a kind, then its values:
---   F  stream index, entry id, task id, status, outcome, ttl ms                  (ended)
---   D  stream index, entry id, task id, status, outcome, ttl ms, task, reason, envelope
---                                                                 (ended, dead-lettered)
+--   F  stream index, entry id, task id, status, outcome, ttl ms, reply channel     (ended)
+--   D  stream index, entry id, task id, status, outcome, ttl ms, reply channel, task, reason,
+--      envelope                                                   (ended, dead-lettered)
+-- The outcome is published on the task's channel and, when the enqueueing client gave one, on
+-- its reply channel, prefixed with the task channel's name.
 --   R  stream index, entry id, task id, envelope of the next attempt, delay ms   (retry)
 local base, group, cap = ARGV[1], ARGV[3], ARGV[4]
 local blob, at = ARGV[2], 1
@@ -38,10 +40,14 @@ while at <= #blob do
     redis.call('ZADD', delayed, due, id)
     if not earliest or due < earliest then earliest = due end
   else
-    local status, outcome, ttl = take(), take(), take()
+    local status, outcome, ttl, reply = take(), take(), take(), take()
     redis.call('HSET', key, 's', status, 'o', outcome)
     redis.call('PEXPIRE', key, ttl)
-    redis.call('PUBLISH', base .. ':done:' .. id, outcome)
+    local channel = base .. ':done:' .. id
+    redis.call('PUBLISH', channel, outcome)
+    if reply ~= '' then
+      redis.call('PUBLISH', reply, struct.pack('>I4', #channel) .. channel .. outcome)
+    end
     if kind == 'D' then
       local task, reason, envelope = take(), take(), take()
       redis.call('XADD', dead, 'MAXLEN', '~', cap, '*', 'id', id, 'task', task,

@@ -1,7 +1,7 @@
 -- Enqueue any number of tasks of one queue in one round trip.
 -- KEYS[1]: the queue's delayed set.  ARGV[1]: the queue's key base.
--- ARGV[2]: packed, four values per task: task id, priority level, delay in ms (0: ready
--- now), envelope.
+-- ARGV[2]: packed, five values per task: task id, priority level, delay in ms (0: ready
+-- now), envelope, the client's reply channel ('' for none; kept so an abort can reply too).
 -- A task id that already has state is not enqueued again (deduplication).
 -- Returns one integer per task: 1 if it was enqueued, 0 if it already existed.
 local base, delayed = ARGV[1], KEYS[1]
@@ -15,7 +15,7 @@ end
 local created = {}
 local now, earliest
 while at <= #blob do
-  local id, level, delay, envelope = take(), take(), tonumber(take()), take()
+  local id, level, delay, envelope, reply = take(), take(), tonumber(take()), take(), take()
   local key = base .. ':task:' .. id
   if redis.call('EXISTS', key) == 1 then
     created[#created + 1] = 0
@@ -27,11 +27,16 @@ while at <= #blob do
       end
       local due = now + delay
       redis.call('HSET', key, 's', 'scheduled', 'l', level, 'p', envelope)
+      if reply ~= '' then redis.call('HSET', key, 'r', reply) end
       redis.call('ZADD', delayed, due, id)
       if not earliest or due < earliest then earliest = due end
     else
       local entry = redis.call('XADD', base .. ':ready:' .. level, '*', id, envelope)
-      redis.call('HSET', key, 's', 'queued', 'l', level, 'e', entry)
+      if reply ~= '' then
+        redis.call('HSET', key, 's', 'queued', 'l', level, 'e', entry, 'r', reply)
+      else
+        redis.call('HSET', key, 's', 'queued', 'l', level, 'e', entry)
+      end
     end
     created[#created + 1] = 1
   end
