@@ -77,3 +77,25 @@ async def test_an_awaited_task_aborted_while_queued_resolves_at_once(redis_url: 
         assert await other.handle(SLEEP, later.id).abort()
         with pytest.raises(TaskAborted):
             await waiting
+
+
+async def test_a_task_handed_back_at_shutdown_still_replies(redis_url: str) -> None:
+    """Redeliveries are counted in the task's state next to its reply channel."""
+    started = asyncio.Event()
+
+    async def once_slow(ctx: Context, seconds: float, tag: str) -> str:
+        if ctx.delivery == 1:
+            started.set()
+            await asyncio.sleep(seconds)
+        return f"{tag} on delivery {ctx.delivery}"
+
+    slow = Binding(SLEEP, once_slow, lambda ctx, args, _: once_slow(ctx, args.seconds, args.tag))
+    async with Client.from_url(redis_url) as client:
+        async with running_worker(redis_url, [bind_nap()]):
+            warm = await client.enqueue(SLEEP, SleepArgs(seconds=0, tag="warm"))
+            assert await warm.result(timeout=10) == "warm"
+        handle = await client.enqueue(SLEEP, SleepArgs(seconds=30, tag="slow"))
+        async with running_worker(redis_url, [slow], grace=0):
+            await started.wait()
+        async with running_worker(redis_url, [slow]):
+            assert await handle.result(timeout=10) == "slow on delivery 2"

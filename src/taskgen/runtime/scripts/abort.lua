@@ -5,7 +5,7 @@
 -- ARGV[5]: its ttl in ms.
 -- Returns 1: aborted; 2: a worker was asked to cancel it; 0: it had ended or is unknown.
 local base, group, id = ARGV[1], ARGV[2], ARGV[3]
-local state = redis.call('HMGET', KEYS[1], 's', 'l', 'e', 'r')
+local state = redis.call('HMGET', KEYS[1], 's', 'l', 'e', 'c')
 local status = state[1]
 if status == 'queued' then
   local stream = base .. ':ready:' .. state[2]

@@ -27,13 +27,13 @@ while at <= #blob do
       end
       local due = now + delay
       redis.call('HSET', key, 's', 'scheduled', 'l', level, 'p', envelope)
-      if reply ~= '' then redis.call('HSET', key, 'r', reply) end
+      if reply ~= '' then redis.call('HSET', key, 'c', reply) end
       redis.call('ZADD', delayed, due, id)
       if not earliest or due < earliest then earliest = due end
     else
       local entry = redis.call('XADD', base .. ':ready:' .. level, '*', id, envelope)
       if reply ~= '' then
-        redis.call('HSET', key, 's', 'queued', 'l', level, 'e', entry, 'r', reply)
+        redis.call('HSET', key, 's', 'queued', 'l', level, 'e', entry, 'c', reply)
       else
         redis.call('HSET', key, 's', 'queued', 'l', level, 'e', entry)
       end
