@@ -35,7 +35,7 @@ def _build_report(report: Report) -> int:
     for change in report.changes:
         if change.kind in _VERBS:
             note = f"  ({change.note})" if change.note else ""
-            typer.echo(f"{_VERBS[change.kind]:>18}  {_relative(change.path)}{note}")
+            typer.echo(f"{_VERBS[change.kind]:>18}  {relative(change.path)}{note}")
     for kind, label in (("unchanged", "unchanged"), ("kept", "kept (yours)")):
         count = len(report.of(kind))
         if count:
@@ -55,14 +55,14 @@ def _build_report(report: Report) -> int:
 
 def _check_report(report: Report) -> int:
     for change in report.of("orphaned", "left"):
-        typer.echo(f"note: {_VERBS[change.kind]} {_relative(change.path)}: {change.note}")
+        typer.echo(f"note: {_VERBS[change.kind]} {relative(change.path)}: {change.note}")
     stale = report.of("created", "updated", "removed")
     if not stale:
         typer.echo("taskgen build --check: generated files are up to date")
         return 0
     for change in stale:
         label = {"created": "missing", "updated": "changed", "removed": "extra"}[change.kind]
-        typer.echo(f"{label}: {_relative(change.path)}")
+        typer.echo(f"{label}: {relative(change.path)}")
         if change.diff:
             sys.stdout.write(change.diff if change.diff.endswith("\n") else change.diff + "\n")
     typer.secho(
@@ -79,7 +79,7 @@ def _count(exc: Exception) -> str:
     return "configuration error"
 
 
-def _relative(path: Path) -> str:
+def relative(path: Path) -> str:
     """The path as the user would type it: relative when under the current folder."""
     absolute = path.resolve()
     try:

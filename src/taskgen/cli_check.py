@@ -13,12 +13,13 @@ from typing import Literal
 import msgspec
 import typer
 
+from taskgen.cli_build import relative
 from taskgen.codegen import BuildConfig, ConfigError, load_config
 from taskgen.contract import ContractError, load_contracts
 from taskgen.contract.compat import Finding, compare
 from taskgen.contract.errors import Location
 from taskgen.contract.locate import Locations, locate, lock_locations, model_locations
-from taskgen.contract.lock import Lock, LockError, decode_lock, lock_of
+from taskgen.contract.lock import Lock, LockError, accepted_lock, decode_lock, lock_of
 from taskgen.contract.rules import SEVERITIES, Severity
 
 Format = Literal["text", "github", "json"]
@@ -70,7 +71,7 @@ def run_check(
     findings = compare(baseline.lock, current)
     here = model_locations(model)
     # A deliberate change is accepted by committing the lock file that records it.
-    accepted = against is not None and _lock_matches(config, current)
+    accepted = against is not None and accepted_lock(config.lock_path) == current
     threshold = SEVERITIES.index(fail_on)
     failing = [f for f in findings if SEVERITIES.index(f.severity) >= threshold]
     places = [locate(f, baseline.locations if f.side == "old" else here) for f in findings]
@@ -82,12 +83,12 @@ def _from_lock(config: BuildConfig) -> Baseline:
     path = config.lock_path
     if not path.is_file():
         raise CheckFailed(
-            f"no lock file at {_shown(path)}: run `taskgen build` to write it, commit it, "
+            f"no lock file at {relative(path)}: run `taskgen build` to write it, commit it, "
             "and check against it from then on (or pass --against <git ref>)"
         )
     text = path.read_text(encoding="utf-8")
     return Baseline(
-        decode_lock(text, _shown(path)), lock_locations(text, _shown(path)), _shown(path)
+        decode_lock(text, relative(path)), lock_locations(text, relative(path)), relative(path)
     )
 
 
@@ -119,14 +120,6 @@ def _git(cwd: Path, *args: str) -> bytes:
         message = done.stderr.decode(errors="replace").strip()
         raise CheckFailed(f"git {' '.join(args[:2])}: {message}")
     return done.stdout
-
-
-def _lock_matches(config: BuildConfig, current: Lock) -> bool:
-    path = config.lock_path
-    try:
-        return path.is_file() and decode_lock(path.read_bytes(), str(path)) == current
-    except LockError:
-        return False
 
 
 def _print(
@@ -172,10 +165,3 @@ def _print(
     typer.echo(f"taskgen check: {summary} against {label}")
     if accepted and counts["breaking"]:
         typer.echo("accepted: the lock file in this change records them")
-
-
-def _shown(path: Path) -> str:
-    try:
-        return path.resolve().relative_to(Path.cwd()).as_posix()
-    except ValueError:
-        return str(path)

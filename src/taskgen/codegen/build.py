@@ -12,7 +12,7 @@ from taskgen.codegen.scaffold import handler_paths, worker_files
 from taskgen.codegen.writer import Report, apply, write_file
 from taskgen.contract import ContractError, ContractModel, Problem, load_contracts
 from taskgen.contract.compat import compare
-from taskgen.contract.lock import LockError, decode_lock, encode_lock, lock_of
+from taskgen.contract.lock import accepted_lock, encode_lock, lock_of
 
 #: Names every generated client module uses for itself; a contract type may not take them.
 RESERVED = frozenset(
@@ -46,13 +46,9 @@ def build_model(model: ContractModel, config: BuildConfig, *, check: bool = Fals
     report = apply(files, check=check, orphans=orphaned_handlers(model, config))
     lock = lock_of(model)
     path = config.lock_path
-    if path.is_file():
-        try:
-            previous = decode_lock(path.read_bytes(), str(path))
-        except LockError:
-            pass  # an unreadable lock is simply rewritten
-        else:
-            report.recorded = compare(previous, lock)
+    previous = accepted_lock(path)  # an unreadable lock is simply rewritten
+    if previous is not None:
+        report.recorded = compare(previous, lock)
     report.changes.append(write_file(OutputFile(path.parent, path.name, encode_lock(lock)), check))
     return report
 

@@ -7,6 +7,8 @@ is written out once with its fields and options. ``taskgen check`` compares cont
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import msgspec
 
 from taskgen.contract.fingerprint import reachable, task_roots
@@ -168,6 +170,14 @@ def decode_lock(text: str | bytes, source: str) -> Lock:
             "use the taskgen version that wrote it, or rebuild to rewrite it"
         )
     return lock
+
+
+def accepted_lock(path: Path) -> Lock | None:
+    """The lock file at ``path``; None when there is none or it cannot be read."""
+    try:
+        return decode_lock(path.read_bytes(), str(path)) if path.is_file() else None
+    except LockError:
+        return None
 
 
 def _wire(task: TaskSpec) -> str:
