@@ -22,9 +22,13 @@ def bind_nap() -> Binding[SleepArgs, str]:
     return Binding(SLEEP, nap, lambda ctx, args, _: nap(ctx, args.seconds, args.tag))
 
 
-async def subscriptions(r: redis.asyncio.Redis) -> int:
+async def calls(r: redis.asyncio.Redis, command: str) -> int:
     stats = await r.info("commandstats")
-    return int(stats.get("cmdstat_subscribe", {}).get("calls", 0))
+    return int(stats.get(f"cmdstat_{command}", {}).get("calls", 0))
+
+
+async def subscriptions(r: redis.asyncio.Redis) -> int:
+    return await calls(r, "subscribe")
 
 
 async def test_once_a_client_awaits_results_it_needs_no_subscription_per_task(
@@ -44,13 +48,18 @@ async def test_once_a_client_awaits_results_it_needs_no_subscription_per_task(
 
 
 async def test_replies_that_arrive_before_anyone_awaits_them_are_kept(redis_url: str) -> None:
+    r = redis.asyncio.Redis.from_url(redis_url)
     async with Client.from_url(redis_url) as client, running_worker(redis_url, [bind_add()]):
         assert await (await client.enqueue(ADD, AddArgs(a=0, b=0))).result(timeout=10) == 0
         handles = [await client.enqueue(ADD, AddArgs(a=i, b=i)) for i in range(50)]
         # The last result arriving means the earlier ones have been published too.
         assert await handles[-1].result(timeout=10) == 98
+        reads = await calls(r, "hget"), await subscriptions(r)
         values = [await h.result(timeout=10) for h in reversed(handles[:-1])]
         assert values == [2 * i for i in reversed(range(49))]
+        # All of them came from the kept replies: nothing was read or subscribed to.
+        assert (await calls(r, "hget"), await subscriptions(r)) == reads
+    await r.aclose()
 
 
 async def test_another_client_re_attaching_by_id_gets_the_outcome(redis_url: str) -> None:
