@@ -2,44 +2,56 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
 from typing import Any, Self, TypeVar
 
 import msgspec
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
+from taskgen.runtime.batch import Chunk, encode_calls, incomplete, was_created
+from taskgen.runtime.connection import async_redis
 from taskgen.runtime.handle import TaskHandle
 from taskgen.runtime.keys import GROUP, QueueKeys
-from taskgen.runtime.results import ResultWaiter
+from taskgen.runtime.results import RECHECK, ResultWaiter
 from taskgen.runtime.scripts import Scripts
 from taskgen.runtime.taskdef import NO_OPTIONS, Call, EnqueueOptions, TaskDef, pack_call
-from taskgen.runtime.wire import ENCODER, ErrorInfo, Outcome, TaskStatus, new_task_ids, now_ms
+from taskgen.runtime.wire import ENCODER, ErrorInfo, Outcome, TaskStatus, now_ms
 
 A = TypeVar("A", bound=msgspec.Struct)
 R = TypeVar("R")
 
 DEFAULT_PREFIX = "taskgen"
 
-#: Most tasks sent in one script call, so one call never holds Redis for long.
-ENQUEUE_CHUNK = 1000
-
 
 class Client:
-    """Enqueues tasks and awaits their outcomes; one per process, shared by all callers."""
+    """Enqueues tasks and awaits their outcomes; one per process, shared by all callers.
 
-    def __init__(self, redis: Redis, *, prefix: str = DEFAULT_PREFIX, close_redis: bool = False):
+    ``recheck``: seconds after which a waiter reads its task's stored outcome again, in case
+    the message that should have woken it was lost."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        close_redis: bool = False,
+        recheck: float = RECHECK,
+    ):
         self.redis = redis
         self.prefix = prefix
         self._close_redis = close_redis
         self._keys: dict[str, QueueKeys] = {}
         self._scripts = Scripts(redis)
-        self._results = ResultWaiter(redis, prefix)
+        self._results = ResultWaiter(redis, prefix, recheck=recheck)
 
     @classmethod
-    def from_url(cls, url: str, *, prefix: str = DEFAULT_PREFIX, **options: Any) -> Self:
-        """A client with its own connection pool, closed by ``close()``."""
-        return cls(Redis.from_url(url, **options), prefix=prefix, close_redis=True)
+    def from_url(
+        cls, url: str, *, prefix: str = DEFAULT_PREFIX, recheck: float = RECHECK, **options: Any
+    ) -> Self:
+        """A client with its own connection pool, closed by ``close()``; ``options`` override
+        the pool's defaults (see ``taskgen.runtime.connection``)."""
+        return cls(async_redis(url, **options), prefix=prefix, close_redis=True, recheck=recheck)
 
     async def __aenter__(self) -> Self:
         return self
@@ -70,43 +82,39 @@ class Client:
         reply = self._results.reply
         task_id, record = pack_call(task, args, options, now_ms(), reply=reply)
         created = await self._scripts.enqueue(keys=[keys.delayed], args=[keys.base, record])
-        if reply and created[0] == 1:
+        ours = created[0] == 1 or options.task_id is None  # see batch.was_created
+        if reply and ours:
             self._results.expect(keys.done_channel(task_id))
-        return TaskHandle(self, task, task_id, created=created[0] == 1)
+        return TaskHandle(self, task, task_id, created=ours)
 
     async def enqueue_many(self, calls: Iterable[Call[R]]) -> list[TaskHandle[R]]:
-        """Enqueue many tasks, of any queues: one script call per 1,000 tasks of a queue, each
-        sent while the next is encoded (so Redis and Python work at the same time), in order."""
-        now = now_ms()
-        handles: list[TaskHandle[R]] = []
-        sending: asyncio.Future[list[int]] | None = None
-        sent: tuple[list[Call[R]], list[str]] = ([], [])
+        """Enqueue many tasks, of any queues, in order: all are encoded first (one that cannot
+        be raises ``EnqueueFailed`` before anything is sent), then one script call per 1,000
+        tasks of a queue. If sending fails midway, ``EnqueueFailed.handles`` holds what went."""
         reply = self._results.reply
-        for chunk in chunked(calls):
-            ids, records = encode_chunk(chunk, now, reply)
-            if sending is not None:
-                handles += self._handles(*sent, await sending)
-            keys = self.keys(chunk[0].task.queue)
-            sending = asyncio.ensure_future(
-                self._scripts.enqueue(keys=[keys.delayed], args=[keys.base, records])
-            )
-            sent = (chunk, ids)
-            await asyncio.sleep(0)  # lets the call go out before the next chunk is encoded
-        if sending is not None:
-            handles += self._handles(*sent, await sending)
+        chunks = encode_calls(calls, now_ms(), reply)
+        handles: list[TaskHandle[R]] = []
+        for chunk in chunks:
+            keys = self.keys(chunk.queue)
+            try:
+                created = await self._scripts.enqueue(
+                    keys=[keys.delayed], args=[keys.base, chunk.records]
+                )
+            except (RedisError, OSError) as exc:
+                total = sum(len(c.ids) for c in chunks)
+                raise incomplete(len(handles), total, handles, exc) from exc
+            handles += self._handles(chunk, created, reply)
         return handles
 
-    def _handles(
-        self, chunk: list[Call[R]], ids: list[str], created: list[int]
-    ) -> list[TaskHandle[R]]:
-        if self._results.reply:
-            for call, task_id, flag in zip(chunk, ids, created, strict=True):
-                if flag == 1:
-                    self._results.expect(self.keys(call.task.queue).done_channel(task_id))
-        return [
-            TaskHandle(self, call.task, task_id, created=flag == 1)
-            for call, task_id, flag in zip(chunk, ids, created, strict=True)
-        ]
+    def _handles(self, chunk: Chunk, created: list[int], reply: bytes) -> list[TaskHandle[R]]:
+        handles: list[TaskHandle[R]] = []
+        keys = self.keys(chunk.queue)
+        for call, task_id, flag in zip(chunk.calls, chunk.ids, created, strict=True):
+            ours = was_created(call, flag)
+            if reply and ours:
+                self._results.expect(keys.done_channel(task_id))
+            handles.append(TaskHandle(self, call.task, task_id, created=ours))
+        return handles
 
     def handle(self, task: TaskDef[Any, R], task_id: str) -> TaskHandle[R]:
         """Re-attach to a task enqueued earlier, by its id."""
@@ -151,29 +159,3 @@ def aborted_outcome() -> Outcome:
         attempts=0,
         deliveries=0,
     )
-
-
-def chunked(calls: Iterable[Call[R]]) -> list[list[Call[R]]]:
-    """Calls grouped by queue, in chunks of at most ``ENQUEUE_CHUNK``, in their order."""
-    by_queue: dict[str, list[Call[R]]] = {}
-    for call in calls:
-        by_queue.setdefault(call.task.queue, []).append(call)
-    return [
-        batch[i : i + ENQUEUE_CHUNK]
-        for batch in by_queue.values()
-        for i in range(0, len(batch), ENQUEUE_CHUNK)
-    ]
-
-
-def encode_chunk(chunk: list[Call[Any]], now: int, reply: bytes = b"") -> tuple[list[str], bytes]:
-    """The chunk's task ids, and its calls packed for one enqueue script call."""
-    fresh = iter(new_task_ids(len(chunk)))
-    ids: list[str] = []
-    records: list[bytes] = []
-    for call in chunk:
-        task_id, record = pack_call(
-            call.task, call.args, call.options, now, call.options.task_id or next(fresh), reply
-        )
-        ids.append(task_id)
-        records.append(record)
-    return ids, b"".join(records)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class TaskgenError(Exception):
     """Base class of every taskgen error."""
@@ -71,6 +73,14 @@ class ResultTimeout(TaskgenError, TimeoutError):
         self.task_id = task_id
         self.task = task
         self.timeout = timeout
+
+
+class EnqueueFailed(TaskgenError):
+    """``enqueue_many`` did not enqueue every call; ``handles`` are the tasks it did enqueue."""
+
+    def __init__(self, message: str, *, handles: list[Any]) -> None:
+        super().__init__(message)
+        self.handles = handles
 
 
 class HandlerMismatch(TaskgenError):

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable
 from typing import Any, Generic, Self, TypeVar
 
 import msgspec
 from redis import Redis
+from redis.client import PubSub
+from redis.exceptions import RedisError
 
-from taskgen.runtime.client import DEFAULT_PREFIX, aborted_outcome, chunked, encode_chunk
+from taskgen.runtime.batch import encode_calls, incomplete, was_created
+from taskgen.runtime.client import DEFAULT_PREFIX, aborted_outcome
+from taskgen.runtime.connection import sync_redis
 from taskgen.runtime.errors import ResultTimeout
 from taskgen.runtime.handle import unwrap
 from taskgen.runtime.keys import GROUP, QueueKeys
+from taskgen.runtime.results import RECHECK, RECHECK_MAX, RECONNECT
 from taskgen.runtime.scripts import source
 from taskgen.runtime.taskdef import NO_OPTIONS, Call, EnqueueOptions, TaskDef, pack_call
 from taskgen.runtime.wire import ENCODER, OUTCOME, TaskStatus, now_ms
@@ -20,22 +26,38 @@ from taskgen.runtime.wire import ENCODER, OUTCOME, TaskStatus, now_ms
 A = TypeVar("A", bound=msgspec.Struct)
 R = TypeVar("R")
 
+log = logging.getLogger("taskgen.client")
+
 
 class SyncClient:
-    """Enqueues tasks and waits for their outcomes, blocking; safe to share between threads."""
+    """Enqueues tasks and waits for their outcomes, blocking; safe to share between threads.
 
-    def __init__(self, redis: Redis, *, prefix: str = DEFAULT_PREFIX, close_redis: bool = False):
+    ``recheck``: seconds after which a waiter reads its task's stored outcome again, in case
+    the message that should have woken it was lost."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        close_redis: bool = False,
+        recheck: float = RECHECK,
+    ):
         self.redis = redis
         self.prefix = prefix
         self._close_redis = close_redis
+        self._recheck = recheck
         self._enqueue = redis.register_script(source("enqueue"))
         self._status = redis.register_script(source("status"))
         self._abort = redis.register_script(source("abort"))
 
     @classmethod
-    def from_url(cls, url: str, *, prefix: str = DEFAULT_PREFIX, **options: Any) -> Self:
-        """A client with its own connection pool, closed by ``close()``."""
-        return cls(Redis.from_url(url, **options), prefix=prefix, close_redis=True)
+    def from_url(
+        cls, url: str, *, prefix: str = DEFAULT_PREFIX, recheck: float = RECHECK, **options: Any
+    ) -> Self:
+        """A client with its own connection pool, closed by ``close()``; ``options`` override
+        the pool's defaults (see ``taskgen.runtime.connection``)."""
+        return cls(sync_redis(url, **options), prefix=prefix, close_redis=True, recheck=recheck)
 
     def __enter__(self) -> Self:
         return self
@@ -59,45 +81,80 @@ class SyncClient:
         keys = self.keys(task.queue)
         task_id, record = pack_call(task, args, options, now_ms())
         created = self._enqueue(keys=[keys.delayed], args=[keys.base, record])
-        return SyncTaskHandle(self, task, task_id, created=created[0] == 1)
+        ours = created[0] == 1 or options.task_id is None  # see batch.was_created
+        return SyncTaskHandle(self, task, task_id, created=ours)
 
     def enqueue_many(self, calls: Iterable[Call[R]]) -> list[SyncTaskHandle[R]]:
-        """Enqueue many tasks, of any queues, in one round trip."""
-        now = now_ms()
-        chunks = [(chunk, *encode_chunk(chunk, now)) for chunk in chunked(calls)]
-        with self.redis.pipeline(transaction=False) as pipe:
-            for chunk, _, records in chunks:
-                keys = self.keys(chunk[0].task.queue)
-                self._enqueue(keys=[keys.delayed], args=[keys.base, records], client=pipe)
-            replies = pipe.execute()
-        return [
-            SyncTaskHandle(self, call.task, task_id, created=flag == 1)
-            for (chunk, ids, _), created in zip(chunks, replies, strict=True)
-            for call, task_id, flag in zip(chunk, ids, created, strict=True)
-        ]
+        """Enqueue many tasks, of any queues, in order: all are encoded first (one that cannot
+        be raises ``EnqueueFailed`` before anything is sent), then one script call per 1,000
+        tasks of a queue. If sending fails midway, ``EnqueueFailed.handles`` holds what went."""
+        chunks = encode_calls(calls, now_ms())
+        handles: list[SyncTaskHandle[R]] = []
+        for chunk in chunks:
+            keys = self.keys(chunk.queue)
+            try:
+                created = self._enqueue(keys=[keys.delayed], args=[keys.base, chunk.records])
+            except (RedisError, OSError) as exc:
+                total = sum(len(c.ids) for c in chunks)
+                raise incomplete(len(handles), total, handles, exc) from exc
+            handles += [
+                SyncTaskHandle(self, call.task, task_id, created=was_created(call, flag))
+                for call, task_id, flag in zip(chunk.calls, chunk.ids, created, strict=True)
+            ]
+        return handles
 
     def handle(self, task: TaskDef[Any, R], task_id: str) -> SyncTaskHandle[R]:
         """Re-attach to a task enqueued earlier, by its id."""
         return SyncTaskHandle(self, task, task_id, created=False)
 
     def wait_outcome(self, queue: str, task_id: str, timeout: float | None) -> bytes | None:
-        """Block until the task ends (subscribed first, then the stored outcome read)."""
+        """Block until the task ends; None if ``timeout`` passes first.
+
+        The stored outcome is the truth, the published one a hint: it is read after
+        subscribing, after every reconnection, and again at growing intervals."""
         keys = self.keys(queue)
         deadline = None if timeout is None else time.monotonic() + timeout
-        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]  # unannotated in redis-py
+        pause = RECONNECT[0]
+        while True:
+            try:
+                return self._wait_once(keys.task(task_id), keys.done_channel(task_id), deadline)
+            except (RedisError, OSError) as exc:
+                log.warning("waiting for task %s failed, reconnecting: %r", task_id, exc)
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return None
+            time.sleep(pause if left is None else min(pause, left))
+            pause = min(pause * 2, RECONNECT[1])
+
+    def _wait_once(self, task_key: str, channel: str, deadline: float | None) -> bytes | None:
+        """Wait on one pub/sub connection; raises if it fails."""
+        pubsub: PubSub = self.redis.pubsub()  # type: ignore[no-untyped-call]  # unannotated in redis-py
         with pubsub:
-            pubsub.subscribe(keys.done_channel(task_id))
-            stored = self.redis.hget(keys.task(task_id), "o")
-            if isinstance(stored, bytes):
-                return stored
+            pubsub.subscribe(channel)
+            gap = self._recheck
+            # The stored outcome is read once the subscription is confirmed (an outcome
+            # published before it is stored by then), then at growing intervals.
+            read_at = time.monotonic() + gap
             while True:
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
+                now = time.monotonic()
+                if now >= read_at:
+                    stored = self.redis.hget(task_key, "o")
+                    if isinstance(stored, bytes):
+                        return stored
+                    read_at, gap = now + gap, min(gap * 2, RECHECK_MAX)
+                if deadline is not None and now >= deadline:
                     return None
-                message = pubsub.get_message(timeout=left if left is not None else 3600.0)
-                if message is not None and message["type"] == "message":
+                until = read_at if deadline is None else min(read_at, deadline)
+                message = pubsub.get_message(timeout=max(until - now, 0.0))
+                if message is None:
+                    continue
+                if message["type"] == "message":
                     data: bytes = message["data"]
                     return data
+                if message["type"] == "subscribe":
+                    # The first confirmation, or redis-py reconnected by itself: whatever was
+                    # published before is not coming, and is stored.
+                    read_at = time.monotonic()
 
     def status(self, queue: str, task_id: str) -> TaskStatus:
         """Where a task is now."""
