@@ -79,3 +79,63 @@ def _wait_until_ready(process: subprocess.Popen[str], folder: Path) -> None:
             threading.Thread(target=process.stdout.read, daemon=True).start()
             return
     raise RuntimeError(f"the test server did not start:\n{''.join(seen)}")
+
+
+class RestartableServer:
+    """A server that can be stopped and started again on the same port, with its data kept
+    (append-only file) when ``persist`` is set."""
+
+    def __init__(self, folder: Path, *, persist: bool) -> None:
+        self.folder = folder
+        self.persist = persist
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._process: subprocess.Popen[str] | None = None
+
+    def start(self) -> None:
+        """Start the server and wait until it accepts connections."""
+        persistence = ["--appendonly", "yes", "--appendfsync", "always"] if self.persist else []
+        self._process = subprocess.Popen(
+            [
+                server_binary(),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                *persistence,
+                "--dir",
+                str(self.folder),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        _wait_until_ready(self._process, self.folder)
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM: it writes what it must keep, then exits)."""
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(timeout=10)
+            self._process = None
+
+    def restart(self) -> None:
+        """Stop, then start again on the same port."""
+        self.stop()
+        self.start()
+
+
+@contextmanager
+def restartable_server(*, persist: bool) -> Iterator[RestartableServer]:
+    """A started ``RestartableServer``, stopped afterwards."""
+    with tempfile.TemporaryDirectory(prefix="taskgen-redis-") as folder:
+        server = RestartableServer(Path(folder), persist=persist)
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
