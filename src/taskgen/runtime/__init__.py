@@ -7,6 +7,7 @@ from taskgen.runtime.client import Client
 from taskgen.runtime.context import Context
 from taskgen.runtime.deadletters import DeadLetter, DeadLetters
 from taskgen.runtime.errors import (
+    EnqueueFailed,
     HandlerMismatch,
     ResultMismatch,
     ResultTimeout,
@@ -33,6 +34,7 @@ __all__ = [
     "Context",
     "DeadLetter",
     "DeadLetters",
+    "EnqueueFailed",
     "EnqueueOptions",
     "HandlerMismatch",
     "Priority",
