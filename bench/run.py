@@ -1,6 +1,7 @@
 """``./dev bench``: every workload for every library against one server, one table.
 
 ./dev bench [--only taskgen,saq] [--quick] [--skip-install] [--workloads drain_1,memory]
+./dev bench --soak SECONDS    (lost results under load and killed connections: bench/soak.py)
 """
 
 from __future__ import annotations
@@ -40,6 +41,11 @@ WORKLOADS = [
 
 def main() -> None:
     options = _parse()
+    if options.soak:
+        from bench import soak
+
+        with server.started() as running:
+            sys.exit(soak.run(running.url, options.soak))
     libraries = [BY_NAME[name] for name in options.only]
     sizes = QUICK if options.quick else FULL
     stamp = datetime.datetime.now(datetime.UTC)
@@ -139,6 +145,12 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument(
         "--skip-install", action="store_true", help="use the peers' virtualenvs as they are"
+    )
+    parser.add_argument(
+        "--soak",
+        type=float,
+        metavar="SECONDS",
+        help="instead of the table, soak taskgen's results for this long (bench/soak.py)",
     )
     return parser.parse_args()
 
