@@ -91,6 +91,7 @@ def test_a_batch_failing_midway_carries_what_was_enqueued(redis_url: str) -> Non
         client.enqueue_many(mixed_batch())
     assert len(failed.value.handles) == 1500
     assert all(h.task is ADD and h.created for h in failed.value.handles)
+    assert len(failed.value.uncertain) == 10
     assert enqueued(redis_url) == 1500
 
 

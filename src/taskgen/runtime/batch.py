@@ -69,10 +69,16 @@ def was_created(call: Call[Any], flag: int) -> bool:
     return flag == 1 or call.options.task_id is None
 
 
-def incomplete(sent: int, total: int, handles: list[Any], cause: BaseException) -> EnqueueFailed:
-    """The error for a batch whose sending failed after ``sent`` of ``total`` tasks."""
+def incomplete(
+    handles: list[Any], failed: Chunk, total: int, cause: BaseException
+) -> EnqueueFailed:
+    """The error for a batch whose sending failed at ``failed``, after ``handles`` went."""
     return EnqueueFailed(
-        f"enqueue_many: sending failed after {sent} of {total} tasks were enqueued: {cause!r}; "
-        "error.handles holds the enqueued ones: enqueue the others again",
+        f"enqueue_many: sending failed after {len(handles)} of {total} tasks were enqueued: "
+        f"{cause!r}; error.handles holds those; the {len(failed.ids)} of the call that failed "
+        "(error.uncertain, their ids) may be enqueued in part or not at all, and the rest were "
+        "not sent: enqueue what is missing again (an uncertain one under its id, with "
+        "options(task_id=...), so it cannot run twice)",
         handles=handles,
+        uncertain=list(failed.ids),
     )

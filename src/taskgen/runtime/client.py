@@ -102,7 +102,7 @@ class Client:
                 )
             except (RedisError, OSError) as exc:
                 total = sum(len(c.ids) for c in chunks)
-                raise incomplete(len(handles), total, handles, exc) from exc
+                raise incomplete(handles, chunk, total, exc) from exc
             handles += self._handles(chunk, created, reply)
         return handles
 

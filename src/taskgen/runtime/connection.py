@@ -19,7 +19,7 @@ from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.retry import Retry
 
-#: Connections one client opens at most (one more is kept for awaiting results).
+#: Connections one client opens at most (one of them is kept for awaiting results).
 POOL_SIZE = 64
 #: Seconds a call waits for a free connection before it fails.
 POOL_WAIT = 10.0

@@ -76,11 +76,15 @@ class ResultTimeout(TaskgenError, TimeoutError):
 
 
 class EnqueueFailed(TaskgenError):
-    """``enqueue_many`` did not enqueue every call; ``handles`` are the tasks it did enqueue."""
+    """``enqueue_many`` did not enqueue every call; ``handles`` are the tasks it did enqueue,
+    ``uncertain`` the ids of tasks whose sending got no answer (enqueued or not)."""
 
-    def __init__(self, message: str, *, handles: list[Any]) -> None:
+    def __init__(
+        self, message: str, *, handles: list[Any], uncertain: list[str] | None = None
+    ) -> None:
         super().__init__(message)
         self.handles = handles
+        self.uncertain = uncertain or []
 
 
 class HandlerMismatch(TaskgenError):

@@ -96,7 +96,7 @@ class SyncClient:
                 created = self._enqueue(keys=[keys.delayed], args=[keys.base, chunk.records])
             except (RedisError, OSError) as exc:
                 total = sum(len(c.ids) for c in chunks)
-                raise incomplete(len(handles), total, handles, exc) from exc
+                raise incomplete(handles, chunk, total, exc) from exc
             handles += [
                 SyncTaskHandle(self, call.task, task_id, created=was_created(call, flag))
                 for call, task_id, flag in zip(chunk.calls, chunk.ids, created, strict=True)
