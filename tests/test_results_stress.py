@@ -286,3 +286,27 @@ async def client_warmed_up(client: Client, *, worker: bool = True) -> None:
     if not worker:
         store_outcome_silently(client, first.id, 0)
     assert await first.result(timeout=PATIENCE) == 0
+
+
+def test_hundreds_of_threads_share_one_sync_client(redis_url: str) -> None:
+    """Each waiting thread holds a pub/sub connection for as long as it waits: those come from
+    a pool of their own, so threads that wait never starve the enqueues of connections."""
+    with SyncClient.from_url(redis_url) as client, worker_process(redis_url, target=ADD_WORKER):
+        assert client.enqueue(ADD, AddArgs(a=0, b=0)).result(timeout=PATIENCE) == 0
+        results: dict[int, str] = {}
+        errors: list[BaseException] = []
+
+        def one(i: int) -> None:
+            try:
+                handle = client.enqueue(SLEEP, SleepArgs(seconds=0.5, tag=str(i)))
+                results[i] = handle.result(timeout=PATIENCE)
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(200)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(PATIENCE)
+        assert errors == []
+        assert results == {i: str(i) for i in range(200)}

@@ -21,6 +21,9 @@ from redis.retry import Retry
 
 #: Connections one client opens at most (one of them is kept for awaiting results).
 POOL_SIZE = 64
+#: Pub/sub connections a blocking client opens at most: one per thread waiting for a result,
+#: in a pool of their own so that waiting threads never starve enqueues of connections.
+WAITING_POOL_SIZE = 512
 #: Seconds a call waits for a free connection before it fails.
 POOL_WAIT = 10.0
 #: Seconds a call waits for the server's answer (and for a connection to open).

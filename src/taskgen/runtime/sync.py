@@ -14,7 +14,7 @@ from redis.exceptions import RedisError
 
 from taskgen.runtime.batch import encode_calls, incomplete, was_created
 from taskgen.runtime.client import DEFAULT_PREFIX, aborted_outcome
-from taskgen.runtime.connection import sync_redis
+from taskgen.runtime.connection import WAITING_POOL_SIZE, sync_redis
 from taskgen.runtime.errors import ResultTimeout
 from taskgen.runtime.handle import unwrap
 from taskgen.runtime.keys import GROUP, QueueKeys
@@ -33,7 +33,8 @@ class SyncClient:
     """Enqueues tasks and waits for their outcomes, blocking; safe to share between threads.
 
     ``recheck``: seconds after which a waiter reads its task's stored outcome again, in case
-    the message that should have woken it was lost."""
+    the message that should have woken it was lost. ``waiting``: where waiting threads take
+    their pub/sub connections (default: ``redis``)."""
 
     def __init__(
         self,
@@ -42,11 +43,13 @@ class SyncClient:
         prefix: str = DEFAULT_PREFIX,
         close_redis: bool = False,
         recheck: float = RECHECK,
+        waiting: Redis | None = None,
     ):
         self.redis = redis
         self.prefix = prefix
         self._close_redis = close_redis
         self._recheck = recheck
+        self._waiting = waiting or redis
         self._enqueue = redis.register_script(source("enqueue"))
         self._status = redis.register_script(source("status"))
         self._abort = redis.register_script(source("abort"))
@@ -55,9 +58,15 @@ class SyncClient:
     def from_url(
         cls, url: str, *, prefix: str = DEFAULT_PREFIX, recheck: float = RECHECK, **options: Any
     ) -> Self:
-        """A client with its own connection pool, closed by ``close()``; ``options`` override
-        the pool's defaults (see ``taskgen.runtime.connection``)."""
-        return cls(sync_redis(url, **options), prefix=prefix, close_redis=True, recheck=recheck)
+        """A client with its own connection pools (one for calls, one for waiting threads),
+        closed by ``close()``; ``options`` override the defaults (``runtime.connection``)."""
+        return cls(
+            sync_redis(url, **options),
+            prefix=prefix,
+            close_redis=True,
+            recheck=recheck,
+            waiting=sync_redis(url, **{"max_connections": WAITING_POOL_SIZE, **options}),
+        )
 
     def __enter__(self) -> Self:
         return self
@@ -69,6 +78,8 @@ class SyncClient:
         """Close the connection pool, if this client opened it."""
         if self._close_redis:
             self.redis.close()
+            if self._waiting is not self.redis:
+                self._waiting.close()
 
     def keys(self, queue: str) -> QueueKeys:
         """The Redis layout of ``queue``."""
@@ -128,7 +139,7 @@ class SyncClient:
 
     def _wait_once(self, task_key: str, channel: str, deadline: float | None) -> bytes | None:
         """Wait on one pub/sub connection; raises if it fails."""
-        pubsub: PubSub = self.redis.pubsub()  # type: ignore[no-untyped-call]  # unannotated in redis-py
+        pubsub: PubSub = self._waiting.pubsub()  # type: ignore[no-untyped-call]  # unannotated in redis-py
         with pubsub:
             pubsub.subscribe(channel)
             gap = self._recheck
