@@ -27,7 +27,6 @@ from taskgen.codegen.names import pascal
 from taskgen.contract import ContractError
 from tests.support import REPO
 
-GOLDEN = Path(__file__).resolve().parent / "golden"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
@@ -90,17 +89,24 @@ def test_a_task_named_like_another_tasks_blocking_twin_is_refused(tmp_path: Path
 
 
 @pytest.mark.parametrize(
-    ("case", "worker", "client", "contracts"),
-    [
-        ("contracts", "worker", "shop_tasks", "contracts"),
-        ("every_type", "every_worker", "every_client", "every_type"),
-    ],
+    ("worker", "client", "contracts"),
+    [("worker", "shop_tasks", "contracts"), ("every_worker", "every_client", "every_type")],
 )
 def test_handler_stubs_declare_the_contracts_defaults(
-    case: str, worker: str, client: str, contracts: str
+    tmp_path: Path, worker: str, client: str, contracts: str
 ) -> None:
-    golden = GOLDEN / case
     source = REPO if contracts == "contracts" else FIXTURES
+    golden = tmp_path
+    build(
+        BuildConfig(
+            contracts=str(source / contracts),
+            client_package=client,
+            client_out=client,
+            worker_out=worker,
+            lock="taskgen.lock",
+            root=str(tmp_path),
+        )
+    )
     paths = [str(golden), str(golden / client), str(source)]
     sys.path[:0] = paths
     _forget(worker, client, contracts)
