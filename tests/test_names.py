@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import keyword
 import os
 import re
 import subprocess
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from taskgen.codegen import BuildConfig, build
@@ -34,7 +35,11 @@ def write_contract(folder: Path, modules: dict[str, str]) -> Path:
     folder.mkdir(parents=True)
     (folder / "__init__.py").write_text("")
     for name, source in modules.items():
-        (folder / f"{name}.py").write_text(source)
+        path = folder.joinpath(*name.split(".")).with_suffix(".py")
+        for parent in path.relative_to(folder).parents:
+            (folder / parent).mkdir(exist_ok=True)
+            (folder / parent / "__init__.py").touch()
+        path.write_text(source)
     return folder
 
 
@@ -199,27 +204,36 @@ TYPE_POOL = [
     "Exception",
 ]
 IDENTS = st.from_regex(r"\A[a-z][a-z0-9]{0,3}(_[a-z0-9]{1,3})?\Z")
+#: Module names may be keywords (``class.py`` imports by importlib); Python names may not.
 NAMES = st.sampled_from(POOL) | IDENTS
+PY_NAMES = st.sampled_from([n for n in POOL if not keyword.iskeyword(n)]) | IDENTS | IDENTS
 
 
 @st.composite
 def contracts(draw: st.DrawFn) -> tuple[str, dict[str, str]]:
     """A client package name and a contracts folder: module name -> source."""
     modules: dict[str, str] = {}
-    for module in draw(st.lists(NAMES, min_size=1, max_size=2, unique=True)):
+    dotted = st.tuples(NAMES, NAMES).map(".".join)
+    for module in draw(st.lists(NAMES | dotted, min_size=1, max_size=2, unique=True)):
         types = draw(
-            st.lists(st.sampled_from(TYPE_POOL) | IDENTS.map(pascal), max_size=2, unique=True)
+            st.lists(st.sampled_from(TYPE_POOL) | IDENTS.map(pascal), max_size=3, unique=True)
         )
         types = [t for t in types if t.isidentifier() and t not in ("None",)]
-        lines = ["import msgspec", "from taskgen import task", ""]
+        lines = ["import enum", "import msgspec", "from taskgen import task", ""]
+        spelled = ["int", "str", "list[int]"]
         for name in types:
-            fields = draw(st.lists(NAMES, min_size=1, max_size=2, unique=True))
-            lines += [f"class {name}(msgspec.Struct):"]
-            lines += [f"    {f}: int" for f in fields if f.isidentifier()] or ["    x: int"]
+            members = [f for f in draw(st.lists(PY_NAMES, min_size=1, max_size=3, unique=True))]
+            members = [m for m in members if m.isidentifier()] or ["x"]
+            if draw(st.booleans()):
+                lines += [f"class {name}(enum.Enum):"]
+                lines += [f"    {m} = {i}" for i, m in enumerate(members, 1)]
+            else:
+                lines += [f"class {name}(msgspec.Struct):"]
+                lines += [f"    {m}: {draw(st.sampled_from(spelled))}" for m in members]
             lines += [""]
-        spelled = ["int", "str", "list[int]", *types]
-        for name in draw(st.lists(NAMES, min_size=1, max_size=3, unique=True)):
-            params = draw(st.lists(NAMES, max_size=2, unique=True))
+            spelled.append(name)
+        for name in draw(st.lists(PY_NAMES, min_size=1, max_size=3, unique=True)):
+            params = draw(st.lists(PY_NAMES, max_size=3, unique=True))
             signature = []
             for p in params:
                 kind = draw(st.sampled_from(spelled))
@@ -234,8 +248,8 @@ def contracts(draw: st.DrawFn) -> tuple[str, dict[str, str]]:
                 "",
             ]
         modules[module] = "\n".join(lines)
-    modules_list = list(modules)
-    package = draw(st.sampled_from([f"{m}_tasks" for m in modules_list] + modules_list) | NAMES)
+    stems = [m.replace(".", "_") for m in modules]
+    package = draw(st.sampled_from([f"{m}_tasks" for m in stems] + stems) | NAMES)
     return package, modules
 
 
@@ -259,12 +273,14 @@ def test_every_build_is_refused_clearly_or_clean(
 ) -> None:
     package, modules = drawn
     if not _valid_python(modules):
+        event("not Python")
         return  # Python itself refuses the contract; nothing for the build to say
     root = tmp_path_factory.mktemp("names")
     write_contract(root / "contracts", modules)
     try:
         build_in(root, package)
     except ContractError as refused:
+        event("refused")
         for problem in refused.problems:
             assert problem.hint, problem
             text = str(problem)
@@ -273,6 +289,7 @@ def test_every_build_is_refused_clearly_or_clean(
     except ValueError as refused:  # the configuration: a package name Python cannot import
         assert package in str(refused)
         return
+    event("built")
     result = check_output(root, package)
     assert result == "", result
 
