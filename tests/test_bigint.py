@@ -190,13 +190,15 @@ def test_big_ints_cross_a_real_worker_both_ways(
     redis_url: str, sent: list[Box], numbers: list[int]
 ) -> None:
     async def round_trip() -> tuple[list[Box], int, int]:
-        async with Client.from_url(redis_url) as client, running_worker(redis_url, BINDINGS):
+        # Enqueued before the worker starts, so a failing enqueue fails the test at once.
+        async with Client.from_url(redis_url) as client:
             handles = [await client.enqueue(ECHO, EchoArgs(box=b)) for b in sent]
             # aiotaskq's parity case: small arguments, a result beyond 64 bits.
             power = await client.enqueue(TOTAL, TotalArgs(numbers=[2**63, 2**63]))
             summed = await client.enqueue(TOTAL, TotalArgs(numbers=numbers))
-            echoed = [await h.result(timeout=10) for h in handles]
-            return echoed, await power.result(timeout=10), await summed.result(timeout=10)
+            async with running_worker(redis_url, BINDINGS):
+                echoed = [await h.result(timeout=10) for h in handles]
+                return echoed, await power.result(timeout=10), await summed.result(timeout=10)
 
     echoed, power, summed = asyncio.run(round_trip())
     assert echoed == sent
@@ -225,7 +227,8 @@ async def test_a_big_int_where_the_worker_wants_a_small_one_is_rejected(redis_ur
         params=(("numbers", "positional"),),
     )
     binding = Binding(strict, small_total, lambda ctx, args, _: small_total(ctx, args.numbers))
-    async with Client.from_url(redis_url) as client, running_worker(redis_url, [binding]):
+    async with Client.from_url(redis_url) as client:
         handle = await client.enqueue(TOTAL, TotalArgs(numbers=[1, 2**70]))
-        with pytest.raises(TaskRejected, match=r"at `\$.numbers\[1\]`"):
-            await handle.result(timeout=10)
+        async with running_worker(redis_url, [binding]):
+            with pytest.raises(TaskRejected, match=r"at `\$.numbers\[1\]`"):
+                await handle.result(timeout=10)
