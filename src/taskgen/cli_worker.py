@@ -26,10 +26,26 @@ def load_worker(target: str) -> Worker:
         typer.secho(f"taskgen worker: cannot start {target}", fg="red", err=True)
         typer.echo(str(mismatch), err=True)
         raise typer.Exit(2) from None
+    except ModuleNotFoundError as missing:
+        typer.secho(f"taskgen worker: cannot start {target}: {missing}", fg="red", err=True)
+        typer.echo(_missing_module_hint(module_name, missing.name or "?"), err=True)
+        raise typer.Exit(2) from None
     found = getattr(module, attribute, None)
     if not isinstance(found, Worker):
         raise typer.BadParameter(f"{target!r} is {type(found).__name__}, not a taskgen Worker")
     return found
+
+
+def _missing_module_hint(module_name: str, missing: str) -> str:
+    """What to do when importing the worker fails for want of a module."""
+    top = missing.partition(".")[0]
+    if module_name.partition(".")[0] == top:
+        return f"run taskgen worker from the folder that holds the {top}/ package ({os.getcwd()})"
+    return (
+        f"{module_name} imports {top!r}; if that is the generated client package, install it "
+        f"(pip install -e <client-out>) or put its folder on PYTHONPATH, "
+        f"e.g. PYTHONPATH=build/{top}:build taskgen worker {module_name}:worker"
+    )
 
 
 def run_worker(

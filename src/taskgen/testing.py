@@ -17,6 +17,7 @@ from typing import Any, Self, TypeVar
 
 import msgspec
 
+from taskgen.runtime import bigint
 from taskgen.runtime.binding import Binding, prepare_bindings
 from taskgen.runtime.client import DEFAULT_PREFIX, Client
 from taskgen.runtime.context import Context
@@ -155,7 +156,7 @@ class EagerClient(Client):
                     value = await binding.call(context, decoded, extras)
                 else:
                     value = await asyncio.to_thread(binding.call, context, decoded, extras)
-            encoded = NONE_VALUE if value is None else msgspec.Raw(ENCODER.encode(value))
+            encoded = NONE_VALUE if value is None else msgspec.Raw(bigint.encode(value))
         except Exception as exc:
             return Outcome(TaskStatus.FAILED, error=error_info(exc), finished_at=now_ms())
         return Outcome(TaskStatus.DONE, encoded, finished_at=now_ms())

@@ -4,33 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from taskgen.codegen.clashes import check_names
 from taskgen.codegen.client import client_files
 from taskgen.codegen.config import BuildConfig
 from taskgen.codegen.files import OutputFile
-from taskgen.codegen.names import attribute
 from taskgen.codegen.scaffold import handler_paths, worker_files
 from taskgen.codegen.writer import Report, apply, write_file
-from taskgen.contract import ContractError, ContractModel, Problem, load_contracts
+from taskgen.contract import ContractModel, load_contracts
 from taskgen.contract.compat import compare
 from taskgen.contract.lock import accepted_lock, encode_lock, lock_of
-
-#: Names every generated client module uses for itself; a contract type may not take them.
-RESERVED = frozenset(
-    {
-        "annotations",
-        "dataclasses",
-        "datetime",
-        "decimal",
-        "enum",
-        "msgspec",
-        "runtime",
-        "typing",
-        "uuid",
-        "Any",
-        "Awaitable",
-        "Context",
-    }
-)
 
 
 def build(config: BuildConfig, *, check: bool = False) -> Report:
@@ -41,7 +23,7 @@ def build(config: BuildConfig, *, check: bool = False) -> Report:
 
 def build_model(model: ContractModel, config: BuildConfig, *, check: bool = False) -> Report:
     """Render and write the files of an already loaded contract model, then the lock file."""
-    _check_names(model, config)
+    check_names(model, config)
     files = render_files(model, config)
     report = apply(files, check=check, orphans=orphaned_handlers(model, config))
     lock = lock_of(model)
@@ -71,28 +53,3 @@ def orphaned_handlers(model: ContractModel, config: BuildConfig) -> list[Path]:
         and "__pycache__" not in path.parts
         and path.relative_to(root).as_posix() not in wanted
     ]
-
-
-def _check_names(model: ContractModel, config: BuildConfig) -> None:
-    """Names the generated code would need twice stop the build with a clear message."""
-    problems: list[Problem] = []
-    for definition in model.definitions:
-        if definition.name in RESERVED or definition.name == config.client_class_name:
-            problems.append(
-                Problem(
-                    f"type name {definition.name!r} is used by the generated code itself",
-                    definition.location,
-                    hint="rename the type in the contract",
-                )
-            )
-    reserved_attrs = {"client", "close", "enqueue_many", "from_url"}
-    for module in model.modules():
-        if attribute(module) in reserved_attrs:
-            problems.append(
-                Problem(
-                    f"contract module {module!r} would shadow the client's {attribute(module)}()",
-                    hint="rename the contract module",
-                )
-            )
-    if problems:
-        raise ContractError(problems)

@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 
 from taskgen.contract.dsl import Retry
+from taskgen.runtime import bigint
 from taskgen.runtime.binding import Binding
 from taskgen.runtime.completion import Completer
 from taskgen.runtime.context import Context
@@ -190,7 +191,7 @@ class Executor:
                 async with contextlib.AsyncExitStack() as cleanups:
                     extras = await binding.resolver(context, cleanups)
                     value = await self._call(binding, context, args, extras)
-            encoded = NONE_VALUE if value is None else msgspec.Raw(ENCODER.encode(value))
+            encoded = NONE_VALUE if value is None else msgspec.Raw(bigint.encode(value))
         except asyncio.CancelledError:
             self._cancelled(delivery, binding)
         except RetryLater as exc:

@@ -8,6 +8,7 @@ from typing import Any, Generic, Literal, TypeVar
 import msgspec
 
 from taskgen.contract.dsl import NO_RETRY, Priority, Retry
+from taskgen.runtime import bigint
 from taskgen.runtime.packing import number, pack
 from taskgen.runtime.wire import ENCODER, Envelope, new_task_id
 
@@ -59,8 +60,8 @@ class TaskDef(Generic[A, R]):
         self.retry = retry
         self.priority = priority
         self.result_ttl = result_ttl
-        self.args_decoder: msgspec.msgpack.Decoder[A] = msgspec.msgpack.Decoder(args)
-        self.result_decoder: msgspec.msgpack.Decoder[R] = msgspec.msgpack.Decoder(result)
+        self.args_decoder: bigint.Decoder[A] = bigint.Decoder(args)
+        self.result_decoder: bigint.Decoder[R] = bigint.Decoder(result)
 
     def __repr__(self) -> str:
         return f"TaskDef({self.name!r}, queue={self.queue!r})"
@@ -150,7 +151,7 @@ def encode_call(
         task_id,
         task.name,
         task.fingerprint,
-        msgspec.Raw(ENCODER.encode(args)),
+        msgspec.Raw(bigint.encode(args)),
         now,
         1,
         priority,

@@ -12,9 +12,9 @@ from taskgen.runtime import Context
 async def refund(
     ctx: Context,
     charge_id: str,
-    amount: Money | None,
+    amount: Money | None = None,
     *,
-    reason: str,
+    reason: str = "requested",
 ) -> bool:
     """Refund a charge, in full when no amount is given; True when the refund went through."""
     raise NotImplementedError("billing.refund is not implemented yet")

@@ -14,8 +14,8 @@ async def send_email(
     to: Recipient,
     template: Template,
     *,
-    variables: dict[str, str] | None,
-    cc: tuple[Recipient, ...],
+    variables: dict[str, str] | None = None,
+    cc: tuple[Recipient, ...] = (),
 ) -> None:
     """Render a template and send it."""
     raise NotImplementedError("emails.send_email is not implemented yet")

@@ -12,7 +12,7 @@ from taskgen.runtime import Context
 async def address(
     ctx: Context,
     contact: NamedContact,
-    home: Address | None,
+    home: Address | None = None,
 ) -> list[Address]:
     """TypedDicts, total and partial."""
     raise NotImplementedError("catalog.address is not implemented yet")

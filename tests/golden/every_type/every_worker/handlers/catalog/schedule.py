@@ -13,8 +13,8 @@ async def schedule(
     ctx: Context,
     job: Job,
     options: Options,
-    version: Version,
-    window: Range,
+    version: Version = Version(major=1, minor=2),
+    window: Range = Range(low=0, high=10),
 ) -> tuple[Version, Range]:
     """Dataclasses and NamedTuples."""
     raise NotImplementedError("catalog.schedule is not implemented yet")

@@ -15,10 +15,21 @@ async def store(
     ctx: Context,
     item: Item,
     audit: Audit,
-    patch: Patch | None,
+    patch: Patch | None = None,
     *,
-    defaults: Defaults,
-    settings: Settings | None,
+    defaults: Defaults = Defaults(
+        text='say "hi"',
+        raw=b"\x00'\"",
+        whole=-7,
+        fraction=-0.25,
+        empty=None,
+        pair=(1, "a"),
+        single=(Level.HIGH,),
+        levels=frozenset({Level.HIGH, Level.LOW}),
+        ident=uuid.UUID("12345678-1234-5678-1234-567812345678"),
+        all_colours=frozenset(),
+    ),
+    settings: Settings | None = None,
 ) -> Item:
     """Structs with options, inherited fields and defaults."""
     raise NotImplementedError("catalog.store is not implemented yet")

@@ -20,9 +20,9 @@ async def choose_one(
     numeric: typing.Literal[1, 2] | str,
     shape: Circle | Square,
     envelope: EnvelopeV1 | EnvelopeV2,
-    shape_or_none: Circle | Square | None,
-    sequence_or_map: list[int] | dict[str, int] | None,
-    user: UserId | None,
+    shape_or_none: Circle | Square | None = None,
+    sequence_or_map: list[int] | dict[str, int] | None = None,
+    user: UserId | None = None,
 ) -> Circle | Square | None:
     """Unions: optional, mixed scalars, literals, and tagged Structs."""
     raise NotImplementedError("containers.choose_one is not implemented yet")

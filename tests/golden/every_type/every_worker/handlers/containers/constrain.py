@@ -30,7 +30,9 @@ async def constrain(
         ],
     ],
     email: Email,
-    titled: typing.Annotated[str, msgspec.Meta(title="Title", description="Say 'why'")],
+    titled: typing.Annotated[
+        str, msgspec.Meta(title="Title", description="Say 'why'")
+    ] = "",
 ) -> typing.Annotated[int, msgspec.Meta(ge=0)]:
     """msgspec.Meta constraints on values, on items and keys, and through a NewType."""
     raise NotImplementedError("containers.constrain is not implemented yet")

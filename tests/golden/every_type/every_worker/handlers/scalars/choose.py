@@ -13,11 +13,11 @@ from taskgen.runtime import Context
 
 async def choose(
     ctx: Context,
-    colour: Color,
-    level: Level,
-    access: Permission,
-    size: typing.Literal["s", "m", "l"],
-    answer: typing.Literal[42, True, None],
+    colour: Color = Color.RED,
+    level: Level = Level.HIGH,
+    access: Permission = Permission(5),
+    size: typing.Literal["s", "m", "l"] = "m",
+    answer: typing.Literal[42, True, None] = None,
 ) -> typing.Literal["yes", "no"] | None:
     """Enums, flags and literals, with their defaults."""
     raise NotImplementedError("scalars.choose is not implemented yet")

@@ -12,9 +12,9 @@ from taskgen.runtime import Context
 async def classify(
     ctx: Context,
     status: Status,
-    legacy: Legacy,
-    mode: Mode,
-    admin: AdminId | None,
+    legacy: Legacy = Legacy.QUOTE,
+    mode: Mode = Mode(3),
+    admin: AdminId | None = None,
 ) -> Legacy:
     """The other Enum kinds (auto() values, a str mixin, an IntFlag), a NewType of a NewType."""
     raise NotImplementedError("scalars.classify is not implemented yet")

@@ -15,8 +15,8 @@ async def clock(
     when: datetime.datetime,
     day: datetime.date,
     at: datetime.time,
-    span: datetime.timedelta,
-    since: datetime.date,
+    span: datetime.timedelta = datetime.timedelta(days=1, seconds=30),
+    since: datetime.date = datetime.date(2000, 1, 1),
 ) -> datetime.datetime:
     """Dates and times."""
     raise NotImplementedError("scalars.clock is not implemented yet")

@@ -18,7 +18,7 @@ async def echo(
     *,
     blob: bytes,
     buffer: bytearray,
-    nothing: None,
+    nothing: None = None,
 ) -> str:
     """Builtin scalars, positional-only, positional and keyword-only."""
     raise NotImplementedError("scalars.echo is not implemented yet")
