@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from taskgen.runtime.execution import Executor
+from taskgen.runtime.faults import Backoff, describe
 from taskgen.runtime.scheduler import Scheduler
 
 log = logging.getLogger("taskgen.worker")
@@ -16,7 +20,12 @@ ABORT_PREFIX = b"abort:"
 
 
 class ControlListener:
-    """Subscribes to every served queue's control channel and acts on what arrives."""
+    """Subscribes to every served queue's control channel and acts on what arrives.
+
+    Messages are hints: after a lost connection it subscribes again (with backoff) and wakes
+    every scheduler, in case a wake-up was published meanwhile. An abort published while it
+    was disconnected is not heard by a task running here (a task picked up later still
+    drops it: the request is stored)."""
 
     def __init__(
         self, redis: Redis, schedulers: Mapping[str, Scheduler], executor: Executor
@@ -26,17 +35,35 @@ class ControlListener:
         self._executor = executor
 
     async def run(self) -> None:
-        """Listen until cancelled; redis-py resubscribes after a reconnect."""
+        """Listen until cancelled, subscribing again after every lost connection."""
+        backoff = Backoff()
+        while True:
+            try:
+                await self._listen(backoff)
+            except (RedisError, OSError) as exc:
+                delay = backoff.next()
+                log.warning(
+                    "the control channel was lost, subscribing again in %.2fs: %s",
+                    delay,
+                    describe(exc),
+                )
+                await asyncio.sleep(delay)
+
+    async def _listen(self, backoff: Backoff) -> None:
         pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         try:
             await pubsub.subscribe(*self._schedulers)
+            backoff.reset()
+            for scheduler in self._schedulers.values():
+                scheduler.wake.set()  # a wake-up may have been missed while disconnected
             while True:
                 message = await pubsub.get_message(timeout=None)
                 if message is None or message["type"] != "message":
                     continue
                 self._handle(message["channel"], message["data"])
         finally:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]  # unannotated in redis-py
+            with contextlib.suppress(RedisError, OSError):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]  # unannotated in redis-py
 
     def _handle(self, channel: bytes, data: bytes) -> None:
         if data == b"wake":
