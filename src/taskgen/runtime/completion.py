@@ -31,6 +31,8 @@ class Completer:
         self._pending: dict[QueueKeys, list[bytes]] = {}
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
+        #: The records of the write in flight.
+        self._sending: dict[QueueKeys, list[bytes]] = {}
         #: False from a failed write until the next write that succeeds.
         self.writing = True
 
@@ -53,7 +55,8 @@ class Completer:
     @property
     def waiting(self) -> int:
         """Records not written yet."""
-        return sum(len(records) for records in self._pending.values())
+        batches = (*self._pending.values(), *self._sending.values())
+        return sum(len(records) for records in batches)
 
     async def flush(self, timeout: float | None = None) -> bool:
         """Write every waiting record; on a Redis error keep them and try again.
@@ -71,10 +74,12 @@ class Completer:
         async with self._lock:
             backoff = Backoff(most=1.0)
             while self._pending:
-                pending, self._pending = self._pending, {}
+                pending = self._sending = self._pending
+                self._pending = {}
                 try:
                     await self._write(pending)
                 except BaseException as exc:
+                    self._sending = {}
                     for keys, records in pending.items():
                         self._pending.setdefault(keys, []).extend(records)
                     if not isinstance(exc, (RedisError, OSError)):
@@ -87,6 +92,7 @@ class Completer:
                     )
                     await asyncio.sleep(backoff.next())
                 else:
+                    self._sending = {}
                     self.writing = True
 
     async def _write(self, pending: dict[QueueKeys, list[bytes]]) -> None:

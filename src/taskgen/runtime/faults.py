@@ -58,15 +58,20 @@ class Backoff:
 
 
 def redact(url: str) -> str:
-    """The URL without its password, for logs."""
+    """The URL without its password (in the user part or a ``password=`` parameter), for logs."""
     parts = urlsplit(url)
-    if parts.password is None:
+    if parts.password is not None:
+        host = parts.hostname or ""
+        if parts.port is not None:
+            host = f"{host}:{parts.port}"
+        url = urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+    base, mark, query = url.partition("?")
+    if not mark:
         return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    hidden = [
+        "password=***" if pair.split("=", 1)[0] == "password" else pair for pair in query.split("&")
+    ]
+    return f"{base}?{'&'.join(hidden)}"
 
 
 def describe(exc: BaseException) -> str:

@@ -192,7 +192,10 @@ class LeaseKeeper:
             )
             if removed:
                 log.info(
-                    "removed %d consumer(s) of gone workers from queue %s", removed, keys.queue
+                    "removed the consumers of %d gone worker(s) from queue %s: %s",
+                    len(set(removed)),
+                    keys.queue,
+                    ", ".join(sorted({name.decode() for name in removed})),
                 )
 
     async def _feed(self) -> None:

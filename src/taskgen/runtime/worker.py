@@ -16,7 +16,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry as CommandRetry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import ConnectionError, RedisError
 
 from taskgen.contract.dsl import Retry
 from taskgen.runtime.binding import Binding, prepare_bindings
@@ -134,6 +134,7 @@ class Worker:
             # One quick retry on a fresh connection (a pooled one may be stale after a
             # restart); beyond that, each loop backs off on its own.
             retry=CommandRetry(NoBackoff(), 1),
+            retry_on_error=[ConnectionError],
         )
         try:
             if await self._connect(redis):

@@ -1,13 +1,13 @@
 -- Remove the consumers of workers that are gone: no pending entries, no live heartbeat, and
 -- idle for longer than ARGV[2] ms (so a worker that is just starting is left alone).
 -- KEYS: the ready streams, then the queue's liveness set.  ARGV[1]: group, ARGV[2]: idle ms.
--- Returns how many consumers were removed.
+-- Returns the names of the consumers removed (once per stream they were in).
 local group, idle = ARGV[1], tonumber(ARGV[2])
 local alive = KEYS[#KEYS]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', alive, '-inf', now)
-local removed = 0
+local removed = {}
 for s = 1, #KEYS - 1 do
   if redis.call('EXISTS', KEYS[s]) == 1 then
     for _, info in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[s], group)) do
@@ -16,7 +16,7 @@ for s = 1, #KEYS - 1 do
       if fields['pending'] == 0 and fields['idle'] > idle
           and not redis.call('ZSCORE', alive, fields['name']) then
         redis.call('XGROUP', 'DELCONSUMER', KEYS[s], group, fields['name'])
-        removed = removed + 1
+        removed[#removed + 1] = fields['name']
       end
     end
   end
