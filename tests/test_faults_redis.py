@@ -36,11 +36,11 @@ MATH = QueueKeys("math")
 class Worker:
     """A ``taskgen worker`` process whose output is collected line by line as it comes."""
 
-    def __init__(self, url: str, **settings: str) -> None:
+    def __init__(self, url: str, *args: str, **settings: str) -> None:
         env = {**os.environ, "TASKGEN_REDIS_URL": url}
         env.update({f"RT_{k.upper()}": v for k, v in settings.items()})
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "taskgen", "worker", RT],
+            [sys.executable, "-m", "taskgen", "worker", RT, *args],
             cwd=REPO,
             env=env,
             stdout=subprocess.PIPE,
@@ -95,9 +95,9 @@ class Worker:
 
 
 @contextmanager
-def worker(url: str, **settings: str) -> Iterator[Worker]:
+def worker(url: str, *args: str, **settings: str) -> Iterator[Worker]:
     """A worker process, killed afterwards if the test did not stop it."""
-    running = Worker(url, **settings)
+    running = Worker(url, *args, **settings)
     try:
         yield running
     finally:
@@ -178,6 +178,9 @@ async def test_a_worker_refuses_an_evicting_server_in_one_line() -> None:
         assert "maxmemory-policy allkeys-lru" in running.output
         assert "noeviction" in running.output
         no_traceback(running.output)
+        with worker(server.url, "--processes", "2") as supervisor:
+            # Restarting a worker that refuses would only fail again.
+            assert supervisor.process.wait(20) == 2
         with worker(server.url, allow_eviction="1") as running:
             assert await run_batch(server.url, count=5)
             assert running.stop() == 0
