@@ -9,6 +9,7 @@ announces each start on ``rt:started``); servers of their own come from ``faulty
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import queue
 import signal
@@ -352,3 +353,27 @@ async def test_sigterm_in_a_lasting_outage_exits_and_the_tasks_run_again(fault: 
                     result = await client.handle(SLEEP, handle.id).result(timeout=20)
                     assert result == f"{successor.pid} 2 1"
             assert successor.stop() == 0
+
+
+async def test_cron_ticks_missed_during_an_outage_fire_once_redis_returns() -> None:
+    with faulty_server(persistent=True) as server, worker(server.url, cron_every="0.2") as running:
+
+        async def ticks_until(after: int) -> list[int]:
+            """Every tick run so far, once one after epoch ms ``after`` has run."""
+            deadline = time.monotonic() + 20
+            while True:
+                fired = sorted(int(task.rsplit(":", 1)[1]) for task in await runs(server.url))
+                if fired and fired[-1] > after:
+                    return fired
+                assert time.monotonic() < deadline, f"no tick after {after}: {fired[-3:]}"
+                await asyncio.sleep(0.05)
+
+        await ticks_until(int(time.time() * 1000) + 400)  # firing on time
+        server.stop()
+        running.wait_for_line("could not fire")
+        down_at = int(time.time() * 1000)
+        server.start()
+        fired = await ticks_until(down_at + 1000)
+        gaps = [b - a for a, b in itertools.pairwise(fired) if b - a != 200]
+        assert not gaps, f"ticks missing around the outage: gaps of {gaps} ms"
+        assert running.stop() == 0
