@@ -77,10 +77,13 @@ class QueueReader:
         """After a failed read: create the consumer group again if it is gone, else wait."""
         if missing_group(exc):
             try:
-                await create_groups(self._redis, self.keys)
+                created = await create_groups(self._redis, self.keys)
             except (RedisError, OSError) as again:
                 exc = again
             else:
+                if not created:  # another loop or worker was quicker: read again, after a pause
+                    await asyncio.sleep(backoff.next())
+                    return
                 log.warning(
                     "the consumer group of queue %s was missing (FLUSHALL, failover to an empty "
                     "replica, or eviction?): created it again",
