@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -79,6 +80,71 @@ def _wait_until_ready(process: subprocess.Popen[str], folder: Path) -> None:
             threading.Thread(target=process.stdout.read, daemon=True).start()
             return
     raise RuntimeError(f"the test server did not start:\n{''.join(seen)}")
+
+
+class FaultyServer:
+    """A server of its own on a fixed port, for fault drills: stopped, restarted (with or
+    without persistence, on the same port), paused (black-holed) and resumed."""
+
+    def __init__(self, folder: Path, *, persistent: bool, port: int | None = None) -> None:
+        self.folder = folder
+        self.persistent = persistent
+        self.port = port or free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[str] | None = None
+
+    def start(self, *extra: str) -> None:
+        """Start on this server's port; with persistence it reloads what it saved (AOF)."""
+        appendonly = ["yes", "--appendfsync", "always"] if self.persistent else ["no"]
+        self.process = subprocess.Popen(
+            [
+                server_binary(),
+                *("--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder)),
+                *("--save", "", "--loglevel", "notice", "--appendonly", *appendonly),
+                *extra,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        _wait_until_ready(self.process, self.folder)
+
+    def stop(self) -> None:
+        """Kill the server at once (SIGKILL): no final save, connections drop."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self.process = None
+
+    def restart(self) -> None:
+        """Kill and start again on the same port."""
+        self.stop()
+        self.start()
+
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): connections stay open but nothing is answered."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a paused server answer again."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
+
+@contextmanager
+def faulty_server(*, persistent: bool = False, start: bool = True) -> Iterator[FaultyServer]:
+    """A ``FaultyServer`` (started unless ``start=False``), killed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="taskgen-faulty-") as folder:
+        server = FaultyServer(Path(folder), persistent=persistent)
+        try:
+            if start:
+                server.start()
+            yield server
+        finally:
+            if server.process is not None:
+                server.resume()
+            server.stop()
 
 
 class RestartableServer:

@@ -10,6 +10,7 @@ import sys
 import typer
 
 from taskgen.runtime import HandlerMismatch, Worker
+from taskgen.runtime.faults import EvictingPolicy
 from taskgen.runtime.supervisor import supervise
 
 
@@ -73,5 +74,9 @@ def run_worker(
         worker.concurrency = concurrency
     if redis_url is not None:
         worker.redis_url = redis_url
-    worker.main(burst=burst)
+    try:
+        worker.main(burst=burst)
+    except EvictingPolicy as refused:
+        typer.secho(f"taskgen worker: {refused}", fg="red", err=True)
+        return 2
     return 0

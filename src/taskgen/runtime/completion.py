@@ -1,5 +1,8 @@
 """Writing ended tasks back to Redis: one script call per queue for everything that ended
-while the previous call was in flight, so acks and results coalesce under load."""
+while the previous call was in flight, so acks and results coalesce under load.
+
+While Redis is unreachable the records are kept and written once it answers again; a worker
+that is shutting down waits a bounded time for that (see ``flush``)."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from taskgen.runtime.faults import Backoff, describe
 from taskgen.runtime.keys import GROUP, QueueKeys
 from taskgen.runtime.scripts import Scripts
 
@@ -27,6 +31,10 @@ class Completer:
         self._pending: dict[QueueKeys, list[bytes]] = {}
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
+        #: The records of the write in flight.
+        self._sending: dict[QueueKeys, list[bytes]] = {}
+        #: False from a failed write until the next write that succeeds.
+        self.writing = True
 
     def add(self, keys: QueueKeys, record: bytes) -> None:
         """Queue one packed record; it is written by the next flush."""
@@ -44,22 +52,48 @@ class Completer:
             self._wake.clear()
             await self.flush()
 
-    async def flush(self) -> None:
-        """Write every waiting record; on a Redis error keep them and try again."""
+    @property
+    def waiting(self) -> int:
+        """Records not written yet."""
+        batches = (*self._pending.values(), *self._sending.values())
+        return sum(len(records) for records in batches)
+
+    async def flush(self, timeout: float | None = None) -> bool:
+        """Write every waiting record; on a Redis error keep them and try again.
+
+        With a ``timeout``, give up after that many seconds and return False (the records
+        stay waiting); else return True once everything is written."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._flush()
+        except TimeoutError:
+            return False
+        return True
+
+    async def _flush(self) -> None:
         async with self._lock:
-            delay = 0.05
+            backoff = Backoff(most=1.0)
             while self._pending:
-                pending, self._pending = self._pending, {}
+                pending = self._sending = self._pending
+                self._pending = {}
                 try:
                     await self._write(pending)
-                except (RedisError, OSError) as exc:
-                    log.warning(
-                        "writing %d queue(s) of results failed, retrying: %r", len(pending), exc
-                    )
+                except BaseException as exc:
+                    self._sending = {}
                     for keys, records in pending.items():
                         self._pending.setdefault(keys, []).extend(records)
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 2.0)
+                    if not isinstance(exc, (RedisError, OSError)):
+                        raise
+                    self.writing = False
+                    log.warning(
+                        "writing %d queue(s) of results failed, retrying: %s",
+                        len(pending),
+                        describe(exc),
+                    )
+                    await asyncio.sleep(backoff.next())
+                else:
+                    self._sending = {}
+                    self.writing = True
 
     async def _write(self, pending: dict[QueueKeys, list[bytes]]) -> None:
         if len(pending) == 1:

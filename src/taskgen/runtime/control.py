@@ -2,41 +2,92 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError, RedisError
 
 from taskgen.runtime.execution import Executor
+from taskgen.runtime.faults import SOCKET_TIMEOUT, Backoff, describe
 from taskgen.runtime.scheduler import Scheduler
 
 log = logging.getLogger("taskgen.worker")
 
 ABORT_PREFIX = b"abort:"
 
+#: After this many quiet seconds the listener pings, to find out whether the server still
+#: answers (a black-holed connection never fails by itself).
+QUIET = 30.0
+
 
 class ControlListener:
-    """Subscribes to every served queue's control channel and acts on what arrives."""
+    """Subscribes to every served queue's control channel and acts on what arrives.
+
+    Messages are hints: after a lost connection it subscribes again (with backoff) and wakes
+    every scheduler, in case a wake-up was published meanwhile. An abort published while it
+    was disconnected is not heard by a task running here (a task picked up later still
+    drops it: the request is stored). A channel quiet for ``quiet`` seconds is pinged, and
+    one whose ping gets no answer within ``answer_within`` seconds is taken for lost."""
 
     def __init__(
-        self, redis: Redis, schedulers: Mapping[str, Scheduler], executor: Executor
+        self,
+        redis: Redis,
+        schedulers: Mapping[str, Scheduler],
+        executor: Executor,
+        *,
+        quiet: float = QUIET,
+        answer_within: float = SOCKET_TIMEOUT,
     ) -> None:
         self._redis = redis
         self._schedulers = {s.keys.control.encode(): s for s in schedulers.values()}
         self._executor = executor
+        self._quiet = quiet
+        self._answer_within = answer_within
 
     async def run(self) -> None:
-        """Listen until cancelled; redis-py resubscribes after a reconnect."""
+        """Listen until cancelled, subscribing again after every lost connection."""
+        backoff = Backoff()
+        while True:
+            try:
+                await self._listen(backoff)
+            except (RedisError, OSError) as exc:
+                delay = backoff.next()
+                log.warning(
+                    "the control channel was lost, subscribing again in %.2fs: %s",
+                    delay,
+                    describe(exc),
+                )
+                await asyncio.sleep(delay)
+
+    async def _listen(self, backoff: Backoff) -> None:
         pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         try:
             await pubsub.subscribe(*self._schedulers)
+            backoff.reset()
+            for scheduler in self._schedulers.values():
+                scheduler.wake.set()  # a wake-up may have been missed while disconnected
+            loop = asyncio.get_running_loop()
+            heard = loop.time()
+            pinged: float | None = None
             while True:
-                message = await pubsub.get_message(timeout=None)
-                if message is None or message["type"] != "message":
-                    continue
-                self._handle(message["channel"], message["data"])
+                wait = self._quiet if pinged is None else self._answer_within
+                message = await pubsub.get_message(timeout=wait)
+                now = loop.time()
+                if message is not None:
+                    heard, pinged = now, None
+                    if message["type"] == "message":
+                        self._handle(message["channel"], message["data"])
+                elif pinged is not None and now - pinged >= self._answer_within:
+                    raise ConnectionError(f"no answer to a PING within {self._answer_within:g}s")
+                elif pinged is None and now - heard >= self._quiet:
+                    await pubsub.ping()
+                    pinged = now
         finally:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]  # unannotated in redis-py
+            with contextlib.suppress(RedisError, OSError):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]  # unannotated in redis-py
 
     def _handle(self, channel: bytes, data: bytes) -> None:
         if data == b"wake":

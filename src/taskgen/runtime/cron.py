@@ -18,6 +18,7 @@ import msgspec
 from cronsim import CronSim
 from redis.exceptions import RedisError
 
+from taskgen.runtime.faults import Backoff, describe
 from taskgen.runtime.keys import QueueKeys
 from taskgen.runtime.scripts import Scripts
 from taskgen.runtime.taskdef import EnqueueOptions, Seconds, TaskDef, encode_call
@@ -91,8 +92,10 @@ class CronScheduler:
         now = now_ms()
         # On start, ticks inside a job's catch-up window count as due (if nobody fired them).
         seen = {job.name: now - job.catch_up_ms for job in self._jobs}
+        backoff = Backoff(first=0.5)
         while True:
             now = now_ms()
+            failed = False
             for job in self._jobs:
                 due = job.ticks(seen[job.name], now)
                 if len(due) > MOST_TICKS:
@@ -102,12 +105,21 @@ class CronScheduler:
                         len(due) - MOST_TICKS,
                     )
                 for tick in due[-MOST_TICKS:]:
-                    await self._fire(job, tick)
-                seen[job.name] = now
+                    if not await self._fire(job, tick):
+                        failed = True  # Redis is unreachable: this tick is tried again
+                        break
+                    seen[job.name] = tick
+                else:
+                    seen[job.name] = now
+            if failed:
+                await asyncio.sleep(backoff.next())
+                continue
+            backoff.reset()
             wake = min(job.next_tick(now) for job in self._jobs)
             await asyncio.sleep(max(0.0, (wake - now_ms()) / 1000))
 
-    async def _fire(self, job: Cron[Any], tick: int) -> None:
+    async def _fire(self, job: Cron[Any], tick: int) -> bool:
+        """Enqueue one tick unless another process did; False if Redis could not be reached."""
         keys = self._keys[job.task.queue]
         options = EnqueueOptions(task_id=f"cron:{job.name}:{tick}")
         task_id, level, _, envelope = encode_call(job.task, job.args, options, now_ms())
@@ -117,10 +129,11 @@ class CronScheduler:
                 args=[keys.base, job.name, tick, task_id, level, envelope],
             )
         except (RedisError, OSError) as exc:
-            log.warning("cron %s could not fire its %d tick: %r", job.name, tick, exc)
-            return
+            log.warning("cron %s could not fire its %d tick: %s", job.name, tick, describe(exc))
+            return False
         if fired:
             log.info("cron %s fired (tick %d, task %s)", job.name, tick, task_id)
+        return True
 
 
 def _ms(value: Seconds) -> int:

@@ -17,7 +17,7 @@ LEVELS: tuple[Priority, ...] = tuple(sorted(Priority, reverse=True))
 class QueueKeys:
     """Names of the keys and channels of one queue."""
 
-    __slots__ = ("base", "control", "cron", "dead", "delayed", "queue", "streams")
+    __slots__ = ("alive", "base", "control", "cron", "dead", "delayed", "queue", "streams")
 
     def __init__(self, queue: str, prefix: str = "taskgen") -> None:
         self.queue = queue
@@ -28,6 +28,8 @@ class QueueKeys:
         self.dead = f"{self.base}:dead"
         self.control = f"{self.base}:control"
         self.cron = f"{self.base}:cron"
+        #: Worker liveness: consumer name -> when its heartbeat runs out (epoch ms).
+        self.alive = f"{self.base}:alive"
 
     def stream(self, priority: int) -> str:
         """The ready stream of a priority level."""

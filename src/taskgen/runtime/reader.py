@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from taskgen.runtime.execution import Delivery, Executor
+from taskgen.runtime.faults import Backoff, create_groups, describe, missing_group
 from taskgen.runtime.keys import GROUP, QueueKeys
 from taskgen.runtime.scripts import Scripts
 from taskgen.runtime.slots import Slots
@@ -17,9 +18,9 @@ from taskgen.runtime.slots import Slots
 log = logging.getLogger("taskgen.worker")
 
 #: How long one blocking read waits for new work before it is issued again; well below
-#: the worker connections' socket timeout (``SOCKET_TIMEOUT``), or an idle read would race it.
+#: the worker connections' socket timeout (``faults.SOCKET_TIMEOUT``), or an idle read would
+#: race it.
 BLOCK_MS = 2000
-SOCKET_TIMEOUT = 10.0
 
 
 class QueueReader:
@@ -48,7 +49,7 @@ class QueueReader:
         """Read until cancelled, or in burst mode until the queue is empty.
 
         Returns how many entries were started (burst mode)."""
-        delay = 0.05
+        backoff = Backoff()
         started = 0
         while True:
             taken = await self._slots.take(self._batch)
@@ -63,18 +64,37 @@ class QueueReader:
                     deliveries = await self._wait_for_work()
             except (RedisError, OSError) as exc:
                 self._slots.give(taken)
-                log.warning(
-                    "reading queue %s failed, retrying in %.2fs: %r", self.keys.queue, delay, exc
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                await self._recover(exc, backoff)
                 continue
             except BaseException:
                 self._slots.give(taken)
                 raise
-            delay = 0.05
+            backoff.reset()
             started += len(deliveries)
             await self._start(deliveries, taken)
+
+    async def _recover(self, exc: BaseException, backoff: Backoff) -> None:
+        """After a failed read: create the consumer group again if it is gone, else wait."""
+        if missing_group(exc):
+            try:
+                created = await create_groups(self._redis, self.keys)
+            except (RedisError, OSError) as again:
+                exc = again
+            else:
+                if not created:  # another loop or worker was quicker: read again, after a pause
+                    await asyncio.sleep(backoff.next())
+                    return
+                log.warning(
+                    "the consumer group of queue %s was missing (FLUSHALL, failover to an empty "
+                    "replica, or eviction?): created it again",
+                    self.keys.queue,
+                )
+                return
+        delay = backoff.next()
+        log.warning(
+            "reading queue %s failed, retrying in %.2fs: %s", self.keys.queue, delay, describe(exc)
+        )
+        await asyncio.sleep(delay)
 
     async def _start(self, deliveries: list[Delivery], taken: int) -> None:
         executor = self._executor

@@ -8,6 +8,7 @@ import logging
 
 from redis.exceptions import RedisError
 
+from taskgen.runtime.faults import describe
 from taskgen.runtime.keys import QueueKeys
 from taskgen.runtime.scripts import Scripts
 
@@ -36,7 +37,9 @@ class Scheduler:
                     keys=[self.keys.delayed], args=[self.keys.base, PROMOTE_BATCH]
                 )
             except (RedisError, OSError) as exc:
-                log.warning("promoting delayed tasks of %s failed: %r", self.keys.queue, exc)
+                log.warning(
+                    "promoting delayed tasks of %s failed: %s", self.keys.queue, describe(exc)
+                )
                 moved, wait_ms = 0, 1000
             if moved >= PROMOTE_BATCH:
                 continue

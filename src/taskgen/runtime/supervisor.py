@@ -15,13 +15,17 @@ log = logging.getLogger("taskgen.worker")
 
 #: A child that dies sooner than this after starting is restarted only after this pause.
 QUICK_DEATH = 5.0
+#: The exit code of a worker that refuses to start (a handler mismatch, an evicting Redis):
+#: starting it again would fail the same way, so the supervisor stops instead.
+REFUSED = 2
 
 
 def supervise(worker_args: Sequence[str], processes: int) -> int:
     """Run ``processes`` copies of ``taskgen worker <worker_args>``, restarting any that dies.
 
-    SIGTERM/SIGINT are passed on to every child, which then shuts down gracefully. Returns the
-    first non-zero exit code of a child after the stop, or 0 when all ended cleanly."""
+    SIGTERM/SIGINT are passed on to every child, which then shuts down gracefully. A child that
+    refuses to start (exit code 2) stops them all. Returns the first non-zero exit code of a
+    child after the stop, or 0 when all ended cleanly."""
     command = [sys.executable, "-m", "taskgen", "worker", *worker_args]
     children: dict[int, float] = {}
     stopping = False
@@ -49,6 +53,11 @@ def supervise(worker_args: Sequence[str], processes: int) -> int:
             code = os.waitstatus_to_exitcode(status)
             if stopping or code == 0:  # stopped, or done (--burst): not to be replaced
                 codes.append(code)
+                continue
+            if code == REFUSED:
+                log.error("worker process %d refused to start; stopping the others", pid)
+                codes.append(code)
+                stop(signal.SIGTERM, None)
                 continue
             log.warning("worker process %d exited with %d; starting another", pid, code)
             if time.monotonic() - started < QUICK_DEATH:

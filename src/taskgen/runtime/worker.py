@@ -14,7 +14,9 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
+from redis.asyncio.retry import Retry as CommandRetry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError, RedisError
 
 from taskgen.contract.dsl import Retry
 from taskgen.runtime.binding import Binding, prepare_bindings
@@ -22,10 +24,22 @@ from taskgen.runtime.completion import Completer
 from taskgen.runtime.control import ControlListener
 from taskgen.runtime.cron import Cron, CronScheduler
 from taskgen.runtime.execution import Executor
+from taskgen.runtime.faults import (
+    CONNECT_TIMEOUT,
+    OUTAGE,
+    SOCKET_TIMEOUT,
+    Backoff,
+    check_eviction_policy,
+    create_groups,
+    describe,
+    missing_group,
+    pause,
+    redact,
+)
 from taskgen.runtime.injection import Injector
 from taskgen.runtime.keys import GROUP, QueueKeys
 from taskgen.runtime.lease import LeaseKeeper
-from taskgen.runtime.reader import SOCKET_TIMEOUT, QueueReader
+from taskgen.runtime.reader import QueueReader
 from taskgen.runtime.scheduler import Scheduler
 from taskgen.runtime.scripts import Scripts
 from taskgen.runtime.slots import Slots
@@ -33,6 +47,11 @@ from taskgen.runtime.stopping import stop_tasks
 from taskgen.runtime.wire import new_task_id
 
 log = logging.getLogger("taskgen.worker")
+
+HAND_BACK_FAILED = (
+    "could not hand this worker's pending tasks back (%s): another worker takes them over "
+    "once their lease expires"
+)
 
 Lifespan = Callable[[], AbstractAsyncContextManager[Any]]
 
@@ -57,6 +76,7 @@ class Worker:
         injector: Injector | None = None,
         prefix: str = "taskgen",
         dead_letter_cap: int = 100_000,
+        allow_eviction: bool = False,
     ) -> None:
         if lease <= 0 or grace < 0:
             raise ValueError("lease must be > 0 and grace >= 0 seconds")
@@ -73,6 +93,8 @@ class Worker:
         self.lifespan = lifespan
         self.prefix = prefix
         self.dead_letter_cap = dead_letter_cap
+        #: Run even if Redis may evict keys (its maxmemory-policy is not noeviction).
+        self.allow_eviction = allow_eviction
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{new_task_id()[:8]}"
         self._stop: asyncio.Event | None = None
 
@@ -105,13 +127,45 @@ class Worker:
     async def run(self, *, burst: bool = False) -> None:
         """Serve until ``stop()`` (or, with ``burst``, until every queue is empty)."""
         self._stop = asyncio.Event()
-        redis = Redis.from_url(self.redis_url, socket_timeout=SOCKET_TIMEOUT)
+        redis = Redis.from_url(
+            self.redis_url,
+            socket_timeout=SOCKET_TIMEOUT,
+            socket_connect_timeout=CONNECT_TIMEOUT,
+            # One quick retry on a fresh connection (a pooled one may be stale after a
+            # restart); beyond that, each loop backs off on its own.
+            retry=CommandRetry(NoBackoff(), 1),
+            retry_on_error=[ConnectionError],
+        )
         try:
-            await self._create_groups(redis)
-            async with self._state() as state:
-                await self._serve(redis, Scripts(redis), state, burst=burst)
+            if await self._connect(redis):
+                async with self._state() as state:
+                    await self._serve(redis, Scripts(redis), state, burst=burst)
         finally:
             await redis.aclose()
+
+    async def _connect(self, redis: Redis) -> bool:
+        """Wait for Redis (retrying with backoff), check its eviction policy, create the groups.
+
+        Returns False if stopped before Redis answered."""
+        assert self._stop is not None
+        backoff = Backoff(first=0.1)
+        while not self._stop.is_set():
+            try:
+                if not self.allow_eviction:
+                    await check_eviction_policy(redis, self.redis_url)
+                for queue in self.queues:
+                    await create_groups(redis, QueueKeys(queue, self.prefix))
+                return True
+            except OUTAGE as exc:
+                delay = backoff.next()
+                log.warning(
+                    "cannot reach Redis at %s, retrying in %.2fs: %s",
+                    redact(self.redis_url),
+                    delay,
+                    describe(exc),
+                )
+                await pause(self._stop, delay)
+        return False
 
     @contextlib.asynccontextmanager
     async def _state(self) -> AsyncIterator[Any]:
@@ -123,15 +177,6 @@ class Worker:
                 yield None
             else:
                 yield await stack.enter_async_context(self.lifespan())
-
-    async def _create_groups(self, redis: Redis) -> None:
-        for queue in self.queues:
-            for stream in QueueKeys(queue, self.prefix).streams:
-                try:
-                    await redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
-                except ResponseError as exc:
-                    if "BUSYGROUP" not in str(exc):
-                        raise
 
     async def _serve(self, redis: Redis, scripts: Scripts, state: Any, *, burst: bool) -> None:
         assert self._stop is not None
@@ -194,10 +239,19 @@ class Worker:
                 await _until(self._stop, [*reading, *background])
         finally:
             await stop_tasks(reading)
+            leases.stop_taking()
             interrupted = await executor.drain(self.grace)
-            await completer.flush()
+            # Outcomes get a bounded time to be written, so a stop during an outage ends.
+            patience = max(1.0, self.grace)
+            if not await completer.flush(patience):
+                log.warning(
+                    "could not store the outcomes of %d task(s) within %gs, Redis is "
+                    "unreachable: their tasks will run again once their lease expires",
+                    completer.waiting,
+                    patience,
+                )
             await stop_tasks(background)
-            await self._release(redis, scripts, queues, interrupted)
+            await self._release(redis, scripts, queues, interrupted, patience)
             threads.shutdown(wait=False, cancel_futures=True)
             log.info("worker %s stopped", self.consumer)
 
@@ -223,19 +277,44 @@ class Worker:
             await completer.flush()
 
     async def _release(
-        self, redis: Redis, scripts: Scripts, queues: list[QueueKeys], interrupted: set[bytes]
+        self,
+        redis: Redis,
+        scripts: Scripts,
+        queues: list[QueueKeys],
+        interrupted: set[bytes],
+        patience: float,
     ) -> None:
-        """Hand back everything still pending for this consumer, then remove the consumer."""
-        for keys in queues:
+        """Hand back everything still pending for this consumer, then remove the consumer.
+
+        Gives up after ``patience`` seconds of an unreachable Redis: the entries then stay
+        pending and are taken over by another worker once their lease expires."""
+        try:
+            async with asyncio.timeout(patience):
+                for keys in queues:
+                    await self._hand_back(redis, scripts, keys, interrupted)
+        except TimeoutError:
+            log.warning(HAND_BACK_FAILED, f"Redis did not answer within {patience:g}s")
+        except OUTAGE as exc:
+            log.warning(HAND_BACK_FAILED, describe(exc))
+
+    async def _hand_back(
+        self, redis: Redis, scripts: Scripts, keys: QueueKeys, interrupted: set[bytes]
+    ) -> None:
+        try:
             handed = await scripts.release(
                 keys=keys.streams, args=[GROUP, self.consumer, keys.base, *interrupted]
             )
-            if handed:
-                log.info("handed %d task(s) of %s back to the queue", handed, keys.queue)
-            async with redis.pipeline(transaction=False) as pipe:
-                for stream in keys.streams:
-                    pipe.xgroup_delconsumer(stream, GROUP, self.consumer)
-                await pipe.execute()
+        except RedisError as exc:
+            if not missing_group(exc):
+                raise
+            return  # the group is gone (a flush): nothing of this worker's is pending
+        if handed:
+            log.info("handed %d task(s) of %s back to the queue", handed, keys.queue)
+        async with redis.pipeline(transaction=False) as pipe:
+            for stream in keys.streams:
+                pipe.xgroup_delconsumer(stream, GROUP, self.consumer)
+            pipe.zrem(keys.alive, self.consumer)
+            await pipe.execute(raise_on_error=False)
 
 
 async def _until(

@@ -31,5 +31,6 @@ class Scripts:
         self.renew = load("renew")
         self.reclaim = load("reclaim")
         self.release = load("release")
+        self.sweep = load("sweep")
         self.requeue = load("requeue")
         self.cron = load("cron")
