@@ -7,8 +7,7 @@ import contextlib
 import logging
 import random
 import time
-import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -19,6 +18,14 @@ from taskgen.runtime.binding import Binding
 from taskgen.runtime.completion import Completer
 from taskgen.runtime.context import Context
 from taskgen.runtime.errors import RetryLater
+from taskgen.runtime.failures import (
+    MAX_RESULT_BYTES,
+    clean,
+    decoding_problem,
+    encode_result,
+    error_info,
+    misfit,
+)
 from taskgen.runtime.injection import NO_EXTRAS
 from taskgen.runtime.keys import LEVELS, QueueKeys
 from taskgen.runtime.packing import LENGTH, number, pack
@@ -34,6 +41,8 @@ from taskgen.runtime.wire import (
     TaskStatus,
     now_ms,
 )
+
+__all__ = ["Delivery", "Executor", "error_info", "retry_delay"]
 
 log = logging.getLogger("taskgen.worker")
 
@@ -98,12 +107,23 @@ class Executor:
         threads: ThreadPoolExecutor,
         *,
         state: Any = None,
+        max_result_bytes: int = MAX_RESULT_BYTES,
+        max_deliveries: int | None = None,
+        max_tasks: int | None = None,
+        on_spent: Callable[[], None] | None = None,
     ) -> None:
         self.bindings = bindings
         self.completer = completer
         self.slots = slots
         self.threads = threads
         self.state = state
+        self.max_result_bytes = max_result_bytes
+        #: A delivery beyond this many is dead-lettered unrun: its workers keep dying.
+        self.max_deliveries = max_deliveries
+        #: After this many tasks ended, ``on_spent`` is called (once): the process recycles.
+        self.max_tasks = max_tasks
+        self.on_spent = on_spent
+        self.ended = 0
         #: Deliveries not yet ended, per queue and entry id: their leases are renewed.
         self.inflight: dict[QueueKeys, dict[bytes, Delivery]] = {}
         self.idle = asyncio.Event()
@@ -118,11 +138,30 @@ class Executor:
         self.idle.clear()
 
     def start(self, delivery: Delivery) -> None:
-        """Run a held delivery in the slot its reader took for it."""
+        """Run a held delivery in the slot its reader took for it.
+
+        Never raises: an entry that cannot be run (a poison entry) is dead-lettered with the
+        reason, and the worker goes on with the next one."""
+        try:
+            self._start(delivery)
+        except Exception as exc:
+            self._reject(
+                delivery, "?", f"the entry cannot be started: {error_info(exc).message}", "BadEntry"
+            )
+
+    def _start(self, delivery: Delivery) -> None:
+        if self.max_deliveries is not None and delivery.redeliveries >= self.max_deliveries:
+            self._poisoned(delivery, self.max_deliveries)
+            return
         try:
             envelope = delivery.envelope = ENVELOPE.decode(delivery.payload)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            self._reject(delivery, "?", f"the envelope cannot be decoded: {exc}")
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
+            self._reject(
+                delivery,
+                "?",
+                f"the envelope cannot be decoded: {decoding_problem(exc)}",
+                "BadEnvelope",
+            )
             return
         binding = self.bindings.get(envelope.task)
         if binding is None:
@@ -132,6 +171,7 @@ class Executor:
                 envelope.task,
                 f"no handler for task {envelope.task!r} on this worker (it runs: {known}); "
                 "deploy a worker built from a contract that declares it",
+                "UnknownTask",
             )
             return
         if self._aborts and envelope.id in self._aborts:
@@ -146,13 +186,12 @@ class Executor:
             return
         try:
             args = binding.task.args_decoder.decode(envelope.args)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
             self._reject(
                 delivery,
                 envelope.task,
-                f"task {envelope.task}: the payload does not fit this worker's contract: {exc} "
-                f"(payload fingerprint {envelope.fingerprint}, "
-                f"worker fingerprint {binding.task.fingerprint})",
+                misfit(decoding_problem(exc), envelope.fingerprint, binding.task.fingerprint),
+                "InvalidArguments",
             )
             return
         context = Context(
@@ -180,28 +219,47 @@ class Executor:
         if binding.timeout is not None:
             delivery.timer = loop.call_later(binding.timeout, self._cancel, delivery, TIMEOUT)
         try:
-            if binding.resolver is None and binding.is_async:  # the common case, inlined
-                value = await binding.call(context, args, NO_EXTRAS)
-            elif binding.resolver is None:
-                value = await self._call(binding, context, args, NO_EXTRAS)
+            try:
+                if binding.resolver is None and binding.is_async:  # the common case, inlined
+                    value = await binding.call(context, args, NO_EXTRAS)
+                elif binding.resolver is None:
+                    value = await self._call(binding, context, args, NO_EXTRAS)
+                else:
+                    # Injected extras (e.g. FastAPI yield dependencies) are cleaned up once the
+                    # handler has ended, whether it returned or raised.
+                    async with contextlib.AsyncExitStack() as cleanups:
+                        extras = await binding.resolver(context, cleanups)
+                        value = await self._call(binding, context, args, extras)
+            except asyncio.CancelledError:
+                self._cancelled(delivery, binding)
+            except RetryLater as exc:
+                self._failed(delivery, binding, error_info(exc), TaskStatus.FAILED, delay=exc.delay)
+            except BaseException as exc:
+                # KeyboardInterrupt, SystemExit, GeneratorExit and custom BaseExceptions too:
+                # whatever a handler raises ends its task, and never the worker.
+                self._failed(delivery, binding, error_info(exc), TaskStatus.FAILED)
             else:
-                # Injected extras (e.g. FastAPI yield dependencies) are cleaned up once the
-                # handler has ended, whether it returned or raised.
-                async with contextlib.AsyncExitStack() as cleanups:
-                    extras = await binding.resolver(context, cleanups)
-                    value = await self._call(binding, context, args, extras)
-            encoded = NONE_VALUE if value is None else msgspec.Raw(ENCODER.encode(value))
-        except asyncio.CancelledError:
-            self._cancelled(delivery, binding)
-        except RetryLater as exc:
-            self._failed(delivery, binding, error_info(exc), TaskStatus.FAILED, delay=exc.delay)
-        except Exception as exc:
-            self._failed(delivery, binding, error_info(exc), TaskStatus.FAILED)
-        else:
-            self._done(delivery, binding, encoded)
+                self._returned(delivery, binding, value)
+        except BaseException as exc:
+            # Recording the ending failed: end the task plainly rather than hold it forever.
+            self._end_anyway(delivery, exc)
         finally:
             if delivery.timer is not None:
                 delivery.timer.cancel()
+
+    def _returned(self, delivery: Delivery, binding: Binding[Any, Any], value: Any) -> None:
+        if value is None and binding.plain_result is NONE_TYPE:
+            self._done(delivery, binding, NONE_VALUE)
+            return
+        encoded = encode_result(binding, value, self.max_result_bytes)
+        if isinstance(encoded, bytes):
+            self._done(delivery, binding, msgspec.Raw(encoded))
+        elif encoded.type == "ResultTooLarge":
+            # Trying again would build the same value again: fail now, and keep it out of Redis.
+            log.warning("task %s (%s): %s", binding.task.name, delivery.task_id, encoded.message)
+            self._end(delivery, TaskStatus.FAILED, error=encoded, dead="result too large")
+        else:
+            self._failed(delivery, binding, encoded, TaskStatus.FAILED)
 
     async def _call(
         self, binding: Binding[Any, Any], context: Context, args: Any, extras: Mapping[str, Any]
@@ -231,7 +289,11 @@ class Executor:
             )
             self._failed(delivery, binding, error, TaskStatus.TIMED_OUT)
         else:
-            error = ErrorInfo("CancelledError", "the handler was cancelled")
+            error = ErrorInfo(
+                "CancelledError",
+                "the handler raised CancelledError itself (no abort, timeout or shutdown asked "
+                "for it)",
+            )
             self._failed(delivery, binding, error, TaskStatus.FAILED)
 
     def _cancel(self, delivery: Delivery, reason: str) -> None:
@@ -300,15 +362,39 @@ class Executor:
         )
         self._end(delivery, status, error=error, ttl=binding.task.result_ttl, dead=reason)
 
-    def _reject(self, delivery: Delivery, task: str, reason: str) -> None:
-        log.error("rejected task entry %s: %s", delivery.entry.decode(), reason)
+    def _reject(self, delivery: Delivery, task: str, reason: str, kind: str) -> None:
+        reason = clean(reason)
+        log.error("rejected task entry %r: %s", delivery.entry, reason)
         self._end(
             delivery,
             TaskStatus.REJECTED,
-            error=ErrorInfo("Rejected", reason),
+            error=ErrorInfo(kind, reason),
             dead=reason,
             task=task,
         )
+
+    def _poisoned(self, delivery: Delivery, limit: int) -> None:
+        """Dead-letter an entry whose workers keep dying (or stopping) before it ends."""
+        with contextlib.suppress(Exception):
+            delivery.envelope = ENVELOPE.decode(delivery.payload)
+        reason = (
+            f"delivered {delivery.redeliveries + 1} times: each of the previous {limit} workers "
+            "that took it died or stopped before it ended, so it is not run again (a task that "
+            "crashes its worker?); the limit is Worker(max_deliveries=...)"
+        )
+        log.error("task entry %r: %s", delivery.entry, reason)
+        self._end(
+            delivery, TaskStatus.FAILED, error=ErrorInfo("TooManyDeliveries", reason), dead=reason
+        )
+
+    def _end_anyway(self, delivery: Delivery, exc: BaseException) -> None:
+        """The last resort when recording an ending raised: a plain, dead-lettered failure."""
+        if delivery.entry not in self.inflight.get(delivery.keys, {}):
+            return  # it was recorded before the error
+        error = error_info(exc)
+        reason = f"the worker could not record how the handler ended: {error.type}: {error.message}"
+        log.error("task entry %r: %s", delivery.entry, reason)
+        self._end(delivery, TaskStatus.FAILED, error=ErrorInfo(error.type, reason), dead=reason)
 
     def _end(
         self,
@@ -347,7 +433,7 @@ class Executor:
         ]
         if dead:
             name = task or (envelope.task if envelope else "?")
-            values += [name.encode(), dead.encode(), delivery.payload]
+            values += [name.encode(), clean(dead).encode(), delivery.payload]
         self._record(delivery, pack(values))
 
     def _done(self, delivery: Delivery, binding: Binding[Any, Any], value: msgspec.Raw) -> None:
@@ -374,6 +460,11 @@ class Executor:
     def _record(self, delivery: Delivery, record: bytes) -> None:
         self.completer.add(delivery.keys, record)
         self._forget(delivery)
+        if self.max_tasks is not None:
+            self.ended += 1
+            if self.ended == self.max_tasks and self.on_spent is not None:
+                log.info("%d tasks ended: recycling this worker process", self.ended)
+                self.on_spent()
 
     def _forget(self, delivery: Delivery) -> None:
         deliveries = self.inflight.get(delivery.keys)
@@ -415,10 +506,4 @@ def retry_delay(policy: Retry, attempt: int) -> float:
     return random.uniform(delay / 2, delay) if policy.jitter else delay
 
 
-def error_info(exc: BaseException) -> ErrorInfo:
-    """An exception as text: its type, message and traceback."""
-    return ErrorInfo(
-        type(exc).__qualname__,
-        str(exc),
-        "".join(traceback.format_exception(exc)),
-    )
+NONE_TYPE = type(None)
