@@ -10,7 +10,7 @@ import sys
 import typer
 
 from taskgen.runtime import HandlerMismatch, Worker
-from taskgen.runtime.supervisor import supervise
+from taskgen.runtime.supervisor import RECYCLE, supervise
 
 
 def load_worker(target: str) -> Worker:
@@ -40,13 +40,20 @@ def run_worker(
     redis_url: str | None,
     log_level: str,
     processes: int = 1,
+    max_tasks: int | None = None,
+    supervised: bool = False,
 ) -> int:
-    """Configure logging, apply command-line overrides, and serve; returns the exit code."""
+    """Configure logging, apply command-line overrides, and serve; returns the exit code.
+
+    With ``max_tasks`` a supervisor runs the process even alone, to start the next one each
+    time a process has run its share and exited with ``RECYCLE``."""
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    if processes > 1:
+    if processes > 1 or (max_tasks is not None and not supervised):
         args = [target, "--log-level", log_level, *(["--burst"] if burst else [])]
+        if max_tasks is not None:
+            args += ["--max-tasks-per-process", str(max_tasks), "--supervised"]
         if concurrency is not None:
             args += ["--concurrency", str(concurrency)]
         if redis_url is not None:
@@ -57,5 +64,7 @@ def run_worker(
         worker.concurrency = concurrency
     if redis_url is not None:
         worker.redis_url = redis_url
+    if max_tasks is not None:
+        worker.max_tasks = max_tasks
     worker.main(burst=burst)
-    return 0
+    return RECYCLE if worker.spent else 0

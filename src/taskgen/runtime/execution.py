@@ -142,6 +142,10 @@ class Executor:
 
         Never raises: an entry that cannot be run (a poison entry) is dead-lettered with the
         reason, and the worker goes on with the next one."""
+        if self.max_tasks is not None and self.ended >= self.max_tasks:
+            # This process has run its share and is stopping: the entry is handed back.
+            self._forget(delivery)
+            return
         try:
             self._start(delivery)
         except Exception as exc:
@@ -463,6 +467,7 @@ class Executor:
         if self.max_tasks is not None:
             self.ended += 1
             if self.ended == self.max_tasks and self.on_spent is not None:
+                # Later deliveries are not started; the shutdown hands them back.
                 log.info("%d tasks ended: recycling this worker process", self.ended)
                 self.on_spent()
 

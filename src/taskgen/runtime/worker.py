@@ -22,6 +22,7 @@ from taskgen.runtime.completion import Completer
 from taskgen.runtime.control import ControlListener
 from taskgen.runtime.cron import Cron, CronScheduler
 from taskgen.runtime.execution import Executor
+from taskgen.runtime.failures import MAX_RESULT_BYTES
 from taskgen.runtime.injection import Injector
 from taskgen.runtime.keys import GROUP, QueueKeys
 from taskgen.runtime.lease import LeaseKeeper
@@ -57,6 +58,9 @@ class Worker:
         injector: Injector | None = None,
         prefix: str = "taskgen",
         dead_letter_cap: int = 100_000,
+        max_result_bytes: int = MAX_RESULT_BYTES,
+        max_deliveries: int | None = 5,
+        max_tasks: int | None = None,
     ) -> None:
         if lease <= 0 or grace < 0:
             raise ValueError("lease must be > 0 and grace >= 0 seconds")
@@ -73,6 +77,12 @@ class Worker:
         self.lifespan = lifespan
         self.prefix = prefix
         self.dead_letter_cap = dead_letter_cap
+        #: Limits on what one task may do to a worker (see docs/runtime.md, "Handler outcomes").
+        self.max_result_bytes = max_result_bytes
+        self.max_deliveries = max_deliveries
+        #: Stop after this many tasks ended, so ``--max-tasks-per-process`` recycles the process.
+        self.max_tasks = max_tasks
+        self.spent = False
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{new_task_id()[:8]}"
         self._stop: asyncio.Event | None = None
 
@@ -80,6 +90,10 @@ class Worker:
         """Stop fetching; running tasks get ``grace`` seconds, the rest are handed back."""
         if self._stop is not None:
             self._stop.set()
+
+    def _spent(self) -> None:
+        self.spent = True
+        self.stop()
 
     def main(self, *, burst: bool = False) -> None:
         """Run in a new event loop until SIGTERM or SIGINT (a second one skips the grace)."""
@@ -139,7 +153,17 @@ class Worker:
         slots = Slots(self.concurrency)
         completer = Completer(redis, scripts, dead_letter_cap=self.dead_letter_cap)
         threads = ThreadPoolExecutor(self.threads, thread_name_prefix="taskgen-handler")
-        executor = Executor(self.bindings, completer, slots, threads, state=state)
+        executor = Executor(
+            self.bindings,
+            completer,
+            slots,
+            threads,
+            state=state,
+            max_result_bytes=self.max_result_bytes,
+            max_deliveries=self.max_deliveries,
+            max_tasks=self.max_tasks,
+            on_spent=self._spent,
+        )
         readers = [
             QueueReader(
                 keys,
