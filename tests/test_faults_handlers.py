@@ -19,7 +19,15 @@ import pytest
 import redis.asyncio
 
 from taskgen.contract.dsl import Priority
-from taskgen.runtime import Call, Client, TaskFailed, TaskRejected, TaskStatus
+from taskgen.runtime import (
+    Call,
+    Client,
+    ResultMismatch,
+    TaskDef,
+    TaskFailed,
+    TaskRejected,
+    TaskStatus,
+)
 from taskgen.runtime.keys import GROUP, QueueKeys
 from taskgen.runtime.wire import ENCODER, Envelope, new_task_id, now_ms
 from tests.fixtures.ends_worker import ASYNC, BLOB, CRASH, SYNC, BlobArgs, EndArgs
@@ -250,3 +258,39 @@ async def test_max_tasks_per_process_recycles_worker_processes(redis_url: str) -
     served = {pid: pids.count(pid) for pid in pids}
     # Each process stops after its fifth task; those it had started meanwhile end too.
     assert len(served) >= 4 and max(served.values()) <= 5 + 4, served
+
+
+async def test_a_result_mismatch_names_both_fingerprints(redis_url: str) -> None:
+    reads_text = TaskDef[AddArgs, str](
+        name="math.add", queue="math", fingerprint="add-v9", args=AddArgs, result=str
+    )
+    with worker_process(redis_url, target=ENDS):
+        async with Client.from_url(redis_url) as client:
+            handle = await client.enqueue(reads_text, AddArgs(a=1, b=2))
+            with pytest.raises(ResultMismatch) as mismatch:
+                await handle.result(timeout=15)
+    message = str(mismatch.value)
+    assert "the worker runs contract fingerprint add-v1, this client add-v9" in message
+    assert "Expected `str`, got `int`" in message
+
+
+@pytest.mark.parametrize(
+    ("worker_fingerprint", "words"),
+    [
+        ("", "did not say which it runs"),
+        ("v2", "the worker runs contract fingerprint v2, this client v1"),
+        ("v1", "both run contract fingerprint v1, so the value itself does not fit"),
+    ],
+)
+def test_result_mismatch_says_whether_the_versions_differ(
+    worker_fingerprint: str, words: str
+) -> None:
+    error = ResultMismatch(
+        task_id="t",
+        task="math.add",
+        problem="Expected `int`, got `float`",
+        client_fingerprint="v1",
+        worker_fingerprint=worker_fingerprint,
+    )
+    assert words in str(error)
+    assert ("version" in str(error)) == (worker_fingerprint != "v1")

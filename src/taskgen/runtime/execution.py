@@ -446,7 +446,13 @@ class Executor:
         assert envelope is not None
         outcome = ENCODER.encode(
             Outcome(
-                TaskStatus.DONE, value, None, now_ms(), envelope.attempt, delivery.redeliveries + 1
+                TaskStatus.DONE,
+                value,
+                None,
+                now_ms(),
+                envelope.attempt,
+                delivery.redeliveries + 1,
+                binding.task.fingerprint,
             )
         )
         entry, task_id = delivery.entry, delivery.task_id
