@@ -17,6 +17,7 @@ from taskgen.contract.dsl import Retry
 from taskgen.runtime.binding import Binding
 from taskgen.runtime.completion import Completer
 from taskgen.runtime.context import Context
+from taskgen.runtime.delivery import Delivery
 from taskgen.runtime.errors import RetryLater
 from taskgen.runtime.failures import (
     MAX_RESULT_BYTES,
@@ -35,7 +36,6 @@ from taskgen.runtime.wire import (
     ENCODER,
     ENVELOPE,
     NONE_VALUE,
-    Envelope,
     ErrorInfo,
     Outcome,
     TaskStatus,
@@ -57,43 +57,6 @@ STREAMS = [number(i) for i in range(len(LEVELS))]
 STATUSES = {status: status.value.encode() for status in TaskStatus}
 DONE_PREFIX = [pack([b"F", stream]) for stream in STREAMS]
 DONE_STATUS = pack([STATUSES[TaskStatus.DONE]])
-
-
-class Delivery:
-    """One stream entry handed to this worker, from receipt until its outcome is recorded."""
-
-    __slots__ = (
-        "cancelled",
-        "entry",
-        "envelope",
-        "keys",
-        "payload",
-        "redeliveries",
-        "runner",
-        "stream",
-        "task_id",
-        "timer",
-    )
-
-    def __init__(
-        self,
-        keys: QueueKeys,
-        stream: int,
-        entry: bytes,
-        task_id: bytes,
-        payload: bytes,
-        redeliveries: int,
-    ) -> None:
-        self.keys = keys
-        self.stream = stream
-        self.entry = entry
-        self.task_id = task_id
-        self.payload = payload
-        self.redeliveries = redeliveries
-        self.envelope: Envelope | None = None
-        self.runner: asyncio.Future[Any] | None = None
-        self.timer: asyncio.TimerHandle | None = None
-        self.cancelled: str | None = None
 
 
 class Executor:
@@ -149,9 +112,11 @@ class Executor:
         try:
             self._start(delivery)
         except Exception as exc:
-            self._reject(
-                delivery, "?", f"the entry cannot be started: {error_info(exc).message}", "BadEntry"
-            )
+            try:
+                reason = f"the entry cannot be started: {error_info(exc).message}"
+                self._reject(delivery, "?", reason, "BadEntry")
+            except Exception as failure:
+                self._abandon(delivery, failure)
 
     def _start(self, delivery: Delivery) -> None:
         if self.max_deliveries is not None and delivery.redeliveries >= self.max_deliveries:
@@ -368,7 +333,7 @@ class Executor:
 
     def _reject(self, delivery: Delivery, task: str, reason: str, kind: str) -> None:
         reason = clean(reason)
-        log.error("rejected task entry %r: %s", delivery.entry, reason)
+        log.error("rejected task entry %s: %s", _name(delivery), reason)
         self._end(
             delivery,
             TaskStatus.REJECTED,
@@ -382,11 +347,11 @@ class Executor:
         with contextlib.suppress(Exception):
             delivery.envelope = ENVELOPE.decode(delivery.payload)
         reason = (
-            f"delivered {delivery.redeliveries + 1} times: each of the previous {limit} workers "
-            "that took it died or stopped before it ended, so it is not run again (a task that "
-            "crashes its worker?); the limit is Worker(max_deliveries=...)"
+            f"delivered {delivery.redeliveries + 1} times: the {delivery.redeliveries} workers "
+            "that took it before died or stopped before it ended (a task that crashes its "
+            f"worker?), and the limit is {limit} (Worker(max_deliveries=...)); not run again"
         )
-        log.error("task entry %r: %s", delivery.entry, reason)
+        log.error("task entry %s: %s", _name(delivery), reason)
         self._end(
             delivery, TaskStatus.FAILED, error=ErrorInfo("TooManyDeliveries", reason), dead=reason
         )
@@ -397,8 +362,17 @@ class Executor:
             return  # it was recorded before the error
         error = error_info(exc)
         reason = f"the worker could not record how the handler ended: {error.type}: {error.message}"
-        log.error("task entry %r: %s", delivery.entry, reason)
-        self._end(delivery, TaskStatus.FAILED, error=ErrorInfo(error.type, reason), dead=reason)
+        log.error("task entry %s: %s", _name(delivery), reason)
+        try:
+            self._end(delivery, TaskStatus.FAILED, error=ErrorInfo(error.type, reason), dead=reason)
+        except Exception as failure:
+            self._abandon(delivery, failure)
+
+    def _abandon(self, delivery: Delivery, exc: BaseException) -> None:
+        """Stop holding an entry that cannot even be dead-lettered: its lease runs out, and
+        ``max_deliveries`` ends it after a few more workers have tried."""
+        log.error("task entry %s abandoned to its lease: %r", _name(delivery), exc)
+        self._forget(delivery)
 
     def _end(
         self,
@@ -515,6 +489,10 @@ def retry_delay(policy: Retry, attempt: int) -> float:
     """Seconds before the try after ``attempt``: exponential, capped, optionally jittered."""
     delay = min(policy.max_delay, policy.backoff * 2 ** (attempt - 1))
     return random.uniform(delay / 2, delay) if policy.jitter else delay
+
+
+def _name(delivery: Delivery) -> str:
+    return delivery.entry.decode(errors="backslashreplace")
 
 
 NONE_TYPE = type(None)
