@@ -294,3 +294,16 @@ def test_result_mismatch_says_whether_the_versions_differ(
     )
     assert words in str(error)
     assert ("version" in str(error)) == (worker_fingerprint != "v1")
+
+
+async def test_max_memory_per_process_recycles_a_leaking_worker(redis_url: str) -> None:
+    with worker_process(redis_url, "--max-memory-per-process", "100", target=ENDS) as supervisor:
+        async with Client.from_url(redis_url) as client:
+            handles = await client.enqueue_many(
+                [Call(ASYNC, EndArgs(how="leak")) for _ in range(40)]
+            )
+            pids = [await h.result(timeout=30) for h in handles]
+        supervisor.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(supervisor.wait, 30) == 0
+    # 8 MiB leaked per task: a process passes 100 MiB within its first few checks.
+    assert len(set(pids)) >= 3, {pid: pids.count(pid) for pid in pids}

@@ -111,6 +111,10 @@ def worker(
             help="Restart each worker process after this many tasks (e.g. a leaking handler).",
         ),
     ] = None,
+    max_memory_per_process: Annotated[
+        int | None,
+        typer.Option(min=1, help="Restart each worker process once it holds more MiB than this."),
+    ] = None,
     supervised: Annotated[bool, typer.Option("--supervised", hidden=True)] = False,
 ) -> None:
     """Run a worker until SIGTERM/SIGINT (a second signal skips the grace period)."""
@@ -125,6 +129,7 @@ def worker(
             log_level=log_level,
             processes=processes,
             max_tasks=max_tasks_per_process,
+            max_memory=max_memory_per_process,
             supervised=supervised,
         )
     )

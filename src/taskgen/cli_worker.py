@@ -41,19 +41,25 @@ def run_worker(
     log_level: str,
     processes: int = 1,
     max_tasks: int | None = None,
+    max_memory: int | None = None,
     supervised: bool = False,
 ) -> int:
     """Configure logging, apply command-line overrides, and serve; returns the exit code.
 
-    With ``max_tasks`` a supervisor runs the process even alone, to start the next one each
-    time a process has run its share and exited with ``RECYCLE``."""
+    With ``max_tasks`` or ``max_memory`` (MiB) a supervisor runs the process even alone, to
+    start the next one each time a process has run its share and exited with ``RECYCLE``."""
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    if processes > 1 or (max_tasks is not None and not supervised):
+    recycles = max_tasks is not None or max_memory is not None
+    if processes > 1 or (recycles and not supervised):
         args = [target, "--log-level", log_level, *(["--burst"] if burst else [])]
         if max_tasks is not None:
-            args += ["--max-tasks-per-process", str(max_tasks), "--supervised"]
+            args += ["--max-tasks-per-process", str(max_tasks)]
+        if max_memory is not None:
+            args += ["--max-memory-per-process", str(max_memory)]
+        if recycles:
+            args.append("--supervised")
         if concurrency is not None:
             args += ["--concurrency", str(concurrency)]
         if redis_url is not None:
@@ -66,5 +72,7 @@ def run_worker(
         worker.redis_url = redis_url
     if max_tasks is not None:
         worker.max_tasks = max_tasks
+    if max_memory is not None:
+        worker.max_memory_mb = max_memory
     worker.main(burst=burst)
     return RECYCLE if worker.spent else 0

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -30,6 +30,7 @@ from taskgen.runtime.failures import (
 from taskgen.runtime.injection import NO_EXTRAS
 from taskgen.runtime.keys import LEVELS, QueueKeys
 from taskgen.runtime.packing import LENGTH, number, pack
+from taskgen.runtime.recycling import Recycler
 from taskgen.runtime.slots import Slots
 from taskgen.runtime.stopping import stop_tasks
 from taskgen.runtime.wire import (
@@ -72,8 +73,7 @@ class Executor:
         state: Any = None,
         max_result_bytes: int = MAX_RESULT_BYTES,
         max_deliveries: int | None = None,
-        max_tasks: int | None = None,
-        on_spent: Callable[[], None] | None = None,
+        recycler: Recycler | None = None,
     ) -> None:
         self.bindings = bindings
         self.completer = completer
@@ -83,10 +83,7 @@ class Executor:
         self.max_result_bytes = max_result_bytes
         #: A delivery beyond this many is dead-lettered unrun: its workers keep dying.
         self.max_deliveries = max_deliveries
-        #: After this many tasks ended, ``on_spent`` is called (once): the process recycles.
-        self.max_tasks = max_tasks
-        self.on_spent = on_spent
-        self.ended = 0
+        self.recycler = recycler
         #: Deliveries not yet ended, per queue and entry id: their leases are renewed.
         self.inflight: dict[QueueKeys, dict[bytes, Delivery]] = {}
         self.idle = asyncio.Event()
@@ -105,7 +102,7 @@ class Executor:
 
         Never raises: an entry that cannot be run (a poison entry) is dead-lettered with the
         reason, and the worker goes on with the next one."""
-        if self.max_tasks is not None and self.ended >= self.max_tasks:
+        if self.recycler is not None and self.recycler.spent:
             # This process has run its share and is stopping: the entry is handed back.
             self._forget(delivery)
             return
@@ -444,12 +441,8 @@ class Executor:
     def _record(self, delivery: Delivery, record: bytes) -> None:
         self.completer.add(delivery.keys, record)
         self._forget(delivery)
-        if self.max_tasks is not None:
-            self.ended += 1
-            if self.ended == self.max_tasks and self.on_spent is not None:
-                # Later deliveries are not started; the shutdown hands them back.
-                log.info("%d tasks ended: recycling this worker process", self.ended)
-                self.on_spent()
+        if self.recycler is not None:
+            self.recycler.task_ended()
 
     def _forget(self, delivery: Delivery) -> None:
         deliveries = self.inflight.get(delivery.keys)

@@ -27,6 +27,7 @@ from taskgen.runtime.injection import Injector
 from taskgen.runtime.keys import GROUP, QueueKeys
 from taskgen.runtime.lease import LeaseKeeper
 from taskgen.runtime.reader import SOCKET_TIMEOUT, QueueReader
+from taskgen.runtime.recycling import Recycler
 from taskgen.runtime.scheduler import Scheduler
 from taskgen.runtime.scripts import Scripts
 from taskgen.runtime.slots import Slots
@@ -61,6 +62,7 @@ class Worker:
         max_result_bytes: int = MAX_RESULT_BYTES,
         max_deliveries: int | None = 5,
         max_tasks: int | None = None,
+        max_memory_mb: int | None = None,
     ) -> None:
         if lease <= 0 or grace < 0:
             raise ValueError("lease must be > 0 and grace >= 0 seconds")
@@ -82,6 +84,8 @@ class Worker:
         self.max_deliveries = max_deliveries
         #: Stop after this many tasks ended, so ``--max-tasks-per-process`` recycles the process.
         self.max_tasks = max_tasks
+        #: ... or once its resident memory exceeds this many MiB (checked every few tasks).
+        self.max_memory_mb = max_memory_mb
         self.spent = False
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{new_task_id()[:8]}"
         self._stop: asyncio.Event | None = None
@@ -90,6 +94,12 @@ class Worker:
         """Stop fetching; running tasks get ``grace`` seconds, the rest are handed back."""
         if self._stop is not None:
             self._stop.set()
+
+    def _recycler(self) -> Recycler | None:
+        if self.max_tasks is None and self.max_memory_mb is None:
+            return None
+        memory = self.max_memory_mb * 2**20 if self.max_memory_mb is not None else None
+        return Recycler(self._spent, max_tasks=self.max_tasks, max_memory=memory)
 
     def _spent(self) -> None:
         self.spent = True
@@ -161,8 +171,7 @@ class Worker:
             state=state,
             max_result_bytes=self.max_result_bytes,
             max_deliveries=self.max_deliveries,
-            max_tasks=self.max_tasks,
-            on_spent=self._spent,
+            recycler=self._recycler(),
         )
         readers = [
             QueueReader(
