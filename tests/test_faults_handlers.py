@@ -30,6 +30,8 @@ from taskgen.runtime import (
 )
 from taskgen.runtime.keys import GROUP, QueueKeys
 from taskgen.runtime.wire import ENCODER, Envelope, new_task_id, now_ms
+from taskgen.testing import EagerClient
+from tests.fixtures import ends_worker
 from tests.fixtures.ends_worker import ASYNC, BLOB, CRASH, SYNC, BlobArgs, EndArgs
 from tests.support import worker_process
 from tests.tasks_fixture import ADD, ADD_DRIFTED, AddArgs, AddTextArgs
@@ -307,3 +309,19 @@ async def test_max_memory_per_process_recycles_a_leaking_worker(redis_url: str) 
         assert await asyncio.to_thread(supervisor.wait, 30) == 0
     # 8 MiB leaked per task: a process passes 100 MiB within its first few checks.
     assert len(set(pids)) >= 3, {pid: pids.count(pid) for pid in pids}
+
+
+@pytest.mark.parametrize(
+    ("how", "error_type"),
+    [
+        ("wrong_type", "WrongResultType"),
+        ("system_exit", "SystemExit"),
+        ("str_raises", "Unprintable"),
+    ],
+)
+async def test_the_eager_client_ends_tasks_as_a_worker_does(how: str, error_type: str) -> None:
+    bindings = [b for b in ends_worker.worker.bindings.values() if b.task is SYNC]
+    async with EagerClient(bindings) as eager:
+        with pytest.raises(TaskFailed) as failed:
+            await (await eager.enqueue(SYNC, EndArgs(how=how))).result()
+    assert failed.value.error_type == error_type
