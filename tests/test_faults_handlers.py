@@ -232,8 +232,9 @@ async def test_a_non_numeric_counter_in_the_task_hash_does_not_stop_reclaiming(
             assert worker.poll() is None
 
 
+@pytest.mark.parametrize("written_by", ["client", "raw_xadd"])
 async def test_a_task_that_keeps_killing_its_workers_is_dead_lettered_after_max_deliveries(
-    redis_url: str,
+    redis_url: str, server: redis.asyncio.Redis, written_by: str
 ) -> None:
     settings = env(lease="0.3", max_deliveries="2")
     async with Client.from_url(redis_url) as client:
@@ -242,7 +243,12 @@ async def test_a_task_that_keeps_killing_its_workers_is_dead_lettered_after_max_
             worker_process(redis_url, target=ENDS, env=settings) as second,
             worker_process(redis_url, target=ENDS, env=settings) as third,
         ):
-            poison = await client.enqueue(CRASH, EndArgs(how="crash"))
+            if written_by == "client":
+                poison = await client.enqueue(CRASH, EndArgs(how="crash"))
+            else:  # no task hash: the stream's own delivery count is what counts
+                crash = ENCODER.encode(EndArgs(how="crash"))
+                task_id = await _add_raw(server, *_envelope("ends.crash", crash, "crash-v1"))
+                poison = client.handle(CRASH, task_id)
             with pytest.raises(TaskFailed) as failed:
                 await poison.result(timeout=30)
             assert failed.value.error_type == "TooManyDeliveries"
