@@ -66,6 +66,8 @@ class Worker:
     ) -> None:
         if lease <= 0 or grace < 0:
             raise ValueError("lease must be > 0 and grace >= 0 seconds")
+        if max_result_bytes < 1 or (max_deliveries is not None and max_deliveries < 1):
+            raise ValueError("max_result_bytes and max_deliveries (None: no limit) must be >= 1")
         bound = prepare_bindings(bindings, injector)
         self.injector = injector
         self.bindings = _with_policies(bound, retries or {}, timeouts)
@@ -86,6 +88,7 @@ class Worker:
         self.max_tasks = max_tasks
         #: ... or once its resident memory exceeds this many MiB (checked every few tasks).
         self.max_memory_mb = max_memory_mb
+        #: True once the worker stopped because it had run its share (the CLI exits with 75).
         self.spent = False
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{new_task_id()[:8]}"
         self._stop: asyncio.Event | None = None
