@@ -104,6 +104,18 @@ def worker(
         str | None, typer.Option(envvar="TASKGEN_REDIS_URL", help="Redis to serve.")
     ] = None,
     log_level: Annotated[str, typer.Option(help="Logging level.")] = "INFO",
+    max_tasks_per_process: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Restart each worker process after this many tasks (e.g. a leaking handler).",
+        ),
+    ] = None,
+    max_memory_per_process: Annotated[
+        int | None,
+        typer.Option(min=1, help="Restart each worker process once it holds more MiB than this."),
+    ] = None,
+    supervised: Annotated[bool, typer.Option("--supervised", hidden=True)] = False,
 ) -> None:
     """Run a worker until SIGTERM/SIGINT (a second signal skips the grace period)."""
     from taskgen.cli_worker import run_worker
@@ -116,6 +128,9 @@ def worker(
             redis_url=redis_url,
             log_level=log_level,
             processes=processes,
+            max_tasks=max_tasks_per_process,
+            max_memory=max_memory_per_process,
+            supervised=supervised,
         )
     )
 

@@ -11,7 +11,7 @@ import typer
 
 from taskgen.runtime import HandlerMismatch, Worker
 from taskgen.runtime.faults import EvictingPolicy
-from taskgen.runtime.supervisor import supervise
+from taskgen.runtime.supervisor import RECYCLE, supervise
 
 
 def load_worker(target: str) -> Worker:
@@ -57,13 +57,26 @@ def run_worker(
     redis_url: str | None,
     log_level: str,
     processes: int = 1,
+    max_tasks: int | None = None,
+    max_memory: int | None = None,
+    supervised: bool = False,
 ) -> int:
-    """Configure logging, apply command-line overrides, and serve; returns the exit code."""
+    """Configure logging, apply command-line overrides, and serve; returns the exit code.
+
+    With ``max_tasks`` or ``max_memory`` (MiB) a supervisor runs the process even alone, to
+    start the next one each time a process has run its share and exited with ``RECYCLE``."""
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    if processes > 1:
+    recycles = max_tasks is not None or max_memory is not None
+    if processes > 1 or (recycles and not supervised):
         args = [target, "--log-level", log_level, *(["--burst"] if burst else [])]
+        if max_tasks is not None:
+            args += ["--max-tasks-per-process", str(max_tasks)]
+        if max_memory is not None:
+            args += ["--max-memory-per-process", str(max_memory)]
+        if recycles:
+            args.append("--supervised")
         if concurrency is not None:
             args += ["--concurrency", str(concurrency)]
         if redis_url is not None:
@@ -74,9 +87,13 @@ def run_worker(
         worker.concurrency = concurrency
     if redis_url is not None:
         worker.redis_url = redis_url
+    if max_tasks is not None:
+        worker.max_tasks = max_tasks
+    if max_memory is not None:
+        worker.max_memory_mb = max_memory
     try:
         worker.main(burst=burst)
     except EvictingPolicy as refused:
         typer.secho(f"taskgen worker: {refused}", fg="red", err=True)
         return 2
-    return 0
+    return RECYCLE if worker.spent else 0

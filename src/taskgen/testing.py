@@ -17,18 +17,16 @@ from typing import Any, Self, TypeVar
 
 import msgspec
 
-from taskgen.runtime import bigint
 from taskgen.runtime.binding import Binding, prepare_bindings
 from taskgen.runtime.client import DEFAULT_PREFIX, Client
 from taskgen.runtime.context import Context
-from taskgen.runtime.execution import error_info
+from taskgen.runtime.failures import MAX_RESULT_BYTES, encode_result, error_info
 from taskgen.runtime.handle import TaskHandle
 from taskgen.runtime.injection import NO_EXTRAS, Injector
 from taskgen.runtime.taskdef import NO_OPTIONS, Call, EnqueueOptions, TaskDef, encode_call
 from taskgen.runtime.wire import (
     ENCODER,
     ENVELOPE,
-    NONE_VALUE,
     ErrorInfo,
     Outcome,
     TaskStatus,
@@ -156,7 +154,12 @@ class EagerClient(Client):
                     value = await binding.call(context, decoded, extras)
                 else:
                     value = await asyncio.to_thread(binding.call, context, decoded, extras)
-            encoded = NONE_VALUE if value is None else msgspec.Raw(bigint.encode(value))
-        except Exception as exc:
+        except asyncio.CancelledError:
+            raise  # inline, the caller's own cancellation cannot be told apart from the handler's
+        except BaseException as exc:  # as in a worker: whatever the handler raises fails the task
             return Outcome(TaskStatus.FAILED, error=error_info(exc), finished_at=now_ms())
-        return Outcome(TaskStatus.DONE, encoded, finished_at=now_ms())
+        # The worker's own check of the result against the contract's result type.
+        encoded = encode_result(binding, value, MAX_RESULT_BYTES)
+        if isinstance(encoded, ErrorInfo):
+            return Outcome(TaskStatus.FAILED, error=encoded, finished_at=now_ms())
+        return Outcome(TaskStatus.DONE, msgspec.Raw(encoded), finished_at=now_ms())

@@ -34,7 +34,9 @@ class Binding(Generic[A, R]):
         "handler",
         "is_async",
         "packed_ttl",
+        "plain_result",
         "resolver",
+        "result_spelling",
         "retry",
         "task",
         "timeout",
@@ -60,6 +62,32 @@ class Binding(Generic[A, R]):
         self.resolver: Resolver | None = None
         #: The result TTL as completion records carry it (see ``complete.lua``).
         self.packed_ttl = pack([number(round(task.result_ttl * 1000))])
+        #: A value of exactly this type fits the result type without decoding it back.
+        self.plain_result: type = _plain(task.result)
+        #: The result type as the contract spells it, for errors.
+        self.result_spelling = _spell(task.result)
+
+
+#: Result types that a value of exactly that type always fits (bool is not an int here).
+_PLAIN: dict[Any, type] = {
+    int: int,
+    str: str,
+    float: float,
+    bool: bool,
+    bytes: bytes,
+    None: type(None),
+}
+
+
+class _CheckEveryValue:
+    """No value has this type, so every result is decoded back and checked."""
+
+
+def _plain(result: Any) -> type:
+    try:
+        return _PLAIN.get(result, _CheckEveryValue)
+    except TypeError:  # an unhashable annotation
+        return _CheckEveryValue
 
 
 class MissingHandler:
@@ -200,6 +228,8 @@ def _where(handler: Callable[..., Any]) -> str:
 
 
 def _spell(tp: Any) -> str:
+    if tp is None:
+        return "None"
     return tp.__name__ if isinstance(tp, type) else repr(tp).replace("typing.", "")
 
 

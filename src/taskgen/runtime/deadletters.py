@@ -1,7 +1,8 @@
 """Dead letters: tasks that will not run again without a person deciding so.
 
 Tasks land here when they exhaust their retries, fail validation against the worker's
-contract, name a task no worker knows, or carry an envelope that cannot be decoded. Each
+contract, name a task no worker knows, carry an envelope that cannot be decoded, return a
+result over the worker's size limit, or were delivered more often than ``max_deliveries``. Each
 letter keeps the reason and the original envelope, so it can be requeued once the cause is
 fixed (a new worker deployed, a bug fixed), or purged.
 """

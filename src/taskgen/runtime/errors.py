@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+#: The longest delay ``RetryLater`` accepts (a year, in seconds); NaN and infinity are refused.
+MAX_RETRY_DELAY = 366 * 86400.0
+
 
 class TaskgenError(Exception):
     """Base class of every taskgen error."""
@@ -56,6 +59,39 @@ class ResultMismatch(TaskError):
     """The task succeeded, but its value does not decode into this client's return type: the
     worker runs a contract whose return type differs. The task is not run again."""
 
+    def __init__(
+        self,
+        *,
+        task_id: str,
+        task: str,
+        problem: str,
+        client_fingerprint: str,
+        worker_fingerprint: str = "",
+    ) -> None:
+        if not worker_fingerprint:
+            why = (
+                f"this client runs contract fingerprint {client_fingerprint}; the worker did "
+                "not say which it runs (an older worker): it may run another version"
+            )
+        elif worker_fingerprint != client_fingerprint:
+            why = (
+                f"the worker runs contract fingerprint {worker_fingerprint}, this client "
+                f"{client_fingerprint}: deploy matching versions"
+            )
+        else:
+            why = (
+                f"both run contract fingerprint {client_fingerprint}, so the value itself does "
+                "not fit the contract's result type"
+            )
+        super().__init__(
+            f"task {task} ({task_id}) succeeded, but its result does not fit this client's "
+            f"contract: {problem} ({why})",
+            task_id=task_id,
+            task=task,
+        )
+        self.client_fingerprint = client_fingerprint
+        self.worker_fingerprint = worker_fingerprint
+
 
 class TaskAborted(TaskError):
     """The task was aborted before it finished."""
@@ -105,5 +141,9 @@ class RetryLater(TaskgenError):
     The try counts as an attempt: once the task's retry policy is used up it fails."""
 
     def __init__(self, delay: float, reason: str = "") -> None:
+        if not 0 <= delay <= MAX_RETRY_DELAY:
+            raise ValueError(
+                f"RetryLater({delay!r}): the delay must be between 0 and {MAX_RETRY_DELAY:g} s"
+            )
         super().__init__(reason or f"retry requested in {delay:g} s")
         self.delay = delay

@@ -7,7 +7,6 @@ import contextlib
 import logging
 import random
 import time
-import traceback
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -15,26 +14,36 @@ from typing import Any
 import msgspec
 
 from taskgen.contract.dsl import Retry
-from taskgen.runtime import bigint
 from taskgen.runtime.binding import Binding
 from taskgen.runtime.completion import Completer
 from taskgen.runtime.context import Context
+from taskgen.runtime.delivery import Delivery
 from taskgen.runtime.errors import RetryLater
+from taskgen.runtime.failures import (
+    MAX_RESULT_BYTES,
+    clean,
+    decoding_problem,
+    encode_result,
+    error_info,
+    misfit,
+)
 from taskgen.runtime.injection import NO_EXTRAS
 from taskgen.runtime.keys import LEVELS, QueueKeys
 from taskgen.runtime.packing import LENGTH, number, pack
+from taskgen.runtime.recycling import Recycler
 from taskgen.runtime.slots import Slots
 from taskgen.runtime.stopping import stop_tasks
 from taskgen.runtime.wire import (
     ENCODER,
     ENVELOPE,
     NONE_VALUE,
-    Envelope,
     ErrorInfo,
     Outcome,
     TaskStatus,
     now_ms,
 )
+
+__all__ = ["Delivery", "Executor", "error_info", "retry_delay"]
 
 log = logging.getLogger("taskgen.worker")
 
@@ -51,43 +60,6 @@ DONE_PREFIX = [pack([b"F", stream]) for stream in STREAMS]
 DONE_STATUS = pack([STATUSES[TaskStatus.DONE]])
 
 
-class Delivery:
-    """One stream entry handed to this worker, from receipt until its outcome is recorded."""
-
-    __slots__ = (
-        "cancelled",
-        "entry",
-        "envelope",
-        "keys",
-        "payload",
-        "redeliveries",
-        "runner",
-        "stream",
-        "task_id",
-        "timer",
-    )
-
-    def __init__(
-        self,
-        keys: QueueKeys,
-        stream: int,
-        entry: bytes,
-        task_id: bytes,
-        payload: bytes,
-        redeliveries: int,
-    ) -> None:
-        self.keys = keys
-        self.stream = stream
-        self.entry = entry
-        self.task_id = task_id
-        self.payload = payload
-        self.redeliveries = redeliveries
-        self.envelope: Envelope | None = None
-        self.runner: asyncio.Future[Any] | None = None
-        self.timer: asyncio.TimerHandle | None = None
-        self.cancelled: str | None = None
-
-
 class Executor:
     """Runs deliveries, one slot each, and hands every outcome to the completer."""
 
@@ -99,12 +71,19 @@ class Executor:
         threads: ThreadPoolExecutor,
         *,
         state: Any = None,
+        max_result_bytes: int = MAX_RESULT_BYTES,
+        max_deliveries: int | None = None,
+        recycler: Recycler | None = None,
     ) -> None:
         self.bindings = bindings
         self.completer = completer
         self.slots = slots
         self.threads = threads
         self.state = state
+        self.max_result_bytes = max_result_bytes
+        #: A delivery beyond this many is dead-lettered unrun: its workers keep dying.
+        self.max_deliveries = max_deliveries
+        self.recycler = recycler
         #: Deliveries not yet ended, per queue and entry id: their leases are renewed.
         self.inflight: dict[QueueKeys, dict[bytes, Delivery]] = {}
         self.idle = asyncio.Event()
@@ -119,11 +98,36 @@ class Executor:
         self.idle.clear()
 
     def start(self, delivery: Delivery) -> None:
-        """Run a held delivery in the slot its reader took for it."""
+        """Run a held delivery in the slot its reader took for it.
+
+        Never raises: an entry that cannot be run (a poison entry) is dead-lettered with the
+        reason, and the worker goes on with the next one."""
+        if self.recycler is not None and self.recycler.spent:
+            # This process has run its share and is stopping: the entry is handed back.
+            self._forget(delivery)
+            return
+        try:
+            self._start(delivery)
+        except Exception as exc:
+            try:
+                reason = f"the entry cannot be started: {error_info(exc).message}"
+                self._reject(delivery, "?", reason, "BadEntry")
+            except Exception as failure:
+                self._abandon(delivery, failure)
+
+    def _start(self, delivery: Delivery) -> None:
+        if self.max_deliveries is not None and delivery.redeliveries >= self.max_deliveries:
+            self._poisoned(delivery, self.max_deliveries)
+            return
         try:
             envelope = delivery.envelope = ENVELOPE.decode(delivery.payload)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            self._reject(delivery, "?", f"the envelope cannot be decoded: {exc}")
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
+            self._reject(
+                delivery,
+                "?",
+                f"the envelope cannot be decoded: {decoding_problem(exc)}",
+                "BadEnvelope",
+            )
             return
         binding = self.bindings.get(envelope.task)
         if binding is None:
@@ -133,6 +137,7 @@ class Executor:
                 envelope.task,
                 f"no handler for task {envelope.task!r} on this worker (it runs: {known}); "
                 "deploy a worker built from a contract that declares it",
+                "UnknownTask",
             )
             return
         if self._aborts and envelope.id in self._aborts:
@@ -147,13 +152,12 @@ class Executor:
             return
         try:
             args = binding.task.args_decoder.decode(envelope.args)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
             self._reject(
                 delivery,
                 envelope.task,
-                f"task {envelope.task}: the payload does not fit this worker's contract: {exc} "
-                f"(payload fingerprint {envelope.fingerprint}, "
-                f"worker fingerprint {binding.task.fingerprint})",
+                misfit(decoding_problem(exc), envelope.fingerprint, binding.task.fingerprint),
+                "InvalidArguments",
             )
             return
         context = Context(
@@ -181,28 +185,47 @@ class Executor:
         if binding.timeout is not None:
             delivery.timer = loop.call_later(binding.timeout, self._cancel, delivery, TIMEOUT)
         try:
-            if binding.resolver is None and binding.is_async:  # the common case, inlined
-                value = await binding.call(context, args, NO_EXTRAS)
-            elif binding.resolver is None:
-                value = await self._call(binding, context, args, NO_EXTRAS)
+            try:
+                if binding.resolver is None and binding.is_async:  # the common case, inlined
+                    value = await binding.call(context, args, NO_EXTRAS)
+                elif binding.resolver is None:
+                    value = await self._call(binding, context, args, NO_EXTRAS)
+                else:
+                    # Injected extras (e.g. FastAPI yield dependencies) are cleaned up once the
+                    # handler has ended, whether it returned or raised.
+                    async with contextlib.AsyncExitStack() as cleanups:
+                        extras = await binding.resolver(context, cleanups)
+                        value = await self._call(binding, context, args, extras)
+            except asyncio.CancelledError:
+                self._cancelled(delivery, binding)
+            except RetryLater as exc:
+                self._failed(delivery, binding, error_info(exc), TaskStatus.FAILED, delay=exc.delay)
+            except BaseException as exc:
+                # KeyboardInterrupt, SystemExit, GeneratorExit and custom BaseExceptions too:
+                # whatever a handler raises ends its task, and never the worker.
+                self._failed(delivery, binding, error_info(exc), TaskStatus.FAILED)
             else:
-                # Injected extras (e.g. FastAPI yield dependencies) are cleaned up once the
-                # handler has ended, whether it returned or raised.
-                async with contextlib.AsyncExitStack() as cleanups:
-                    extras = await binding.resolver(context, cleanups)
-                    value = await self._call(binding, context, args, extras)
-            encoded = NONE_VALUE if value is None else msgspec.Raw(bigint.encode(value))
-        except asyncio.CancelledError:
-            self._cancelled(delivery, binding)
-        except RetryLater as exc:
-            self._failed(delivery, binding, error_info(exc), TaskStatus.FAILED, delay=exc.delay)
-        except Exception as exc:
-            self._failed(delivery, binding, error_info(exc), TaskStatus.FAILED)
-        else:
-            self._done(delivery, binding, encoded)
+                self._returned(delivery, binding, value)
+        except BaseException as exc:
+            # Recording the ending failed: end the task plainly rather than hold it forever.
+            self._end_anyway(delivery, exc)
         finally:
             if delivery.timer is not None:
                 delivery.timer.cancel()
+
+    def _returned(self, delivery: Delivery, binding: Binding[Any, Any], value: Any) -> None:
+        if value is None and binding.plain_result is NONE_TYPE:
+            self._done(delivery, binding, NONE_VALUE)
+            return
+        encoded = encode_result(binding, value, self.max_result_bytes)
+        if isinstance(encoded, bytes):
+            self._done(delivery, binding, msgspec.Raw(encoded))
+        elif encoded.type == "ResultTooLarge":
+            # Trying again would build the same value again: fail now, and keep it out of Redis.
+            log.warning("task %s (%s): %s", binding.task.name, delivery.task_id, encoded.message)
+            self._end(delivery, TaskStatus.FAILED, error=encoded, dead="result too large")
+        else:
+            self._failed(delivery, binding, encoded, TaskStatus.FAILED)
 
     async def _call(
         self, binding: Binding[Any, Any], context: Context, args: Any, extras: Mapping[str, Any]
@@ -232,7 +255,11 @@ class Executor:
             )
             self._failed(delivery, binding, error, TaskStatus.TIMED_OUT)
         else:
-            error = ErrorInfo("CancelledError", "the handler was cancelled")
+            error = ErrorInfo(
+                "CancelledError",
+                "the handler raised CancelledError itself (no abort, timeout or shutdown asked "
+                "for it)",
+            )
             self._failed(delivery, binding, error, TaskStatus.FAILED)
 
     def _cancel(self, delivery: Delivery, reason: str) -> None:
@@ -301,15 +328,48 @@ class Executor:
         )
         self._end(delivery, status, error=error, ttl=binding.task.result_ttl, dead=reason)
 
-    def _reject(self, delivery: Delivery, task: str, reason: str) -> None:
-        log.error("rejected task entry %s: %s", delivery.entry.decode(), reason)
+    def _reject(self, delivery: Delivery, task: str, reason: str, kind: str) -> None:
+        reason = clean(reason)
+        log.error("rejected task entry %s: %s", _name(delivery), reason)
         self._end(
             delivery,
             TaskStatus.REJECTED,
-            error=ErrorInfo("Rejected", reason),
+            error=ErrorInfo(kind, reason),
             dead=reason,
             task=task,
         )
+
+    def _poisoned(self, delivery: Delivery, limit: int) -> None:
+        """Dead-letter an entry whose workers keep dying (or stopping) before it ends."""
+        with contextlib.suppress(Exception):
+            delivery.envelope = ENVELOPE.decode(delivery.payload)
+        reason = (
+            f"delivered {delivery.redeliveries + 1} times: the {delivery.redeliveries} workers "
+            "that took it before died or stopped before it ended (a task that crashes its "
+            f"worker?), and the limit is {limit} (Worker(max_deliveries=...)); not run again"
+        )
+        log.error("task entry %s: %s", _name(delivery), reason)
+        self._end(
+            delivery, TaskStatus.FAILED, error=ErrorInfo("TooManyDeliveries", reason), dead=reason
+        )
+
+    def _end_anyway(self, delivery: Delivery, exc: BaseException) -> None:
+        """The last resort when recording an ending raised: a plain, dead-lettered failure."""
+        if delivery.entry not in self.inflight.get(delivery.keys, {}):
+            return  # it was recorded before the error
+        error = error_info(exc)
+        reason = f"the worker could not record how the handler ended: {error.type}: {error.message}"
+        log.error("task entry %s: %s", _name(delivery), reason)
+        try:
+            self._end(delivery, TaskStatus.FAILED, error=ErrorInfo(error.type, reason), dead=reason)
+        except Exception as failure:
+            self._abandon(delivery, failure)
+
+    def _abandon(self, delivery: Delivery, exc: BaseException) -> None:
+        """Stop holding an entry that cannot even be dead-lettered: its lease runs out, and
+        ``max_deliveries`` ends it after a few more workers have tried."""
+        log.error("task entry %s abandoned to its lease: %r", _name(delivery), exc)
+        self._forget(delivery)
 
     def _end(
         self,
@@ -348,7 +408,7 @@ class Executor:
         ]
         if dead:
             name = task or (envelope.task if envelope else "?")
-            values += [name.encode(), dead.encode(), delivery.payload]
+            values += [name.encode(), clean(dead).encode(), delivery.payload]
         self._record(delivery, pack(values))
 
     def _done(self, delivery: Delivery, binding: Binding[Any, Any], value: msgspec.Raw) -> None:
@@ -357,7 +417,13 @@ class Executor:
         assert envelope is not None
         outcome = ENCODER.encode(
             Outcome(
-                TaskStatus.DONE, value, None, now_ms(), envelope.attempt, delivery.redeliveries + 1
+                TaskStatus.DONE,
+                value,
+                None,
+                now_ms(),
+                envelope.attempt,
+                delivery.redeliveries + 1,
+                binding.task.fingerprint,
             )
         )
         entry, task_id = delivery.entry, delivery.task_id
@@ -375,6 +441,8 @@ class Executor:
     def _record(self, delivery: Delivery, record: bytes) -> None:
         self.completer.add(delivery.keys, record)
         self._forget(delivery)
+        if self.recycler is not None:
+            self.recycler.task_ended()
 
     def _forget(self, delivery: Delivery) -> None:
         deliveries = self.inflight.get(delivery.keys)
@@ -416,10 +484,8 @@ def retry_delay(policy: Retry, attempt: int) -> float:
     return random.uniform(delay / 2, delay) if policy.jitter else delay
 
 
-def error_info(exc: BaseException) -> ErrorInfo:
-    """An exception as text: its type, message and traceback."""
-    return ErrorInfo(
-        type(exc).__qualname__,
-        str(exc),
-        "".join(traceback.format_exception(exc)),
-    )
+def _name(delivery: Delivery) -> str:
+    return delivery.entry.decode(errors="backslashreplace")
+
+
+NONE_TYPE = type(None)

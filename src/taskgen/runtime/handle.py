@@ -67,11 +67,11 @@ def unwrap(task: TaskDef[Any, R], task_id: str, outcome: Outcome) -> R:
             return task.result_decoder.decode(outcome.value)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise ResultMismatch(
-                f"task {task.name} ({task_id}) succeeded, but its result does not fit this "
-                f"client's contract (fingerprint {task.fingerprint}): {exc}; the worker runs "
-                "another version of the contract",
                 task_id=task_id,
                 task=task.name,
+                problem=str(exc),
+                client_fingerprint=task.fingerprint,
+                worker_fingerprint=outcome.fingerprint,
             ) from None
     error = outcome.error
     message = f"{error.type}: {error.message}" if error else status.value

@@ -133,10 +133,18 @@ class QueueReader:
                 if not items:
                     continue
                 task_id, payload = items[0]
-                redeliveries = int(items[1][1]) if len(items) > 1 else 0
+                redeliveries = _count(items[1][1]) if len(items) > 1 else 0
                 deliveries.append(
                     Delivery(self.keys, index[stream], entry, task_id, payload, redeliveries)
                 )
         # Highest level first, like fetch.
         deliveries.sort(key=lambda d: d.stream)
         return deliveries
+
+
+def _count(raw: bytes) -> int:
+    """A redelivery counter; one that is not a number (a poison entry) counts as none."""
+    try:
+        return int(raw)
+    except ValueError:
+        return 0

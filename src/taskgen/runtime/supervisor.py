@@ -19,6 +19,10 @@ QUICK_DEATH = 5.0
 #: starting it again would fail the same way, so the supervisor stops instead.
 REFUSED = 2
 
+#: The exit code of a child that ran its share of tasks (``--max-tasks-per-process``) and
+#: stopped cleanly: it is replaced at once (EX_TEMPFAIL).
+RECYCLE = 75
+
 
 def supervise(worker_args: Sequence[str], processes: int) -> int:
     """Run ``processes`` copies of ``taskgen worker <worker_args>``, restarting any that dies.
@@ -51,8 +55,12 @@ def supervise(worker_args: Sequence[str], processes: int) -> int:
             if started is None:
                 continue
             code = os.waitstatus_to_exitcode(status)
+            if code == RECYCLE and not stopping:
+                log.info("worker process %d ran its share of tasks; starting another", pid)
+                start()
+                continue
             if stopping or code == 0:  # stopped, or done (--burst): not to be replaced
-                codes.append(code)
+                codes.append(0 if code == RECYCLE else code)
                 continue
             if code == REFUSED:
                 log.error("worker process %d refused to start; stopping the others", pid)

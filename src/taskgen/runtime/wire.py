@@ -70,6 +70,9 @@ class Outcome(msgspec.Struct, array_like=True, gc=False, frozen=True):
     finished_at: int = 0
     attempts: int = 1
     deliveries: int = 1
+    #: The worker's contract fingerprint of the task (set on values), so a client that cannot
+    #: decode the value can say whether the two sides run different contracts.
+    fingerprint: str = ""
 
 
 ENVELOPE = msgspec.msgpack.Decoder(Envelope)

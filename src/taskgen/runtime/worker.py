@@ -24,6 +24,7 @@ from taskgen.runtime.completion import Completer
 from taskgen.runtime.control import ControlListener
 from taskgen.runtime.cron import Cron, CronScheduler
 from taskgen.runtime.execution import Executor
+from taskgen.runtime.failures import MAX_RESULT_BYTES
 from taskgen.runtime.faults import (
     CONNECT_TIMEOUT,
     OUTAGE,
@@ -40,6 +41,7 @@ from taskgen.runtime.injection import Injector
 from taskgen.runtime.keys import GROUP, QueueKeys
 from taskgen.runtime.lease import LeaseKeeper
 from taskgen.runtime.reader import QueueReader
+from taskgen.runtime.recycling import Recycler
 from taskgen.runtime.scheduler import Scheduler
 from taskgen.runtime.scripts import Scripts
 from taskgen.runtime.slots import Slots
@@ -77,9 +79,15 @@ class Worker:
         prefix: str = "taskgen",
         dead_letter_cap: int = 100_000,
         allow_eviction: bool = False,
+        max_result_bytes: int = MAX_RESULT_BYTES,
+        max_deliveries: int | None = 5,
+        max_tasks: int | None = None,
+        max_memory_mb: int | None = None,
     ) -> None:
         if lease <= 0 or grace < 0:
             raise ValueError("lease must be > 0 and grace >= 0 seconds")
+        if max_result_bytes < 1 or (max_deliveries is not None and max_deliveries < 1):
+            raise ValueError("max_result_bytes and max_deliveries (None: no limit) must be >= 1")
         bound = prepare_bindings(bindings, injector)
         self.injector = injector
         self.bindings = _with_policies(bound, retries or {}, timeouts)
@@ -95,6 +103,15 @@ class Worker:
         self.dead_letter_cap = dead_letter_cap
         #: Run even if Redis may evict keys (its maxmemory-policy is not noeviction).
         self.allow_eviction = allow_eviction
+        #: Limits on what one task may do to a worker (see docs/runtime.md, "Handler outcomes").
+        self.max_result_bytes = max_result_bytes
+        self.max_deliveries = max_deliveries
+        #: Stop after this many tasks ended, so ``--max-tasks-per-process`` recycles the process.
+        self.max_tasks = max_tasks
+        #: ... or once its resident memory exceeds this many MiB (checked every few tasks).
+        self.max_memory_mb = max_memory_mb
+        #: True once the worker stopped because it had run its share (the CLI exits with 75).
+        self.spent = False
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{new_task_id()[:8]}"
         self._stop: asyncio.Event | None = None
 
@@ -102,6 +119,16 @@ class Worker:
         """Stop fetching; running tasks get ``grace`` seconds, the rest are handed back."""
         if self._stop is not None:
             self._stop.set()
+
+    def _recycler(self) -> Recycler | None:
+        if self.max_tasks is None and self.max_memory_mb is None:
+            return None
+        memory = self.max_memory_mb * 2**20 if self.max_memory_mb is not None else None
+        return Recycler(self._spent, max_tasks=self.max_tasks, max_memory=memory)
+
+    def _spent(self) -> None:
+        self.spent = True
+        self.stop()
 
     def main(self, *, burst: bool = False) -> None:
         """Run in a new event loop until SIGTERM or SIGINT (a second one skips the grace)."""
@@ -184,7 +211,16 @@ class Worker:
         slots = Slots(self.concurrency)
         completer = Completer(redis, scripts, dead_letter_cap=self.dead_letter_cap)
         threads = ThreadPoolExecutor(self.threads, thread_name_prefix="taskgen-handler")
-        executor = Executor(self.bindings, completer, slots, threads, state=state)
+        executor = Executor(
+            self.bindings,
+            completer,
+            slots,
+            threads,
+            state=state,
+            max_result_bytes=self.max_result_bytes,
+            max_deliveries=self.max_deliveries,
+            recycler=self._recycler(),
+        )
         readers = [
             QueueReader(
                 keys,

@@ -17,7 +17,8 @@ for i = 1, #KEYS do
       out[#out + 1] = entry[1]
       out[#out + 1] = fields[1]
       out[#out + 1] = fields[2]
-      out[#out + 1] = fields[4] or 0
+      -- A counter that is not a number counts as none, rather than failing the reader.
+      out[#out + 1] = tonumber(fields[4]) or 0
     end
     want = want - #entries
   end

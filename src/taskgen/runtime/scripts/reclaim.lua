@@ -19,8 +19,16 @@ for i = 1, #KEYS do
         local key = base .. ':task:' .. id
         local redeliveries, aborted = 0, 0
         if redis.call('EXISTS', key) == 1 then
-          redeliveries = redis.call('HINCRBY', key, 'r', 1)
+          -- A counter that is not a number counts from 0 (HINCRBY would fail the script, and
+          -- with it every reclaim of the queue).
+          redeliveries = (tonumber(redis.call('HGET', key, 'r')) or 0) + 1
+          redis.call('HSET', key, 'r', redeliveries)
           if redis.call('HEXISTS', key, 'a') == 1 then aborted = 1 end
+        else
+          -- An entry without a task hash (not written by a client) is counted by the
+          -- pending list, so one that keeps killing workers is still dead-lettered.
+          local p = redis.call('XPENDING', KEYS[i], group, entry[1], entry[1], 1)[1]
+          if p then redeliveries = tonumber(p[4]) - 1 end
         end
         out[#out + 1] = i - 1
         out[#out + 1] = entry[1]

@@ -17,10 +17,13 @@ for s = 1, #KEYS do
       local key = base .. ':task:' .. id
       local known = redis.call('EXISTS', key) == 1
       local redeliveries = 0
-      if known and started[id] then
-        redeliveries = redis.call('HINCRBY', key, 'r', 1)
-      elseif known then
-        redeliveries = tonumber(redis.call('HGET', key, 'r') or 0)
+      if known then
+        -- A counter that is not a number counts from 0 rather than failing the hand-back.
+        redeliveries = tonumber(redis.call('HGET', key, 'r')) or 0
+        if started[id] then
+          redeliveries = redeliveries + 1
+          redis.call('HSET', key, 'r', redeliveries)
+        end
       end
       local entry = redis.call('XADD', KEYS[s], '*', id, envelope, 'r', redeliveries)
       if known then redis.call('HSET', key, 'e', entry) end
