@@ -337,8 +337,9 @@ SOURCE_FIELD_REQUIRED = Rule(
 )
 WIRE_FIELD_MOVED = Rule(
     "WIRE_FIELD_MOVED",
-    BOTH,
-    "A field of an `array_like` Struct or a NamedTuple moved; their fields travel by position.",
+    frozenset({OLD_TO_NEW, NEW_TO_OLD, SOURCE}),
+    "A field of an `array_like` Struct or a NamedTuple moved: their fields travel by position, "
+    "and constructors take them by position.",
     "Keep the order; add fields to an `array_like` Struct at the end, with a default.",
     "class Point(msgspec.Struct, array_like=True):\n    x: float\n    y: float",
     "class Point(msgspec.Struct, array_like=True):\n    y: float\n    x: float",
