@@ -312,13 +312,24 @@ def experiment(old: types.ModuleType, new: types.ModuleType) -> set[Break]:
         broken.add((OLD_TO_NEW, "args"))  # queued payloads find no handler
     for wire in after.keys() - before.keys():
         broken.add((NEW_TO_OLD, "args"))  # old workers have no handler
-    for wire in before.keys() & after.keys():
-        was, now = before[wire], after[wire]
-        if was.queue != now.queue or (
+    # A task whose wire name changed is still the same function: compare it too.
+    added = {after[w].function.__name__: w for w in after.keys() - before.keys()}
+    pairs = [(w, w) for w in before.keys() & after.keys()]
+    pairs += [
+        (w, added[before[w].function.__name__])
+        for w in before.keys() - after.keys()
+        if before[w].function.__name__ in added
+    ]
+    for old_wire, new_wire in pairs:
+        was, now = before[old_wire], after[new_wire]
+        swapped = (
             was.function.__name__ != now.function.__name__
             and was.function.__name__ in functions_now
-        ):
+        )
+        if was.queue != now.queue or swapped:
             broken |= {(OLD_TO_NEW, "args"), (NEW_TO_OLD, "args")}
+        if swapped:
+            continue  # another task's arguments and result: beyond comparing
         if crossing_breaks(args_samples(was), now.args):
             broken.add((OLD_TO_NEW, "args"))
         if crossing_breaks(args_samples(now), was.args):
@@ -340,19 +351,35 @@ def experiment(old: types.ModuleType, new: types.ModuleType) -> set[Break]:
 
 
 def _records_by_name(module: types.ModuleType) -> dict[str, type]:
+    """The record types that some task of the module reaches (the others are no contract)."""
+    found: dict[str, type] = {}
+    for task in tasks_of(module).values():
+        for f in msgspec.structs.fields(task.args):
+            _reach(f.type, found)
+        _reach(task.result, found)
     return {
-        name: value
-        for name, value in vars(module).items()
-        if isinstance(value, type)
-        and value.__module__ == module.__name__
-        and not typing.is_typeddict(value)
-        and not issubclass(value, enum.Enum)
-        and (
-            issubclass(value, msgspec.Struct)
-            or dataclasses.is_dataclass(value)
-            or (issubclass(value, tuple) and hasattr(value, "_fields"))
-        )
+        name: kind
+        for name, kind in found.items()
+        if not typing.is_typeddict(kind) and not issubclass(kind, enum.Enum)
     }
+
+
+def _reach(tp: Any, found: dict[str, type]) -> None:
+    if isinstance(tp, typing.NewType):
+        _reach(tp.__supertype__, found)
+        return
+    args = typing.get_args(tp)
+    if typing.get_origin(tp) is typing.Annotated:
+        args = args[:1]
+    for arg in args:
+        if arg is not Ellipsis and not isinstance(arg, str | int | bool):
+            _reach(arg, found)
+    if isinstance(tp, type) and tp.__name__ not in found and not typing.get_args(tp):
+        if issubclass(tp, enum.Enum) or tp.__module__ == "builtins":
+            return
+        found[tp.__name__] = tp
+        for _, field_type, _, _ in _record_fields(tp):
+            _reach(field_type, found)
 
 
 def _constructor(kind: type) -> inspect.Signature:

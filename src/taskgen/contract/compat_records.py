@@ -171,8 +171,11 @@ class RecordDiff(TypeDiff):
 
     def positional_fields(self, name: str, old: LockType, new: LockType, at: Place) -> bool:
         """Fields travelling by position; True when one moved (the rest is then moot)."""
+        # By position, wire names are never written: a field is what its Python name says.
+        names_before = {f.name for f in old.fields}
+        names_after = {f.name for f in new.fields}
         for index, (was, now) in enumerate(zip(old.fields, new.fields, strict=False)):
-            if was.wire_name != now.wire_name:
+            if was.name != now.name and (was.name in names_after or now.name in names_before):
                 self.add(
                     R.WIRE_FIELD_MOVED,
                     at.inside(f"type {name}, field {now.name}", ("field", name, now.name)),
@@ -180,7 +183,8 @@ class RecordDiff(TypeDiff):
                     "position; add new fields at the end, with a default",
                 )
                 return True
-            self.field(name, was, now, old, new, {}, at)
+            # Only the name changed: by position, the wire does not see it.
+            self.field(name, was, now, old, new, {}, at, renamed=was.name != now.name)
         for field in old.fields[len(new.fields) :]:
             self.field_removed(name, field, old, new, at)
         for field in new.fields[len(old.fields) :]:
@@ -250,9 +254,18 @@ class RecordDiff(TypeDiff):
         new: LockType,
         names_now: dict[str, LockField],
         at: Place,
+        *,
+        renamed: bool = False,
     ) -> None:
         here = at.inside(f"type {name}, field {now.name}", ("field", name, now.name))
-        if was.name != now.name:
+        if renamed:
+            self.add(
+                R.SOURCE_FIELD_RENAMED,
+                here,
+                f"renamed from {was.name}: fields travel by position, so only code that uses "
+                "the name breaks",
+            )
+        elif was.name != now.name:
             moved = names_now.get(was.name)
             if moved is not None:
                 self.add(
@@ -277,9 +290,11 @@ class RecordDiff(TypeDiff):
         """Who may leave the field out, and what the other side then makes of it."""
         old_omits, new_omits = _may_omit(old, was), _may_omit(new, now)
         silent: set[Direction] = set()
-        if old_omits and now.default is not None and now.default != was.default:
+        # Left out because it equals the writer's default, then read as the reader's default.
+        differ = was.default is not None and now.default is not None and was.default != now.default
+        if old_omits and differ:
             silent.add(R.OLD_TO_NEW)
-        if new_omits and was.default is not None and now.default != was.default:
+        if new_omits and differ:
             silent.add(R.NEW_TO_OLD)
         if silent:
             self.add(

@@ -26,6 +26,8 @@ _DESCRIPTIVE = {"title", "description"}
 
 #: Builtins whose every value decodes as another builtin: (narrower, wider).
 _WIDENINGS = {("int", "float")}
+#: The Python types of the values a builtin decodes.
+_ACCEPTS = {"int": {int}, "float": {int, float}, "str": {str}}
 
 
 def old_readers(place: Place) -> str:
@@ -80,28 +82,27 @@ class TypeDiff(Diff):
         self.expr(_unwrap(old, self.old), _unwrap(new, self.new), place)
 
     def changed(self, old: TypeExpr, new: TypeExpr, place: Place) -> None:
-        pair = (old.spell(), new.spell())
-        if pair in _WIDENINGS:
+        was, now = old.spell(), new.spell()
+        if _within(old, self.old, new):
             self.add(
                 R.WIRE_TYPE_WIDENED,
                 place,
-                f"type widened from {pair[0]} to {pair[1]}: {old_readers(place)} reject "
-                f"values that are not {pair[0]}",
+                f"type widened from {was} to {now}: every old value decodes, but "
+                f"{old_readers(place)} reject new values that are not {was}",
             )
-        elif pair[::-1] in _WIDENINGS:
+        elif _within(new, self.new, old):
             self.add(
                 R.WIRE_TYPE_CHANGED,
                 place,
-                f"type narrowed from {pair[0]} to {pair[1]}: values of the old side that are "
-                f"not {pair[1]} no longer decode",
+                f"type narrowed from {was} to {now}: values of the old side that are not "
+                f"{now} no longer decode",
                 directions=frozenset({R.OLD_TO_NEW}),
             )
         else:
             self.add(
                 R.WIRE_TYPE_CHANGED,
                 place,
-                f"type changed from {pair[0]} to {pair[1]}: values of one side do not decode "
-                "on the other",
+                f"type changed from {was} to {now}: values of one side do not decode on the other",
             )
 
     def union(self, old: tuple[TypeExpr, ...], new: tuple[TypeExpr, ...], place: Place) -> None:
@@ -196,6 +197,22 @@ def _key(expr: TypeExpr, lock: Lock) -> str:
         return "literal"
     assert isinstance(expr, Builtin)
     return expr.name
+
+
+def _within(narrow: TypeExpr, lock: Lock, wide: TypeExpr) -> bool:
+    """Whether every value of ``narrow`` (a builtin, Literal or Enum) decodes as builtin ``wide``."""
+    if not isinstance(wide, Builtin) or wide.name not in _ACCEPTS:
+        return False
+    if isinstance(narrow, Builtin):
+        return (narrow.name, wide.name) in _WIDENINGS
+    if isinstance(narrow, LiteralType):
+        values: list[object] = list(narrow.values)
+    elif isinstance(narrow, Ref) and lock.types[narrow.name].is_enum:
+        values = list(lock.types[narrow.name].members.values())
+    else:
+        return False
+    # bool is an int to Python, not to msgspec.
+    return all(type(v) in _ACCEPTS[wide.name] for v in values)
 
 
 def _same_name(old: TypeExpr, new: TypeExpr) -> bool:
