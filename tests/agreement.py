@@ -165,9 +165,7 @@ def _record_fields(tp: type) -> list[tuple[str, Any, bool, bool]]:
     hints = typing.get_type_hints(tp, include_extras=True)
     if issubclass(tp, msgspec.Struct):
         info = msgspec.structs.fields(tp)
-        return [
-            (f.name, hints[f.name], f.required, True) for f in info
-        ]
+        return [(f.name, hints[f.name], f.required, True) for f in info]
     if dataclasses.is_dataclass(tp):
         return [
             (f.name, hints[f.name], _dc_required(f), not f.kw_only)
@@ -201,9 +199,11 @@ def _records(tp: type) -> list[Any]:
     count = max((len(v) for v in values), default=1)
     out = []
     for k in range(count):
-        kwargs = {f[0]: v[(k + i) % len(v)] for i, (f, v) in enumerate(zip(fields, values))}
+        kwargs = {
+            f[0]: v[(k + i) % len(v)] for i, (f, v) in enumerate(zip(fields, values, strict=False))
+        }
         out.append(tp(**kwargs))
-    out.append(tp(**{f[0]: v[0] for f, v in zip(fields, values) if f[2]}))
+    out.append(tp(**{f[0]: v[0] for f, v in zip(fields, values, strict=False) if f[2]}))
     return out
 
 
@@ -259,7 +259,12 @@ def args_samples(task: Task) -> list[msgspec.Struct]:
     values = [samples(t, name) for name, t in fields]
     count = max((len(v) for v in values), default=1)
     return [
-        task.args(**{n: v[(k + i) % len(v)] for i, ((n, _), v) in enumerate(zip(fields, values))})
+        task.args(
+            **{
+                n: v[(k + i) % len(v)]
+                for i, ((n, _), v) in enumerate(zip(fields, values, strict=False))
+            }
+        )
         for k in range(count)
     ]
 
@@ -267,7 +272,9 @@ def args_samples(task: Task) -> list[msgspec.Struct]:
 # -- calling with the old call shapes -------------------------------------------------------------
 
 
-def calls_break(old: inspect.Signature, new: inspect.Signature, *, skip_first: bool = False) -> bool:
+def calls_break(
+    old: inspect.Signature, new: inspect.Signature, *, skip_first: bool = False
+) -> bool:
     """Whether a call written for ``old`` (all by position, all by keyword, only the required
     arguments) fails against ``new`` or hands a value to another parameter."""
     params = list(old.parameters.values())[1 if skip_first else 0 :]
@@ -308,9 +315,9 @@ def experiment(old: types.ModuleType, new: types.ModuleType) -> set[Break]:
     broken: set[Break] = set()
     before, after = tasks_of(old), tasks_of(new)
     functions_now = {t.function.__name__ for t in after.values()}
-    for wire in before.keys() - after.keys():
+    for _wire in before.keys() - after.keys():
         broken.add((OLD_TO_NEW, "args"))  # queued payloads find no handler
-    for wire in after.keys() - before.keys():
+    for _wire in after.keys() - before.keys():
         broken.add((NEW_TO_OLD, "args"))  # old workers have no handler
     # A task whose wire name changed is still the same function: compare it too.
     added = {after[w].function.__name__: w for w in after.keys() - before.keys()}
@@ -344,9 +351,8 @@ def experiment(old: types.ModuleType, new: types.ModuleType) -> set[Break]:
             broken.add((SOURCE, "args"))
     for name, kind in _records_by_name(old).items():
         twin = _records_by_name(new).get(name)
-        if twin is not None and kind.__name__ == twin.__name__:
-            if calls_break(_constructor(kind), _constructor(twin)):
-                broken.add((SOURCE, "args"))
+        if twin is not None and calls_break(_constructor(kind), _constructor(twin)):
+            broken.add((SOURCE, "args"))
     return broken
 
 
@@ -408,7 +414,9 @@ def disagreement(findings: list[Finding], seen: set[Break]) -> str:
     if wire_seen - wire_said:
         problems.append(f"breaks that no finding classifies: {_spell(wire_seen - wire_said)}")
     if wire_said - wire_seen:
-        problems.append(f"classified breaks that msgspec does not show: {_spell(wire_said - wire_seen)}")
+        problems.append(
+            f"classified breaks that msgspec does not show: {_spell(wire_said - wire_seen)}"
+        )
     if (SOURCE, "args") in seen and (SOURCE, "args") not in said:
         problems.append("a call or constructor of the old shape breaks, and no finding says so")
     if problems:

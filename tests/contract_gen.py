@@ -176,7 +176,10 @@ def _task(c: Contract, t: TaskSpec) -> list[str]:
     parts = [_param(c, p) for p in positional]
     if keyword:
         parts += ["*", *(_param(c, p) for p in keyword)]
-    return [f"@task({', '.join(options)})", f"def {t.function}({', '.join(parts)}) -> {t.returns}: ..."]
+    return [
+        f"@task({', '.join(options)})",
+        f"def {t.function}({', '.join(parts)}) -> {t.returns}: ...",
+    ]
 
 
 def _param(c: Contract, p: ParamSpec) -> str:
@@ -255,6 +258,7 @@ def records(draw: st.DrawFn, name: str, types: tuple[str, ...]) -> RecordSpec:
     kind = draw(st.sampled_from(RECORD_KINDS))
     fields = draw(st.lists(field_specs(types), min_size=1, max_size=4, unique_by=lambda f: f.name))
     struct = kind == "struct"
+    fields.sort(key=lambda f: f.default)  # required fields first, as Python wants them
     return RecordSpec(
         name,
         kind,
@@ -268,7 +272,7 @@ def records(draw: st.DrawFn, name: str, types: tuple[str, ...]) -> RecordSpec:
 
 @st.composite
 def tasks(draw: st.DrawFn, function: str) -> TaskSpec:
-    types = LEAF_TYPES + ("R0", "R1", "R1 | None")
+    types = (*LEAF_TYPES, "R0", "R1", "R1 | None")
     params = draw(
         st.lists(
             st.builds(
@@ -284,6 +288,9 @@ def tasks(draw: st.DrawFn, function: str) -> TaskSpec:
             unique_by=lambda p: p.name,
         )
     )
+    for p in params:
+        p.default = p.default and has_default(p.type) and p.type not in FACTORIES
+    params.sort(key=lambda p: p.default and not p.keyword_only)
     return TaskSpec(function, params, draw(st.sampled_from(types)))
 
 
@@ -294,9 +301,11 @@ def contracts(draw: st.DrawFn) -> Contract:
     )
     c = Contract(
         members=[(m, i + 1) for i, m in enumerate(members)],
-        literal=draw(st.lists(st.sampled_from(["x", "y", "z"]), min_size=1, max_size=2, unique=True)),
+        literal=draw(
+            st.lists(st.sampled_from(["x", "y", "z"]), min_size=1, max_size=2, unique=True)
+        ),
         bound=draw(st.integers(0, 3)),
-        records=[draw(records("R1", LEAF_TYPES)), draw(records("R0", LEAF_TYPES + ("R1",)))],
+        records=[draw(records("R1", LEAF_TYPES)), draw(records("R0", (*LEAF_TYPES, "R1")))],
     )
     c.tasks = [draw(tasks("alpha")), draw(tasks("beta"))]
     return c
@@ -438,7 +447,9 @@ def _task_of(draw: st.DrawFn, c: Contract) -> TaskSpec:
 
 def _param_edit(draw: st.DrawFn, c: Contract) -> None:
     t = _task_of(draw, c)
-    edit = draw(st.sampled_from(["insert", "remove", "reorder", "retype", "kind", "default", "variant"]))
+    edit = draw(
+        st.sampled_from(["insert", "remove", "reorder", "retype", "kind", "default", "variant"])
+    )
     if edit == "insert":
         p = ParamSpec(draw(st.sampled_from(["x", "y"])), draw(st.sampled_from(LEAF_TYPES)))
         p.default, p.keyword_only = draw(st.booleans()), draw(st.booleans())
@@ -452,7 +463,7 @@ def _param_edit(draw: st.DrawFn, c: Contract) -> None:
     else:
         p = draw(st.sampled_from(t.params))
         if edit == "retype":
-            p.type = _retype(draw, p.type, LEAF_TYPES + ("R0", "R1"))
+            p.type = _retype(draw, p.type, (*LEAF_TYPES, "R0", "R1"))
         elif edit == "kind":
             p.keyword_only = not p.keyword_only
         elif edit == "default":
@@ -465,7 +476,7 @@ def _task_edit(draw: st.DrawFn, c: Contract) -> None:
     t = _task_of(draw, c)
     edit = draw(st.sampled_from(["returns", "queue", "pin", "swap", "rename"]))
     if edit == "returns":
-        t.returns = _retype(draw, t.returns, LEAF_TYPES + ("R0", "R1", "R1 | None"))
+        t.returns = _retype(draw, t.returns, (*LEAF_TYPES, "R0", "R1", "R1 | None"))
     elif edit == "queue":
         t.queue = "other"
     elif edit == "pin":

@@ -59,7 +59,9 @@ def test_generated_contract_changes_are_classified_as_msgspec_behaves(data: st.D
             before, before_py = _load_source(Path(temp) / "old", render(old))
             after, after_py = _load_source(Path(temp) / "new", render(new))
         except ContractError as exc:
-            raise AssertionError(f"the generator wrote a contract that does not load: {exc}") from None
+            raise AssertionError(
+                f"the generator wrote a contract that does not load: {exc}"
+            ) from None
         findings = compare(lock_of(before), lock_of(after))  # type: ignore[arg-type]
         seen = experiment(import_module(before_py), import_module(after_py))
     problem = disagreement(findings, seen)

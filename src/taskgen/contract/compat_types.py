@@ -27,7 +27,7 @@ _DESCRIPTIVE = {"title", "description"}
 #: Builtins whose every value decodes as another builtin: (narrower, wider).
 _WIDENINGS = {("int", "float")}
 #: The Python types of the values a builtin decodes.
-_ACCEPTS = {"int": {int}, "float": {int, float}, "str": {str}}
+_ACCEPTS: dict[str, set[type]] = {"int": {int}, "float": {int, float}, "str": {str}}
 
 
 def old_readers(place: Place) -> str:
@@ -200,7 +200,7 @@ def _key(expr: TypeExpr, lock: Lock) -> str:
 
 
 def _within(narrow: TypeExpr, lock: Lock, wide: TypeExpr) -> bool:
-    """Whether every value of ``narrow`` (a builtin, Literal or Enum) decodes as builtin ``wide``."""
+    """Whether every value of ``narrow`` (builtin, Literal, Enum) decodes as builtin ``wide``."""
     if not isinstance(wide, Builtin) or wide.name not in _ACCEPTS:
         return False
     if isinstance(narrow, Builtin):
