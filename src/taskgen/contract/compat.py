@@ -71,7 +71,8 @@ class _Comparison(RecordDiff):
                     f"wire name {wire!r} now runs {new.function}, and {old.function} now has "
                     f"{other!r}: queued {wire!r} payloads run the wrong handler",
                 )
-                return  # its arguments and result are another task's: nothing more to compare
+                # The function's own change is compared with the function, wherever it went.
+                new = self.new.tasks[other]
             else:
                 self.add(
                     R.SOURCE_TASK_MOVED,

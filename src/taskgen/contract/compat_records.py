@@ -101,7 +101,8 @@ class RecordDiff(TypeDiff):
         self.constructor_positions(name, old, new, at)
 
     def options(self, name: str, old: LockType, new: LockType, at: Place) -> None:
-        if _option(old, "array_like") != _option(new, "array_like"):
+        # Between kinds (a NamedTuple is an array too) the kind change is what is reported.
+        if old.kind == new.kind and _option(old, "array_like") != _option(new, "array_like"):
             self.add(
                 R.WIRE_STRUCT_OPTION_CHANGED,
                 at,
@@ -178,7 +179,7 @@ class RecordDiff(TypeDiff):
             if was.name != now.name and (was.name in names_after or now.name in names_before):
                 self.add(
                     R.WIRE_FIELD_MOVED,
-                    at.inside(f"type {name}, field {now.name}", ("field", name, now.name)),
+                    at.inside(_field_subject(name, now), ("field", name, now.name)),
                     f"position {index} was {was.name}, is now {now.name}: values travel by "
                     "position; add new fields at the end, with a default",
                 )
@@ -200,7 +201,7 @@ class RecordDiff(TypeDiff):
         at: Place,
         gone: list[LockField],
     ) -> None:
-        here = at.inside(f"type {name}, field {field.name}", ("field", name, field.name))
+        here = at.inside(_field_subject(name, field), ("field", name, field.name))
         rename = next((g for g in gone if g.type == field.type), None)
         hint = (
             f"; if it renames {rename.name}, keep its wire name: "
@@ -240,7 +241,7 @@ class RecordDiff(TypeDiff):
         reasons.append("code that sets or reads it breaks")
         self.add(
             R.WIRE_FIELD_REMOVED,
-            at.inside(f"type {name}, field {field.name}", ("type", name)),
+            at.inside(_field_subject(name, field), ("type", name)),
             "removed: " + "; ".join(reasons) + "; keep it with a default until no code uses it",
             directions=frozenset(broken),
         )
@@ -257,7 +258,7 @@ class RecordDiff(TypeDiff):
         *,
         renamed: bool = False,
     ) -> None:
-        here = at.inside(f"type {name}, field {now.name}", ("field", name, now.name))
+        here = at.inside(_field_subject(name, now), ("field", name, now.name))
         if renamed:
             self.add(
                 R.SOURCE_FIELD_RENAMED,
@@ -339,7 +340,16 @@ class RecordDiff(TypeDiff):
         # The same Python name, or the same wire name (a rename, reported on its own).
         was = [f for f in old.fields if f.init and not f.kw_only]
         now = [f for f in new.fields if f.init and not f.kw_only]
+        by_name = {f.name: f for f in new.fields}
         for index, field in enumerate(was):
+            if index >= len(now) and field.name in by_name and by_name[field.name].kw_only:
+                self.add(
+                    R.SOURCE_FIELD_MOVED,
+                    at.inside(_field_subject(name, field), ("field", name, field.name)),
+                    f"now keyword-only: constructors that pass it by position ({name}(...) at "
+                    f"position {index + 1}) stop type-checking",
+                )
+                return
             if index < len(now) and not _same_field(field, now[index]):
                 moved = now[index].name
                 self.add(
@@ -349,6 +359,12 @@ class RecordDiff(TypeDiff):
                     f"existing positional constructors type-check and set {moved}",
                 )
                 return
+
+
+def _field_subject(name: str, field: LockField) -> str:
+    """How a finding names a field, with the base class that declares an inherited one."""
+    base = f" (declared in {field.declared_in})" if field.declared_in else ""
+    return f"type {name}, field {field.name}{base}"
 
 
 def _same_field(a: LockField, b: LockField) -> bool:

@@ -6,6 +6,8 @@ other's type (``int`` decodes into ``float``, not the other way), in each direct
 
 from __future__ import annotations
 
+import operator
+
 from taskgen.contract import rules as R
 from taskgen.contract.compat_base import Diff, Place
 from taskgen.contract.lock import Lock
@@ -134,12 +136,16 @@ class TypeDiff(Diff):
         added = [o for k, o in right.items() if k not in left]
         # A Struct whose tag changed keeps its name: compare it, so the tag is what is reported.
         for option in list(removed):
-            twin = next((a for a in added if _same_name(option, a) or _widens(option, a)), None)
+            twin = next((a for a in added if self._twins(option, a)), None)
             if twin is not None:
                 pairs.append((option, twin))
                 removed.remove(option)
                 added.remove(twin)
         return pairs, removed, added
+
+    def _twins(self, old: TypeExpr, new: TypeExpr) -> bool:
+        """Whether two options are one changed option: a renamed tag, a widened value type."""
+        return _same_name(old, new) or _within(old, self.old, new) or _within(new, self.new, old)
 
     def literal(self, old: LiteralType, new: LiteralType, place: Place) -> None:
         for value in old.values:
@@ -163,7 +169,14 @@ class TypeDiff(Diff):
         self.expr(old_inner, new_inner, place)
         if before == after:
             return
-        if _relaxed(before, after):
+        # Values of one side fail the other's constraints unless the other's are looser, or
+        # every value the side can write (an Enum's, a Literal's) meets them anyway.
+        broken = set()
+        if not _relaxed(before, after) and not _all_meet(_values(old_inner, self.old), after):
+            broken.add(R.OLD_TO_NEW)
+        if not _relaxed(after, before) and not _all_meet(_values(new_inner, self.new), before):
+            broken.add(R.NEW_TO_OLD)
+        if broken == {R.NEW_TO_OLD}:
             change = f"relaxed to {_meta(after)}" if after else "removed"
             self.add(
                 R.WIRE_CONSTRAINT_REMOVED,
@@ -171,12 +184,12 @@ class TypeDiff(Diff):
                 f"constraints {_meta(before)} {change}: {old_readers(place)} reject values the "
                 "new side allows",
             )
-        else:
+        elif broken:
             self.add(
                 R.WIRE_CONSTRAINT_CHANGED,
                 place,
-                f"constraints changed from {_meta(before) or 'none'} to {_meta(after)}",
-                directions=frozenset({R.OLD_TO_NEW}) if _relaxed(after, before) else None,
+                f"constraints changed from {_meta(before) or 'none'} to {_meta(after) or 'none'}",
+                directions=frozenset(broken),
             )
 
 
@@ -217,10 +230,6 @@ def _within(narrow: TypeExpr, lock: Lock, wide: TypeExpr) -> bool:
 
 def _same_name(old: TypeExpr, new: TypeExpr) -> bool:
     return isinstance(old, Ref) and isinstance(new, Ref) and old.name == new.name
-
-
-def _widens(old: TypeExpr, new: TypeExpr) -> bool:
-    return (old.spell(), new.spell()) in _WIDENINGS
 
 
 def _is_newtype(expr: TypeExpr, lock: Lock) -> bool:
@@ -273,6 +282,34 @@ def _looser(name: str, was: object, now: object) -> bool:
     if not (isinstance(was, int | float) and isinstance(now, int | float)):
         return False  # added, or a pattern, multiple_of or tz changed
     return (name in _LOWER_BOUNDS and now <= was) or (name in _UPPER_BOUNDS and now >= was)
+
+
+def _values(expr: TypeExpr, lock: Lock) -> list[object] | None:
+    """Every value a Literal or Enum can hold; None for a type of open-ended values."""
+    if isinstance(expr, LiteralType):
+        return list(expr.values)
+    if isinstance(expr, Ref) and lock.types[expr.name].is_enum:
+        return list(lock.types[expr.name].members.values())
+    return None
+
+
+def _all_meet(values: list[object] | None, constraints: dict[str, object]) -> bool:
+    """Whether every one of ``values`` (known) meets the numeric and length ``constraints``."""
+    if values is None:
+        return False
+    return all(_meets(v, name, bound) for v in values for name, bound in constraints.items())
+
+
+def _meets(value: object, name: str, bound: object) -> bool:
+    checks = {"ge": operator.ge, "gt": operator.gt, "le": operator.le, "lt": operator.lt}
+    if name in checks and isinstance(value, int | float) and isinstance(bound, int | float):
+        return bool(checks[name](value, bound))
+    if isinstance(value, str | bytes) and isinstance(bound, int):
+        if name == "min_length":
+            return len(value) >= bound
+        if name == "max_length":
+            return len(value) <= bound
+    return False
 
 
 def _meta(values: dict[str, object]) -> str:

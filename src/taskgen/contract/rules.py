@@ -348,7 +348,8 @@ SOURCE_FIELD_MOVED = Rule(
     "SOURCE_FIELD_MOVED",
     frozenset({SOURCE}),
     "A field that constructors take by position is at another position (reordered, or a field "
-    'inserted before it): `Name("Ada", "Lovelace")` type-checks and swaps the values.',
+    'inserted before it): `Name("Ada", "Lovelace")` type-checks and swaps the values. A '
+    "field made keyword-only breaks such calls loudly.",
     "Keep the order; add fields at the end, or make the type `kw_only=True`.",
     "class Name(msgspec.Struct):\n    first: str\n    last: str",
     "class Name(msgspec.Struct):\n    last: str\n    first: str",
