@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from taskgen.contract import load_contracts
-from taskgen.contract.compat import Finding, compare
+from taskgen.contract.compat import Finding, breaks_by_task, compare
 from taskgen.contract.locate import locate, model_locations
 from taskgen.contract.lock import lock_of
 from taskgen.contract.model import ContractModel
+from taskgen.contract.rules import NEW_TO_OLD
 
 HEAD = "import enum\n\nimport msgspec\n\nfrom taskgen import task\n\n\n"
 
@@ -110,3 +111,26 @@ def test_a_rename_without_a_pin_suggests_name(tmp_path: Path) -> None:
     added = [f for f in found if f.rule.id == "WIRE_FIELD_ADDED_REQUIRED"]
     assert len(added) == 1
     assert "`hostname: str = msgspec.field(name='host')`" in added[0].reason
+
+
+SHARED = """
+class Kind(enum.Enum):
+    ICMP = "icmp"{more}
+
+
+@task
+def ping(host: str, kind: Kind) -> bool: ...
+
+
+@task
+def trace(host: str) -> list[str]: ...
+"""
+
+
+def test_breaks_by_task_attribute_type_changes_to_the_tasks_that_reach_them(
+    tmp_path: Path,
+) -> None:
+    old = lock_of(load(tmp_path / "old", SHARED.format(more="")))
+    new = lock_of(load(tmp_path / "new", SHARED.format(more='\n    TCP = "tcp"')))
+    by_task = breaks_by_task(old, new, compare(old, new))
+    assert by_task == {"jobs.ping": {(NEW_TO_OLD, "args")}, "jobs.trace": frozenset()}

@@ -13,9 +13,12 @@ from taskgen.contract import rules as R
 from taskgen.contract.compat_base import Anchor, Finding, Place
 from taskgen.contract.compat_records import RecordDiff
 from taskgen.contract.lock import Lock, LockParam, LockTask
-from taskgen.contract.rules import SEVERITIES
+from taskgen.contract.rules import SEVERITIES, Direction, Position
 
-__all__ = ["Anchor", "Finding", "compare"]
+__all__ = ["Anchor", "Break", "Finding", "breaks_by_task", "compare"]
+
+#: One way a change breaks: a direction, and whether in a task's arguments or its result.
+Break = tuple[Direction, Position]
 
 
 def compare(old: Lock, new: Lock) -> list[Finding]:
@@ -24,6 +27,26 @@ def compare(old: Lock, new: Lock) -> list[Finding]:
     comparison.tasks()
     order = {id(f): i for i, f in enumerate(comparison.findings)}
     return sorted(comparison.findings, key=lambda f: (-SEVERITIES.index(f.severity), order[id(f)]))
+
+
+def breaks_by_task(old: Lock, new: Lock, findings: list[Finding]) -> dict[str, frozenset[Break]]:
+    """For each task of either lock (by wire name), how the ``findings`` break it: what a
+    registry records to tell which older fingerprints are compatible in which direction."""
+    reached = {
+        wire: set(task.types) | set(old.tasks[wire].types if wire in old.tasks else ())
+        for wire, task in new.tasks.items()
+    }
+    reached |= {wire: set(task.types) for wire, task in old.tasks.items() if wire not in new.tasks}
+    out: dict[str, frozenset[Break]] = {}
+    for wire, types in reached.items():
+        concerned = [f for f in findings if _concerns(f, wire, types)]
+        out[wire] = frozenset((d, f.position) for f in concerned for d in f.directions)
+    return out
+
+
+def _concerns(finding: Finding, wire: str, types: set[str]) -> bool:
+    kind, name = finding.anchor[0], finding.anchor[1]
+    return name == wire if kind in ("task", "param") else name in types
 
 
 class _Comparison(RecordDiff):
