@@ -312,13 +312,13 @@ def calls_break(
 
 def experiment(old: types.ModuleType, new: types.ModuleType) -> set[Break]:
     """Every (direction, position) in which values or calls of one version break on the other."""
-    broken: set[Break] = set()
+    return set().union(*experiment_by_task(old, new).values())
+
+
+def experiment_by_task(old: types.ModuleType, new: types.ModuleType) -> dict[str, set[Break]]:
+    """What breaks, for each task by wire name (the new one, for a task whose name changed)."""
     before, after = tasks_of(old), tasks_of(new)
     functions_now = {t.function.__name__ for t in after.values()}
-    for _wire in before.keys() - after.keys():
-        broken.add((OLD_TO_NEW, "args"))  # queued payloads find no handler
-    for _wire in after.keys() - before.keys():
-        broken.add((NEW_TO_OLD, "args"))  # old workers have no handler
     # A task whose wire name changed is still the same function: compare it too.
     added = {after[w].function.__name__: w for w in after.keys() - before.keys()}
     pairs = [(w, w) for w in before.keys() & after.keys()]
@@ -327,42 +327,49 @@ def experiment(old: types.ModuleType, new: types.ModuleType) -> set[Break]:
         for w in before.keys() - after.keys()
         if before[w].function.__name__ in added
     ]
+    broken: dict[str, set[Break]] = {}
+    for wire in before.keys() - after.keys():
+        broken[wire] = {(OLD_TO_NEW, "args")}  # queued payloads find no handler
+    for wire in after.keys() - before.keys():
+        broken[wire] = {(NEW_TO_OLD, "args")}  # old workers have no handler
     for old_wire, new_wire in pairs:
+        broken[new_wire] = found = broken.get(new_wire, set())
+        if old_wire != new_wire:
+            found |= {(OLD_TO_NEW, "args"), (NEW_TO_OLD, "args")}
         was, now = before[old_wire], after[new_wire]
         swapped = (
             was.function.__name__ != now.function.__name__
             and was.function.__name__ in functions_now
         )
         if was.queue != now.queue or swapped:
-            broken |= {(OLD_TO_NEW, "args"), (NEW_TO_OLD, "args")}
+            found |= {(OLD_TO_NEW, "args"), (NEW_TO_OLD, "args")}
         if swapped:  # compare the function with itself, wherever it went
             now = next(t for t in after.values() if t.function.__name__ == was.function.__name__)
         if crossing_breaks(args_samples(was), now.args):
-            broken.add((OLD_TO_NEW, "args"))
+            found.add((OLD_TO_NEW, "args"))
         if crossing_breaks(args_samples(now), was.args):
-            broken.add((NEW_TO_OLD, "args"))
+            found.add((NEW_TO_OLD, "args"))
         if crossing_breaks(samples(was.result), now.result):
-            broken.add((OLD_TO_NEW, "result"))
+            found.add((OLD_TO_NEW, "result"))
         if crossing_breaks(samples(now.result), was.result):
-            broken.add((NEW_TO_OLD, "result"))
+            found.add((NEW_TO_OLD, "result"))
         if was.function.__name__ == now.function.__name__ and calls_break(
             was.signature, now.signature
         ):
-            broken.add((SOURCE, "args"))
-    for name, kind in _records_by_name(old).items():
-        twin = _records_by_name(new).get(name)
-        if twin is not None and calls_break(_constructor(kind), _constructor(twin)):
-            broken.add((SOURCE, "args"))
+            found.add((SOURCE, "args"))
+        for name, kind in _reached_records(was).items():
+            twin = _reached_records(now).get(name)
+            if twin is not None and calls_break(_constructor(kind), _constructor(twin)):
+                found.add((SOURCE, "args"))
     return broken
 
 
-def _records_by_name(module: types.ModuleType) -> dict[str, type]:
-    """The record types that some task of the module reaches (the others are no contract)."""
+def _reached_records(task: Task) -> dict[str, type]:
+    """The record types a task's arguments and result reach (by class name)."""
     found: dict[str, type] = {}
-    for task in tasks_of(module).values():
-        for f in msgspec.structs.fields(task.args):
-            _reach(f.type, found)
-        _reach(task.result, found)
+    for f in msgspec.structs.fields(task.args):
+        _reach(f.type, found)
+    _reach(task.result, found)
     return {
         name: kind
         for name, kind in found.items()
@@ -394,11 +401,15 @@ def _constructor(kind: type) -> inspect.Signature:
 
 def classified(findings: list[Finding]) -> set[Break]:
     """The (direction, position) pairs that the findings say break."""
-    out: set[Break] = set()
-    for finding in findings:
-        for direction in finding.directions:
-            out.add((direction, "args" if direction is SOURCE else finding.position))
-    return out
+    return {
+        _normal(direction, finding.position)
+        for finding in findings
+        for direction in finding.directions
+    }
+
+
+def _normal(direction: Direction, position: Position) -> Break:
+    return (direction, "args" if direction is SOURCE else position)
 
 
 def disagreement(findings: list[Finding], seen: set[Break]) -> str:
@@ -407,26 +418,49 @@ def disagreement(findings: list[Finding], seen: set[Break]) -> str:
     On the wire they must be equal. For SOURCE the experiment sees only calls and constructors
     (not imports, annotations or types), so every source break it sees must be classified.
     """
-    said = classified(findings)
+    return _compare(classified(findings), seen, findings)
+
+
+def task_disagreement(
+    by_task: dict[str, frozenset[Break]], seen: dict[str, set[Break]], findings: list[Finding]
+) -> str:
+    """The same, task by task: ``compat.breaks_by_task`` against the experiment's."""
+    problems = []
+    for wire in sorted(by_task.keys() | seen.keys()):
+        said = {_normal(d, p) for d, p in by_task.get(wire, frozenset())}
+        problem = _compare(said, seen.get(wire, set()), [])
+        if problem:
+            problems.append(f"task {wire}: {problem}")
+    if not problems:
+        return ""
+    return "\n".join(problems) + "\nfindings:\n" + _listing(findings)
+
+
+def _compare(said: set[Break], seen: set[Break], findings: list[Finding]) -> str:
     wire_said = {b for b in said if b[0] is not SOURCE}
     wire_seen = {b for b in seen if b[0] is not SOURCE}
     problems = []
     if wire_seen - wire_said:
         problems.append(f"breaks that no finding classifies: {_spell(wire_seen - wire_said)}")
     if wire_said - wire_seen:
-        problems.append(
-            f"classified breaks that msgspec does not show: {_spell(wire_said - wire_seen)}"
-        )
+        shown = _spell(wire_said - wire_seen)
+        problems.append(f"classified breaks that msgspec does not show: {shown}")
     if (SOURCE, "args") in seen and (SOURCE, "args") not in said:
         problems.append("a call or constructor of the old shape breaks, and no finding says so")
-    if problems:
-        listing = "\n".join(
+    if problems and findings:
+        return "; ".join(problems) + "\nfindings:\n" + _listing(findings)
+    return "; ".join(problems)
+
+
+def _listing(findings: list[Finding]) -> str:
+    return (
+        "\n".join(
             f"  {f.severity} {f.rule.id} {sorted(d.value for d in f.directions)} {f.position} "
             f"{f.subject}: {f.reason}"
             for f in findings
         )
-        return "; ".join(problems) + "\nfindings:\n" + (listing or "  (none)")
-    return ""
+        or "  (none)"
+    )
 
 
 def _spell(breaks: set[Break]) -> str:

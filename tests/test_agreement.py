@@ -14,9 +14,15 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from taskgen.contract import ContractError, load_contracts
-from taskgen.contract.compat import compare
+from taskgen.contract.compat import breaks_by_task, compare
 from taskgen.contract.lock import lock_of
-from tests.agreement import disagreement, experiment, import_module, iter_pairs
+from tests.agreement import (
+    disagreement,
+    experiment_by_task,
+    import_module,
+    iter_pairs,
+    task_disagreement,
+)
 from tests.contract_gen import changes, contracts, render, valid
 from tests.test_evolution import FIXTURES, load
 
@@ -29,10 +35,13 @@ PAIRS = {name: (before, after) for name, before, after in iter_pairs(FIXTURES)}
 @pytest.mark.parametrize("case", sorted(PAIRS))
 def test_each_fixture_pair_is_classified_as_msgspec_behaves(case: str, tmp_path: Path) -> None:
     before, after = PAIRS[case]
-    findings = compare(lock_of(load(tmp_path, before)), lock_of(load(tmp_path, after)))
-    seen = experiment(import_module(before), import_module(after))
-    problem = disagreement(findings, seen)
+    old, new = lock_of(load(tmp_path, before)), lock_of(load(tmp_path, after))
+    findings = compare(old, new)
+    seen = experiment_by_task(import_module(before), import_module(after))
+    problem = disagreement(findings, set().union(*seen.values()))
     assert not problem, f"{case}: {problem}"
+    per_task = task_disagreement(breaks_by_task(old, new, findings), seen, findings)
+    assert not per_task, f"{case}: {per_task}"
 
 
 def _load_source(root: Path, source: str) -> tuple[object, Path]:
@@ -62,7 +71,10 @@ def test_generated_contract_changes_are_classified_as_msgspec_behaves(data: st.D
             raise AssertionError(
                 f"the generator wrote a contract that does not load: {exc}"
             ) from None
-        findings = compare(lock_of(before), lock_of(after))  # type: ignore[arg-type]
-        seen = experiment(import_module(before_py), import_module(after_py))
-    problem = disagreement(findings, seen)
+        old_lock, new_lock = lock_of(before), lock_of(after)  # type: ignore[arg-type]
+        findings = compare(old_lock, new_lock)
+        seen = experiment_by_task(import_module(before_py), import_module(after_py))
+    problem = disagreement(findings, set().union(*seen.values())) or task_disagreement(
+        breaks_by_task(old_lock, new_lock, findings), seen, findings
+    )
     assert not problem, f"{problem}\n--- before\n{render(old)}--- after\n{render(new)}"

@@ -13,7 +13,9 @@ from taskgen.contract import rules as R
 from taskgen.contract.compat_base import Anchor, Finding, Place
 from taskgen.contract.compat_records import RecordDiff
 from taskgen.contract.lock import Lock, LockParam, LockTask
+from taskgen.contract.model import refs_of
 from taskgen.contract.rules import SEVERITIES, Direction, Position
+from taskgen.contract.spelling import parse_type
 
 __all__ = ["Anchor", "Break", "Finding", "breaks_by_task", "compare"]
 
@@ -31,17 +33,54 @@ def compare(old: Lock, new: Lock) -> list[Finding]:
 
 def breaks_by_task(old: Lock, new: Lock, findings: list[Finding]) -> dict[str, frozenset[Break]]:
     """For each task of either lock (by wire name), how the ``findings`` break it: what a
-    registry records to tell which older fingerprints are compatible in which direction."""
-    reached = {
-        wire: set(task.types) | set(old.tasks[wire].types if wire in old.tasks else ())
-        for wire, task in new.tasks.items()
-    }
-    reached |= {wire: set(task.types) for wire, task in old.tasks.items() if wire not in new.tasks}
+    registry records to tell which older fingerprints are compatible in which direction.
+
+    A finding about a named type concerns the tasks that reach the type in the same position
+    (arguments or result), in the new contract or, for what it lost, the old one. A task is
+    keyed by its new wire name; its old one, if it changed, breaks old-to-new.
+    """
     out: dict[str, frozenset[Break]] = {}
-    for wire, types in reached.items():
-        concerned = [f for f in findings if _concerns(f, wire, types)]
-        out[wire] = frozenset((d, f.position) for f in concerned for d in f.directions)
+    for wire in new.tasks:
+        reached = {
+            position: _reached(old, wire, position) | _reached(new, wire, position)
+            for position in ("args", "result")
+        }
+        out[wire] = frozenset(
+            (direction, f.position)
+            for f in findings
+            if _concerns(f, wire, reached[f.position])
+            for direction in f.directions
+        )
+    # A wire name the new contract lacks (a task removed, or renamed away): what is queued
+    # under it finds no handler.
+    for wire in old.tasks.keys() - new.tasks.keys():
+        gone = {
+            (direction, f.position)
+            for f in findings
+            if _concerns(f, wire, set())
+            for direction in f.directions
+        }
+        out[wire] = frozenset(gone | {(R.OLD_TO_NEW, "args")})
     return out
+
+
+def _reached(lock: Lock, wire: str, position: str) -> set[str]:
+    """The named types a task's arguments (or result) reach in ``lock``."""
+    task = lock.tasks.get(wire)
+    if task is None:
+        return set()
+    spelled = [p.type for p in task.params] if position == "args" else [task.returns]
+    todo = set().union(*(refs_of(parse_type(s)) for s in spelled))
+    seen: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in lock.types:
+            continue
+        seen.add(name)
+        kind = lock.types[name]
+        inner = [f.type for f in kind.fields] + ([kind.base] if kind.base else [])
+        todo |= set().union(*(refs_of(parse_type(s)) for s in inner))
+    return seen
 
 
 def _concerns(finding: Finding, wire: str, types: set[str]) -> bool:
