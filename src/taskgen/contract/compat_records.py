@@ -350,7 +350,7 @@ class RecordDiff(TypeDiff):
                     f"position {index + 1}) stop type-checking",
                 )
                 return
-            if index < len(now) and not _same_field(field, now[index]):
+            if index < len(now) and not _same_field(field, now[index], by_name):
                 moved = now[index].name
                 self.add(
                     R.SOURCE_FIELD_MOVED,
@@ -367,8 +367,9 @@ def _field_subject(name: str, field: LockField) -> str:
     return f"type {name}, field {field.name}{base}"
 
 
-def _same_field(a: LockField, b: LockField) -> bool:
-    return a.name == b.name or a.wire_name == b.wire_name
+def _same_field(a: LockField, b: LockField, names_now: dict[str, LockField]) -> bool:
+    """The same Python name; or the same wire name, the old name gone (a rename)."""
+    return a.name == b.name or (a.wire_name == b.wire_name and a.name not in names_now)
 
 
 #: The lock leaves out options at msgspec's defaults: False, but for these.
