@@ -22,8 +22,6 @@ from taskgen.contract.locate import Locations, locate, lock_locations, model_loc
 from taskgen.contract.lock import Lock, LockError, accepted_lock, decode_lock, lock_of
 from taskgen.contract.rules import RULES, SEVERITIES, Direction, Severity
 
-RULE_DIRECTIONS = tuple(Direction)
-
 Format = Literal["text", "github", "json"]
 
 _ANNOTATION = {"breaking": "error", "warning": "warning", "compatible": "notice"}
@@ -153,7 +151,7 @@ def _print(
                 "rule": f.rule.id,
                 "family": f.rule.family,
                 "severity": f.severity,
-                "breaks": [d.value for d in RULE_DIRECTIONS if d in f.directions],
+                "breaks": [d.value for d in Direction if d in f.directions],
                 "position": f.position,
                 "subject": f.subject,
                 "reason": f.reason,
