@@ -23,7 +23,7 @@ class Kind(enum.Enum):
     ICMP = "icmp"
 
 
-class Probe(msgspec.Struct):
+class Probe(msgspec.Struct, omit_defaults=True):
     host: str
     port: int = 80
 
@@ -156,10 +156,35 @@ def test_build_warns_when_the_lock_it_rewrites_records_a_breaking_change(
     project.edit("    port: int = 80\n", "    port: int\n")
     run = project.taskgen("build")
     assert run.code == 0
-    assert "records 1 change(s) that old clients or workers may not survive" in run.err
+    assert "records 1 change(s) on the wire that old clients or workers may not survive" in run.err
     assert "breaking WIRE_FIELD_REQUIRED type Probe, field port" in run.err
     quiet = project.taskgen("build")
     assert "may not survive" not in quiet.err
+
+
+def test_build_tells_a_change_to_code_from_a_change_on_the_wire(project: Project) -> None:
+    project.built()
+    project.edit("omit_defaults=True", "omit_defaults=False")  # no wire effect by itself
+    project.taskgen("build")
+    project.edit("    port: int = 80\n", "    port: int\n")  # every message carries it anyway
+    run = project.taskgen("build")
+    assert "may not survive" not in run.err
+    assert "records 1 change(s) that break code written against the old client" in run.err
+    assert "breaking SOURCE_FIELD_REQUIRED type Probe, field port" in run.err
+
+
+def test_explain_prints_the_rule_its_directions_an_example_and_the_remedy(
+    project: Project,
+) -> None:
+    run = project.taskgen("check", "--explain", "wire_field_optional")
+    assert run.code == 0
+    assert run.out.startswith("WIRE_FIELD_OPTIONAL (WIRE, warning)\n")
+    assert "  new-to-old: " in run.out
+    assert "Before:\n    class Probe(typing.TypedDict):" in run.out
+    assert "Order: in a parameter, deploy the workers first, then the clients;" in run.out
+    unknown = project.taskgen("check", "--explain", "WIRE_NOPE")
+    assert unknown.code == 2
+    assert "no rule 'WIRE_NOPE'; the rules are: WIRE_TASK_ADDED," in unknown.err
 
 
 def test_build_stays_quiet_about_a_compatible_change(project: Project) -> None:
@@ -266,11 +291,11 @@ def test_github_format_prints_one_annotation_per_finding(project: Project) -> No
     annotations = [line for line in run.out.splitlines() if line.startswith("::")]
     assert annotations == [
         f"::error file=contracts/jobs.py,line={project.line('port: int')},"
-        "title=WIRE_FIELD_REQUIRED::type Probe, field port: lost its default: messages that "
-        "leave it out no longer decode",
+        "title=WIRE_FIELD_REQUIRED::type Probe, field port: now required, but the old side "
+        "leaves it out of messages: they no longer decode",
         f"::warning file=contracts/jobs.py,line={project.line('class Kind')},"
         "title=WIRE_ENUM_VALUE_ADDED::type Kind: member TCP = 'tcp' added: old workers reject "
-        "it until upgraded",
+        "it; deploy the workers first, then the clients",
     ]
 
 
@@ -288,8 +313,11 @@ def test_json_format_lists_the_findings(project: Project) -> None:
             "rule": "WIRE_FIELD_REQUIRED",
             "family": "WIRE",
             "severity": "breaking",
+            "breaks": ["old-to-new", "source"],
+            "position": "args",
             "subject": "type Probe, field port",
-            "reason": "lost its default: messages that leave it out no longer decode",
+            "reason": "now required, but the old side leaves it out of messages: they no longer "
+            "decode",
             "file": "contracts/jobs.py",
             "line": project.line("port: int"),
         }

@@ -21,7 +21,7 @@ from taskgen.contract.compat import compare
 from taskgen.contract.locate import locate, model_locations
 from taskgen.contract.lock import decode_lock, encode_lock, lock_of
 from taskgen.contract.model import ContractModel
-from taskgen.contract.rules import RULES
+from taskgen.contract.rules import NEW_TO_OLD, RULES
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures" / "evolution"
@@ -100,13 +100,26 @@ def test_every_rule_has_a_fixture() -> None:
     assert sorted(CASES) == sorted(rule.lower() for rule in RULES)
 
 
-def test_the_docs_table_has_every_rule_with_its_family_and_severity() -> None:
-    rows = {}
-    for line in DOC.read_text(encoding="utf-8").splitlines():
-        if line.startswith("| `"):
-            rule, family, severity, *_ = (cell.strip() for cell in line.strip("|").split(" | "))
-            rows[rule.strip("`")] = (family, severity)
-    assert rows == {rule.id: (rule.family, rule.severity) for rule in RULES.values()}
+def test_the_docs_table_has_every_rule_as_the_rule_objects_write_it() -> None:
+    """Each rule's row (family, severity, directions, meaning, remedy) comes from its object."""
+    rows = [line for line in DOC.read_text(encoding="utf-8").splitlines() if line.startswith("| `")]
+    assert rows == [rule.docs_row() for rule in RULES.values()]
+
+
+def test_each_severity_follows_from_the_directions_a_rule_breaks() -> None:
+    """Breaking unless only new-to-old breaks (a deploy order avoids it): overrides say why."""
+    for rule in RULES.values():
+        if rule.fixed_severity is None:
+            expected = (
+                "compatible"
+                if not rule.breaks
+                else "warning"
+                if rule.breaks == {NEW_TO_OLD}
+                else "breaking"
+            )
+            assert rule.severity == expected, rule.id
+        else:
+            assert "so it is" in rule.summary or "reported as" in rule.summary, rule.id
 
 
 def test_the_docs_name_only_rules_that_exist() -> None:

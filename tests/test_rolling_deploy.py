@@ -67,7 +67,7 @@ def test_check_predicts_the_deploy(versions: tuple[Built, Built]) -> None:
         ("WIRE_PARAM_ADDED", "task jobs.greet, parameter greeting"),
         ("WIRE_PARAM_ADDED_REQUIRED", "task jobs.refund, parameter reason"),
         ("WIRE_TASK_ADDED", "task jobs.track"),
-        ("WIRE_TYPE_CHANGED", "task jobs.weigh, return value"),
+        ("WIRE_TYPE_WIDENED", "task jobs.weigh, return value"),
     ]
 
 

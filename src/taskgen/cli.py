@@ -84,10 +84,19 @@ def check(
     root: Annotated[
         Path, typer.Option(help="Project root: where pyproject.toml and the outputs are.")
     ] = Path("."),
+    explain: Annotated[
+        str | None,
+        typer.Option(
+            metavar="RULE",
+            help="Explain a rule: what breaks, a before/after, and the safe way; then exit.",
+        ),
+    ] = None,
 ) -> None:
     """Report contract changes that old clients or workers would not survive (exit 1)."""
-    from taskgen.cli_check import run_check
+    from taskgen.cli_check import explain_rule, run_check
 
+    if explain is not None:
+        raise typer.Exit(explain_rule(explain))
     contracts_arg = str(contracts) if contracts is not None else None
     raise typer.Exit(run_check(root, contracts_arg, lock, against, output, fail_on))
 

@@ -9,6 +9,7 @@ import typer
 
 from taskgen.codegen import ConfigError, Report, build, load_config
 from taskgen.contract import ContractError
+from taskgen.contract.rules import Direction
 
 _VERBS = {
     "created": "created",
@@ -40,17 +41,30 @@ def _build_report(report: Report) -> int:
         count = len(report.of(kind))
         if count:
             typer.echo(f"{label:>18}  {count} file(s)")
+    _lock_notes(report)
+    return 0
+
+
+def _lock_notes(report: Report) -> None:
+    """What the rewritten lock records that someone must act on: on the wire, or in code."""
     serious = [f for f in report.recorded if f.severity != "compatible"]
-    if serious:
+    wire = [f for f in serious if f.directions - {Direction.SOURCE}]
+    source = [f for f in serious if f not in wire]
+    notes = (
+        (wire, "on the wire that old clients or workers may not survive"),
+        (source, "that break code written against the old client (the wire is unaffected)"),
+    )
+    for findings, what in notes:
+        if not findings:
+            continue
         typer.secho(
-            f"the lock file now records {len(serious)} change(s) that old clients or workers "
-            "may not survive; review its diff before committing (`taskgen check` explains):",
+            f"the lock file now records {len(findings)} change(s) {what}; review its diff "
+            "before committing (`taskgen check --explain RULE` explains each rule):",
             fg="yellow",
             err=True,
         )
-        for finding in serious:
+        for finding in findings:
             typer.echo(f"  {finding.severity} {finding.rule.id} {finding.subject}", err=True)
-    return 0
 
 
 def _check_report(report: Report) -> int:

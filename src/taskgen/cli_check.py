@@ -20,7 +20,7 @@ from taskgen.contract.compat import Finding, compare
 from taskgen.contract.errors import Location
 from taskgen.contract.locate import Locations, locate, lock_locations, model_locations
 from taskgen.contract.lock import Lock, LockError, accepted_lock, decode_lock, lock_of
-from taskgen.contract.rules import SEVERITIES, Severity
+from taskgen.contract.rules import RULES, SEVERITIES, Direction, Severity
 
 Format = Literal["text", "github", "json"]
 
@@ -77,6 +77,20 @@ def run_check(
     places = [locate(f, baseline.locations if f.side == "old" else here) for f in findings]
     _print(output, findings, places, baseline.label, accepted)
     return 0 if not failing or accepted else 1
+
+
+def explain_rule(rule_id: str) -> int:
+    """Print what a rule means (``--explain``); 0, or 2 for an unknown rule."""
+    rule = RULES.get(rule_id.strip().upper())
+    if rule is None:
+        typer.secho(
+            f"taskgen check --explain: no rule {rule_id!r}; the rules are: {', '.join(RULES)}",
+            fg="red",
+            err=True,
+        )
+        return 2
+    typer.echo(rule.explain())
+    return 0
 
 
 def _from_lock(config: BuildConfig) -> Baseline:
@@ -137,6 +151,8 @@ def _print(
                 "rule": f.rule.id,
                 "family": f.rule.family,
                 "severity": f.severity,
+                "breaks": [d.value for d in Direction if d in f.directions],
+                "position": f.position,
                 "subject": f.subject,
                 "reason": f.reason,
                 "file": where.file if where else None,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from taskgen.codegen.config import BuildConfig
 from taskgen.codegen.files import ImportLines, OutputFile, header
+from taskgen.codegen.injected import injected
 from taskgen.codegen.render import render
 from taskgen.codegen.views import Imports, TaskView, task_view
 from taskgen.contract.model import ContractModel, TaskSpec
@@ -88,12 +89,31 @@ def _bindings(model: ContractModel, config: BuildConfig) -> str:
     return render(
         "worker/bindings.py.jinja",
         header=header(model.package),
+        injected=_injected(model, config, tasks),
         package=model.package,
         worker_package=config.worker_package,
         tasks=tasks,
         handlers=handlers,
         **lines.groups(),
     )
+
+
+def _injected(
+    model: ContractModel, config: BuildConfig, tasks: list[TaskView]
+) -> dict[str, list[str]]:
+    """Each adapter's arguments beyond the contract's, from what its handler injects."""
+    root = config.worker_path
+    assert root is not None
+    types = {d.name for d in model.definitions}
+    return {
+        t.adapter: injected(
+            root / f"handlers/{t.spec.module.replace('.', '/')}/{t.name}.py",
+            t.name,
+            {p.name for p in t.spec.params},
+            types,
+        ).arguments()
+        for t in tasks
+    }
 
 
 def _handler(

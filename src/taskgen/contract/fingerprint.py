@@ -51,10 +51,14 @@ def fingerprint(task: TaskSpec, definitions: dict[str, Definition]) -> str:
     return digest.hexdigest()[:16]
 
 
-def _wire_view(definition: Definition) -> Definition:
-    """A definition without what does not reach the wire: where it is written and its doc."""
+def _wire_view(definition: Definition) -> object:
+    """A definition without what does not reach the wire: where it is written (its location,
+    its fields' lines and declaring bases) and its doc."""
     stripped = msgspec.structs.replace(definition, location=None, doc=None)
     if isinstance(stripped, StructDef | DataclassDef | TypedDictDef | NamedTupleDef):
         fields = tuple(msgspec.structs.replace(f, line=None) for f in stripped.fields)
-        return msgspec.structs.replace(stripped, fields=fields)
-    return stripped
+        stripped = msgspec.structs.replace(stripped, fields=fields)
+    view = msgspec.to_builtins(stripped)
+    for field in view.get("fields", ()):
+        field.pop("declared_in", None)
+    return view

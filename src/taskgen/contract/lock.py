@@ -62,6 +62,8 @@ class LockField(msgspec.Struct, frozen=True, omit_defaults=True):
     required: bool = True
     kw_only: bool = False
     init: bool = True
+    #: The base class that declares an inherited field.
+    declared_in: str | None = None
 
     @property
     def wire_name(self) -> str:
@@ -216,6 +218,7 @@ def _field(field: Field) -> LockField:
         required=field.required,
         kw_only=field.kw_only,
         init=field.init,
+        declared_in=field.declared_in,
     )
 
 

@@ -211,6 +211,8 @@ class Field(msgspec.Struct, frozen=True):
     #: False for a dataclass field left out of ``__init__``.
     init: bool = True
     line: int | None = None
+    #: The base class that declares an inherited field (where ``line`` is).
+    declared_in: str | None = None
 
 
 class StructDef(msgspec.Struct, frozen=True, tag="struct"):

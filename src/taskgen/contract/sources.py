@@ -46,19 +46,34 @@ class SourceIndex:
         return Location(self.relative(filename), line) if filename and line else None
 
     def field_line(self, cls: type, field: str) -> int | None:
-        """The line on which a class annotates ``field``."""
+        """The line that annotates ``field``: in the class, or in the base (in the same file)
+        that declares it; else the class line."""
+        own = self._class_node(cls)
+        if own is None:
+            return None
+        owner = self.field_owner(cls, field)
+        node = self._class_node(owner) if owner is not None else own
+        return (_annotated(node, field) if node else None) or own.lineno
+
+    def field_owner(self, cls: type, field: str) -> type | None:
+        """The base class, in the same file, whose body declares an inherited ``field``."""
+        own = self._class_node(cls)
+        if own is None or _annotated(own, field):
+            return None
+        for base in cls.__mro__[1:]:
+            node = self._class_node(base) if _same_file(base, cls) else None
+            if node is not None and _annotated(node, field):
+                return base
+        return None
+
+    @staticmethod
+    def _class_node(cls: type) -> ast.ClassDef | None:
         try:
             filename = inspect.getsourcefile(cls)
         except TypeError:
             return None
         node = _definitions(filename).get(cls.__qualname__) if filename else None
-        if not isinstance(node, ast.ClassDef):
-            return None
-        for stmt in node.body:
-            target = stmt.target if isinstance(stmt, ast.AnnAssign) else None
-            if isinstance(target, ast.Name) and target.id == field:
-                return stmt.lineno
-        return node.lineno
+        return node if isinstance(node, ast.ClassDef) else None
 
     def function_node(self, fn: Any) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
         """The parsed definition of a function, to inspect its body."""
@@ -118,3 +133,19 @@ def forget_sources() -> None:
     """Drop parsed files, so a later load sees edited sources."""
     _definitions.cache_clear()
     _assignments.cache_clear()
+
+
+def _annotated(node: ast.ClassDef, field: str) -> int | None:
+    """The line on which a class body annotates ``field``, if it does."""
+    for stmt in node.body:
+        target = stmt.target if isinstance(stmt, ast.AnnAssign) else None
+        if isinstance(target, ast.Name) and target.id == field:
+            return stmt.lineno
+    return None
+
+
+def _same_file(a: type, b: type) -> bool:
+    try:
+        return inspect.getsourcefile(a) == inspect.getsourcefile(b)
+    except TypeError:
+        return False

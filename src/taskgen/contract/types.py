@@ -418,6 +418,7 @@ class TypeReader:
                     wire_name=key,
                     required=key in required,
                     line=self.sources.field_line(cls, key),
+                    declared_in=_owner(self.sources, cls, key),
                 )
                 for key, tp in hints.items()
             )
@@ -488,6 +489,7 @@ class TypeReader:
             required=spelled is None,
             init=init,
             line=self.sources.field_line(cls, name),
+            declared_in=_owner(self.sources, cls, name),
         )
 
     def _field_type(self, cls: type, name: str, tp: Any) -> TypeExpr:
@@ -601,3 +603,8 @@ def location_of_field(sources: SourceIndex, cls: type, field: str) -> Location |
     base = sources.of(cls)
     line = sources.field_line(cls, field)
     return Location(base.file, line) if base and line else base
+
+
+def _owner(sources: SourceIndex, cls: type, field: str) -> str | None:
+    owner = sources.field_owner(cls, field)
+    return owner.__name__ if owner is not None else None

@@ -3,8 +3,9 @@
 """Binds each task declared in contracts/ to its handler in worker.handlers.
 
 Each adapter calls its handler with the task's parameters, so mypy checks every handler's
-signature against the contract; ``extras`` carries what an injector provides (FastAPI
-dependencies), which the contract does not know about.
+signature against the contract (also a parameter the contract no longer has); ``extras``
+carries what an injector provides (FastAPI dependencies), passed by name to the handler
+parameters that ask for it.
 """
 
 from __future__ import annotations
@@ -53,7 +54,6 @@ def _run_billing_charge(
         ctx,
         invoice=args.invoice,
         idempotency_key=args.idempotency_key,
-        **extras,
     )
 
 
@@ -67,7 +67,6 @@ def _run_billing_refund(
         charge_id=args.charge_id,
         amount=args.amount,
         reason=args.reason,
-        **extras,
     )
 
 
@@ -76,11 +75,7 @@ def _run_emails_count_subscribers(
     args: EmailsCountSubscribersArgs,
     extras: Mapping[str, Any],
 ) -> int | Awaitable[int]:
-    return _emails_count_subscribers.count_subscribers(
-        ctx,
-        newsletter=args.newsletter,
-        **extras,
-    )
+    return _emails_count_subscribers.count_subscribers(ctx, newsletter=args.newsletter)
 
 
 def _run_emails_send_email(
@@ -94,7 +89,6 @@ def _run_emails_send_email(
         template=args.template,
         variables=args.variables,
         cc=args.cc,
-        **extras,
     )
 
 

@@ -3,8 +3,9 @@
 """Binds each task declared in every_type/ to its handler in every_worker.handlers.
 
 Each adapter calls its handler with the task's parameters, so mypy checks every handler's
-signature against the contract; ``extras`` carries what an injector provides (FastAPI
-dependencies), which the contract does not know about.
+signature against the contract (also a parameter the contract no longer has); ``extras``
+carries what an injector provides (FastAPI dependencies), passed by name to the handler
+parameters that ask for it.
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ def _run_catalog_address(
     args: CatalogAddressArgs,
     extras: Mapping[str, Any],
 ) -> list[Address] | Awaitable[list[Address]]:
-    return _catalog_address.address(ctx, contact=args.contact, home=args.home, **extras)
+    return _catalog_address.address(ctx, contact=args.contact, home=args.home)
 
 
 def _run_catalog_schedule(
@@ -120,7 +121,6 @@ def _run_catalog_schedule(
         options=args.options,
         version=args.version,
         window=args.window,
-        **extras,
     )
 
 
@@ -136,7 +136,6 @@ def _run_catalog_store(
         patch=args.patch,
         defaults=args.defaults,
         settings=args.settings,
-        **extras,
     )
 
 
@@ -145,13 +144,7 @@ def _run_catalog_walk(
     args: CatalogWalkArgs,
     extras: Mapping[str, Any],
 ) -> list[TreeNode] | Awaitable[list[TreeNode]]:
-    return _catalog_walk.walk(
-        ctx,
-        tree=args.tree,
-        root=args.root,
-        polygon=args.polygon,
-        **extras,
-    )
+    return _catalog_walk.walk(ctx, tree=args.tree, root=args.root, polygon=args.polygon)
 
 
 def _run_containers_choose_one(
@@ -171,7 +164,6 @@ def _run_containers_choose_one(
         shape_or_none=args.shape_or_none,
         sequence_or_map=args.sequence_or_map,
         user=args.user,
-        **extras,
     )
 
 
@@ -194,7 +186,6 @@ def _run_containers_collect(
         by_key=args.by_key,
         by_uuid=args.by_uuid,
         tags=args.tags,
-        **extras,
     )
 
 
@@ -216,7 +207,6 @@ def _run_containers_constrain(
         labels=args.labels,
         email=args.email,
         titled=args.titled,
-        **extras,
     )
 
 
@@ -232,7 +222,6 @@ def _run_scalars_choose(
         access=args.access,
         size=args.size,
         answer=args.answer,
-        **extras,
     )
 
 
@@ -247,7 +236,6 @@ def _run_scalars_classify(
         legacy=args.legacy,
         mode=args.mode,
         admin=args.admin,
-        **extras,
     )
 
 
@@ -263,7 +251,6 @@ def _run_scalars_clock(
         at=args.at,
         span=args.span,
         since=args.since,
-        **extras,
     )
 
 
@@ -281,7 +268,6 @@ def _run_scalars_echo(
         blob=args.blob,
         buffer=args.buffer,
         nothing=args.nothing,
-        **extras,
     )
 
 
@@ -297,7 +283,6 @@ def _run_scalars_money(
         msgspec=args.msgspec,
         fee=args.fee,
         rate=args.rate,
-        **extras,
     )
 
 
@@ -306,7 +291,7 @@ def _run_scalars_ping(
     args: ScalarsPingArgs,
     extras: Mapping[str, Any],
 ) -> None | Awaitable[None]:
-    return _scalars_ping.ping(ctx, **extras)
+    return _scalars_ping.ping(ctx)
 
 
 def bindings() -> list[runtime.Binding[Any, Any]]:
