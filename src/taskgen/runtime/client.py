@@ -11,6 +11,8 @@ from redis.asyncio import Redis
 
 from taskgen.runtime.handle import TaskHandle
 from taskgen.runtime.keys import GROUP, QueueKeys
+from taskgen.runtime.registry import MODES, Mode
+from taskgen.runtime.registry_cache import RegistryCache
 from taskgen.runtime.results import ResultWaiter
 from taskgen.runtime.scripts import Scripts
 from taskgen.runtime.taskdef import NO_OPTIONS, Call, EnqueueOptions, TaskDef, pack_call
@@ -26,20 +28,35 @@ ENQUEUE_CHUNK = 1000
 
 
 class Client:
-    """Enqueues tasks and awaits their outcomes; one per process, shared by all callers."""
+    """Enqueues tasks and awaits their outcomes; one per process, shared by all callers.
 
-    def __init__(self, redis: Redis, *, prefix: str = DEFAULT_PREFIX, close_redis: bool = False):
+    ``registry`` says what to do with a task no live worker can decode, or whose queue no
+    worker serves (see ``registry_cache``): ``warn`` (the default) refuses the first and warns
+    of the second, ``strict`` refuses both, ``off`` consults nothing."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        close_redis: bool = False,
+        registry: Mode = "warn",
+    ):
         self.redis = redis
         self.prefix = prefix
         self._close_redis = close_redis
         self._keys: dict[str, QueueKeys] = {}
         self._scripts = Scripts(redis)
         self._results = ResultWaiter(redis, prefix)
+        self._registry = _registry(redis, prefix, registry)
 
     @classmethod
-    def from_url(cls, url: str, *, prefix: str = DEFAULT_PREFIX, **options: Any) -> Self:
+    def from_url(
+        cls, url: str, *, prefix: str = DEFAULT_PREFIX, registry: Mode = "warn", **options: Any
+    ) -> Self:
         """A client with its own connection pool, closed by ``close()``."""
-        return cls(Redis.from_url(url, **options), prefix=prefix, close_redis=True)
+        redis = Redis.from_url(url, **options)
+        return cls(redis, prefix=prefix, close_redis=True, registry=registry)
 
     async def __aenter__(self) -> Self:
         return self
@@ -50,6 +67,8 @@ class Client:
     async def close(self) -> None:
         """Stop waiting for results and, if this client opened it, close the connection pool."""
         await self._results.close()
+        if self._registry is not None:
+            await self._registry.close()
         if self._close_redis:
             await self.redis.aclose()
 
@@ -66,6 +85,8 @@ class Client:
         self, task: TaskDef[A, R], args: A, options: EnqueueOptions = NO_OPTIONS
     ) -> TaskHandle[R]:
         """Enqueue one task; one round trip to Redis."""
+        if self._registry is not None and not self._registry.admits(task):
+            await self._registry.check(task)
         keys = self.keys(task.queue)
         reply = self._results.reply
         task_id, record = pack_call(task, args, options, now_ms(), reply=reply)
@@ -77,6 +98,9 @@ class Client:
     async def enqueue_many(self, calls: Iterable[Call[R]]) -> list[TaskHandle[R]]:
         """Enqueue many tasks, of any queues: one script call per 1,000 tasks of a queue, each
         sent while the next is encoded (so Redis and Python work at the same time), in order."""
+        calls = list(calls)
+        if self._registry is not None:
+            await _consult(self._registry, calls)
         now = now_ms()
         handles: list[TaskHandle[R]] = []
         sending: asyncio.Future[list[int]] | None = None
@@ -140,6 +164,19 @@ class Client:
             ],
         )
         return int(done) != 0
+
+
+def _registry(redis: Redis, prefix: str, mode: Mode) -> RegistryCache | None:
+    if mode not in MODES:
+        raise ValueError(f"registry={mode!r}: use one of {', '.join(MODES)}")
+    return None if mode == "off" else RegistryCache(redis, prefix, mode)
+
+
+async def _consult(registry: RegistryCache, calls: list[Call[Any]]) -> None:
+    """Every distinct task of a batch past the registry before any of it is queued."""
+    for task in dict.fromkeys(call.task for call in calls):
+        if not registry.admits(task):
+            await registry.check(task)
 
 
 def aborted_outcome() -> Outcome:

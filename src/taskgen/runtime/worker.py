@@ -26,6 +26,7 @@ from taskgen.runtime.injection import Injector
 from taskgen.runtime.keys import GROUP, QueueKeys
 from taskgen.runtime.lease import LeaseKeeper
 from taskgen.runtime.reader import SOCKET_TIMEOUT, QueueReader
+from taskgen.runtime.registry_publisher import RegistryPublisher
 from taskgen.runtime.scheduler import Scheduler
 from taskgen.runtime.scripts import Scripts
 from taskgen.runtime.slots import Slots
@@ -164,7 +165,13 @@ class Worker:
             batch=self.concurrency,
         )
         control = ControlListener(redis, schedulers, executor)
+        # The contract registry: clients see this worker's tasks before it reads any.
+        registry = RegistryPublisher(
+            redis, queues, self.bindings, worker=self.consumer, prefix=self.prefix
+        )
+        await registry.join()
         background = [
+            asyncio.create_task(registry.run(), name="taskgen-registry"),
             asyncio.create_task(completer.run(), name="taskgen-completer"),
             asyncio.create_task(leases.run(), name="taskgen-leases"),
             asyncio.create_task(control.run(), name="taskgen-control"),
@@ -198,6 +205,7 @@ class Worker:
             await completer.flush()
             await stop_tasks(background)
             await self._release(redis, scripts, queues, interrupted)
+            await registry.leave()
             threads.shutdown(wait=False, cancel_futures=True)
             log.info("worker %s stopped", self.consumer)
 
