@@ -97,7 +97,9 @@ def parse_entry(worker: str, entry: bytes, now: int, contracts: dict[str, Contra
     return WorkerState(worker, live, contracts.get(digest, {}))
 
 
-Kind = Literal["ok", "refuse", "unserved"]
+#: ``ok``: a live worker decodes it.  ``refuse``: live workers, none decodes it.  ``buffer``: no
+#: worker is live, but one that ran it here will be back.  ``unserved``: none ever ran it here.
+Kind = Literal["ok", "refuse", "buffer", "unserved"]
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,7 @@ class Verdict:
 
 
 OK = Verdict("ok")
+BUFFER = Verdict("buffer")
 UNSERVED = Verdict("unserved")
 
 
@@ -124,16 +127,16 @@ def decodes(worker: Accepted, task: TaskDef[Any, Any]) -> bool:
 
 
 def judge(workers: Iterable[WorkerState], task: TaskDef[Any, Any]) -> Verdict:
-    """Live workers and none decodes: refuse; none live: queue, unless no worker ever ran the
-    task on this queue."""
+    """Live workers and none decodes the task: refuse; none live: queue it (buffer), unless
+    no worker ever ran it on this queue (unserved)."""
     workers = list(workers)
-    live = [w.contract[task.name] for w in workers if w.live and task.name in w.contract]
     if any(w.live for w in workers):
+        live = [w.contract[task.name] for w in workers if w.live and task.name in w.contract]
         if any(decodes(worker, task) for worker in live):
             return OK
         return Verdict("refuse", tuple(sorted({w.fingerprint for w in live})))
     if any(task.name in w.contract for w in workers):
-        return OK
+        return BUFFER
     return UNSERVED
 
 

@@ -12,7 +12,6 @@ entries are the truth.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import warnings
@@ -35,6 +34,7 @@ from taskgen.runtime.registry import (
     served_key,
 )
 from taskgen.runtime.scripts import source
+from taskgen.runtime.stopping import stop_tasks
 from taskgen.runtime.taskdef import TaskDef
 
 log = logging.getLogger("taskgen.client")
@@ -97,10 +97,16 @@ class RegistryCache:
                 worker_fingerprints=verdict.worker_fingerprints,
                 served_on=served_on,
             )
+        if verdict.kind == "unserved" or served_on is not None:
+            self._report(task, served_on)
+        # Queued: this view lets it pass from now on, so the hot path stays a look-up.
+        view.verdicts[(task.name, task.fingerprint)] = OK
+
+    def _report(self, task: TaskDef[Any, Any], served_on: str | None) -> None:
+        """A task that would wait for a worker that may never come: an error in strict mode,
+        else a warning, once per client."""
         if self.mode == "strict":
             raise QueueMismatch(task=task.name, queue=task.queue, served_on=served_on)
-        # Warn once; the verdict is kept as OK in this view so the hot path stays a look-up.
-        view.verdicts[(task.name, task.fingerprint)] = OK
         reported = (task.queue, task.name, served_on or "")
         if reported not in self._warned:
             self._warned.add(reported)
@@ -111,13 +117,9 @@ class RegistryCache:
 
     async def close(self) -> None:
         """Stop listening for changes."""
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
-            self._listener = None
-        for reading in self._reading.values():
-            reading.cancel()
+        # redis-py may swallow a cancellation while it connects: stop_tasks insists.
+        await stop_tasks([*self._reading.values(), *filter(None, [self._listener])])
+        self._listener = None
 
     # -- reading ---------------------------------------------------------------------------
 
