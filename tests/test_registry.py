@@ -147,7 +147,7 @@ async def test_registry_refuses_a_wrong_order_deploy(
             assert "jobs.refund" in message and "nothing queued" in message
             assert v2.JOBS_REFUND.fingerprint in message
             assert v1.JOBS_REFUND.fingerprint in message
-            assert "deploy workers whose lock accepts this fingerprint before this client" in (
+            assert f"deploy workers whose lock accepts {v2.JOBS_REFUND.fingerprint} first" in (
                 message
             )
             assert refused.value.worker_fingerprints == (v1.JOBS_REFUND.fingerprint,)

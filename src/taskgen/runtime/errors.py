@@ -120,11 +120,12 @@ class ContractMismatch(TaskgenError):
         elif worker_fingerprints:
             found = (
                 f"client fingerprint {fingerprint}, live workers' "
-                f"{', '.join(worker_fingerprints)}, incompatible either way"
+                f"{', '.join(worker_fingerprints)}: neither lock records the other as compatible"
             )
             order = (
-                "deploy workers whose lock accepts this fingerprint before this client, or "
-                "make the change a new task (docs/evolution.md)"
+                f"deploy workers whose lock accepts {fingerprint} first, then the clients that "
+                "send it (if the live workers are the newer side, upgrade this client), or "
+                "make the breaking change a new task (docs/evolution.md)"
             )
         else:
             found = f"no live worker runs it (client fingerprint {fingerprint})"

@@ -61,7 +61,9 @@ class RegistryPublisher:
             for keys, digest, contract in self._entries:
                 await self._write(pipe, keys, LIVE, digest, contract)
             if self._served:
-                pipe.hset(served_key(self._prefix), items=[*itertools.chain(*self._served.items())])
+                served = served_key(self._prefix)
+                pipe.hset(served, items=[*itertools.chain(*self._served.items())])
+                pipe.expire(served, KEEP)
             await pipe.execute()
 
     async def run(self) -> None:
