@@ -22,6 +22,9 @@ import pytest
 from redis.asyncio import Redis
 
 from taskgen.codegen import BuildConfig, build
+from taskgen.contract import load_contracts
+from taskgen.contract.lineage import without_lineage
+from taskgen.contract.lock import decode_lock, lock_of
 from taskgen.runtime import Binding, Call, Client, Context, TaskDef
 from taskgen.runtime.errors import ContractMismatch, QueueMismatch, QueueMismatchWarning
 from taskgen.runtime.keys import QueueKeys
@@ -118,6 +121,19 @@ def test_build_records_what_each_version_can_share_a_queue_with(
     assert v1.JOBS_GREET.accepts == v1.JOBS_GREET.decoded_by == ()
     lock = (versions[1].root / "contracts" / "taskgen.lock").read_text(encoding="utf-8")
     assert f'"accepts": ["{v1.JOBS_GREET.fingerprint}"]' in lock
+    # Rebuilding from that lock changes nothing (the lineage is carried forward), and the
+    # lock is still exactly the contracts' own for `taskgen check`'s acceptance rule.
+    root = versions[1].root
+    config = BuildConfig(
+        contracts="contracts",
+        client_package="regv2_tasks",
+        client_out="regv2_tasks",
+        worker_out="regv2_worker",
+        root=str(root),
+    )
+    assert not build(config, check=True).of("created", "updated", "removed")
+    written = decode_lock(lock, "taskgen.lock")
+    assert without_lineage(written) == lock_of(load_contracts(root / "contracts"))
 
 
 async def test_registry_refuses_a_wrong_order_deploy(
