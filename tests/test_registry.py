@@ -42,6 +42,7 @@ from taskgen.runtime.registry import (
     parse_entry,
 )
 from taskgen.runtime.registry_publisher import RegistryPublisher
+from taskgen.runtime.stopping import stop_tasks
 from tests.support import Built, use_build, worker_process
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "registry"
@@ -236,11 +237,50 @@ async def noop(ctx: Context, text: str) -> None:
     return None
 
 
-def publisher(redis: Redis, task: TaskDef[Any, Any], worker: str) -> RegistryPublisher:
+def publisher(
+    redis: Redis, task: TaskDef[Any, Any], worker: str, heartbeat: float = 2.0
+) -> RegistryPublisher:
     binding = Binding(task, noop, lambda ctx, args, extras: noop(ctx, args.text))
     return RegistryPublisher(
-        redis, [QueueKeys(task.queue)], {task.name: binding}, worker=worker, prefix="taskgen"
+        redis,
+        [QueueKeys(task.queue)],
+        {task.name: binding},
+        worker=worker,
+        prefix="taskgen",
+        heartbeat=heartbeat,
     )
+
+
+async def until(condition: Any, what: str) -> None:
+    """Wait (at most 10 s) until ``await condition()`` is true."""
+    deadline = time.monotonic() + 10
+    while not await condition():
+        assert time.monotonic() < deadline, what
+        await asyncio.sleep(0.01)
+
+
+async def test_heartbeats_keep_an_entry_fresh_and_write_a_lost_one_again(redis_url: str) -> None:
+    redis = Redis.from_url(redis_url)
+    workers = RegistryKeys(QueueKeys("beats")).workers
+    beats = publisher(redis, note("beats"), "w1", heartbeat=0.05)
+    await beats.join()
+    first = await redis.hget(workers, "w1")
+    beating = asyncio.create_task(beats.run())
+    try:
+
+        async def beaten() -> bool:
+            return await redis.hget(workers, "w1") != first
+
+        await until(beaten, "the heartbeat never moved")
+        await redis.flushdb()  # a Redis that lost everything
+
+        async def restored() -> bool:
+            return await live_fingerprints(redis, "beats") == {"f1"}
+
+        await until(restored, "the heartbeat never wrote the lost entry again")
+    finally:
+        await stop_tasks([beating])
+        await redis.aclose()
 
 
 async def test_a_queue_no_worker_ever_served_is_reported(redis_url: str) -> None:

@@ -149,12 +149,12 @@ class RegistryView:
         self.workers = workers
         #: ``time.monotonic()`` when it was read.
         self.read_at = read_at
-        self.verdicts: dict[tuple[str, str], Verdict] = {}
+        #: By task definition (hashed by identity: the cheapest key on the enqueue path).
+        self.verdicts: dict[TaskDef[Any, Any], Verdict] = {}
 
     def verdict(self, task: TaskDef[Any, Any]) -> Verdict:
         """The verdict for ``task`` (computed once per view)."""
-        key = (task.name, task.fingerprint)
-        found = self.verdicts.get(key)
+        found = self.verdicts.get(task)
         if found is None:
-            found = self.verdicts[key] = judge(self.workers, task)
+            found = self.verdicts[task] = judge(self.workers, task)
         return found

@@ -77,14 +77,13 @@ class RegistryCache:
         """Read the registry as needed; raise (or, in warn mode, warn) if ``task`` must not be
         queued as it is."""
         view = self._views.get(task.queue)
-        fresh = view is None or time.monotonic() - view.read_at > MAX_AGE
-        if fresh:
+        if view is None or time.monotonic() - view.read_at > MAX_AGE:
             view = await self._read(task.queue)
-        assert view is not None
         verdict = view.verdict(task)
-        if verdict is not OK and not fresh:
-            # A refusal or a report never rests on a view that may predate a join.
-            view = await self._read(task.queue)
+        if verdict is not OK:
+            # A refusal or a report rests on a read sent now, never on one that may predate
+            # a join (a cached view, or a read already on its way).
+            view = await self._fetch(task.queue)
             verdict = view.verdict(task)
         if verdict is OK:
             return
@@ -100,7 +99,7 @@ class RegistryCache:
         if verdict.kind == "unserved" or served_on is not None:
             self._report(task, served_on)
         # Queued: this view lets it pass from now on, so the hot path stays a look-up.
-        view.verdicts[(task.name, task.fingerprint)] = OK
+        view.verdicts[task] = OK
 
     def _report(self, task: TaskDef[Any, Any], served_on: str | None) -> None:
         """A task that would wait for a worker that may never come: an error in strict mode,
