@@ -25,8 +25,16 @@ from taskgen.codegen import BuildConfig, build
 from taskgen.contract import load_contracts
 from taskgen.contract.lineage import without_lineage
 from taskgen.contract.lock import decode_lock, lock_of
-from taskgen.runtime import Binding, Call, Client, Context, TaskDef
-from taskgen.runtime.errors import ContractMismatch, QueueMismatch, QueueMismatchWarning
+from taskgen.runtime import (
+    Binding,
+    Call,
+    Client,
+    Context,
+    ContractMismatch,
+    QueueMismatch,
+    QueueMismatchWarning,
+    TaskDef,
+)
 from taskgen.runtime.keys import QueueKeys
 from taskgen.runtime.registry import (
     BUFFER,

@@ -7,7 +7,10 @@ from taskgen.runtime.client import Client
 from taskgen.runtime.context import Context
 from taskgen.runtime.deadletters import DeadLetter, DeadLetters
 from taskgen.runtime.errors import (
+    ContractMismatch,
     HandlerMismatch,
+    QueueMismatch,
+    QueueMismatchWarning,
     ResultMismatch,
     ResultTimeout,
     RetryLater,
@@ -31,11 +34,14 @@ __all__ = [
     "Call",
     "Client",
     "Context",
+    "ContractMismatch",
     "DeadLetter",
     "DeadLetters",
     "EnqueueOptions",
     "HandlerMismatch",
     "Priority",
+    "QueueMismatch",
+    "QueueMismatchWarning",
     "ResultMismatch",
     "ResultTimeout",
     "Retry",
