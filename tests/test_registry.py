@@ -311,6 +311,36 @@ async def test_a_queue_no_worker_ever_served_is_reported(redis_url: str) -> None
         assert await task_keys(strict.redis) == before
 
 
+async def test_the_registry_keeps_one_stopped_entry_per_contract(redis_url: str) -> None:
+    """Deploys come and go; what a queue remembers grows with its contracts, not its restarts."""
+    redis = Redis.from_url(redis_url)
+    workers = RegistryKeys(QueueKeys("tidy")).workers
+    v1, v2 = note("tidy", "f1"), note("tidy", "f2")
+    try:
+        first = [publisher(redis, v1, f"a{i}") for i in range(3)]
+        for worker in first:
+            await worker.join()
+        for worker in first:
+            await worker.leave()
+        assert sorted(await redis.hkeys(workers)) == [b"a2"]
+        # A dead worker (stale, never stopped) counts as stopped; a live one of the same
+        # contract makes both unnecessary.
+        dead = publisher(redis, v2, "dead", heartbeat=0.001)
+        await dead.join()
+
+        async def stale() -> bool:
+            return "f2" not in await live_fingerprints(redis, "tidy")
+
+        await until(stale, "the silent worker never went stale")
+        await publisher(redis, v2, "b1").join()
+        assert sorted(await redis.hkeys(workers)) == [b"a2", b"b1"]
+        await publisher(redis, v1, "a3").join()
+        assert sorted(await redis.hkeys(workers)) == [b"a3", b"b1"]
+        assert len(await redis.hkeys(RegistryKeys(QueueKeys("tidy")).contracts)) == 2
+    finally:
+        await redis.aclose()
+
+
 async def test_a_join_is_seen_without_waiting_for_the_refresh(
     redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

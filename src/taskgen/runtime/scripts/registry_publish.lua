@@ -17,15 +17,42 @@ if contract == '' then
   if redis.call('HEXISTS', contracts, digest) == 0 then return 0 end
 else
   redis.call('HSET', contracts, digest, contract)
-  -- Joining is rare: forget workers silent for longer than `keep`, and unused contracts.
-  local used = {[digest] = true}
+  -- Joining and stopping are rare, so they tidy up. Entries silent for longer than `keep`
+  -- go; of the others that are not live (stopped, or stale: a worker that died), one per
+  -- contract is enough to show that the contract served here, and none while a live
+  -- worker runs it; a contract no entry names goes too.
+  local entries, live = {}, {}
+  if state == 'L' then live[digest] = true end
   local all = redis.call('HGETALL', workers)
   for i = 1, #all, 2 do
-    local d, beat = string.match(all[i + 1], '^%S+ (%S+) (%d+)')
-    if not beat or now - tonumber(beat) > keep * 1000 then
-      redis.call('HDEL', workers, all[i])
-    else
+    if all[i] ~= id then
+      local s, d, beat, stale = string.match(all[i + 1], '^(%S+) (%S+) (%d+) (%d+)$')
+      if not beat or now - tonumber(beat) > keep * 1000 then
+        redis.call('HDEL', workers, all[i])
+      else
+        local alive = s == 'L' and now - tonumber(beat) <= tonumber(stale)
+        if alive then live[d] = true end
+        entries[#entries + 1] = {all[i], d, tonumber(beat), alive}
+      end
+    end
+  end
+  local newest = {}
+  if state ~= 'L' then newest[digest] = {id, now} end
+  local used = {[digest] = true}
+  for _, e in ipairs(entries) do
+    local field, d, beat, alive = e[1], e[2], e[3], e[4]
+    if alive then
       used[d] = true
+    elseif live[d] then
+      redis.call('HDEL', workers, field)
+    elseif not newest[d] then
+      newest[d] = {field, beat}
+      used[d] = true
+    elseif beat > newest[d][2] then
+      redis.call('HDEL', workers, newest[d][1])
+      newest[d] = {field, beat}
+    else
+      redis.call('HDEL', workers, field)
     end
   end
   for _, d in ipairs(redis.call('HKEYS', contracts)) do
