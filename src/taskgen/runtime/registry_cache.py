@@ -58,6 +58,7 @@ class RegistryCache:
         self._channels: dict[bytes, str] = {}
         self._contracts: dict[str, Contract] = {}
         self._reading: dict[str, asyncio.Future[RegistryView]] = {}
+        self._changed: set[asyncio.Future[RegistryView]] = set()
         self._warned: set[tuple[str, str, str]] = set()
         self._listener: asyncio.Task[None] | None = None
 
@@ -117,13 +118,21 @@ class RegistryCache:
     async def close(self) -> None:
         """Stop listening for changes."""
         # redis-py may swallow a cancellation while it connects: stop_tasks insists.
-        await stop_tasks([*self._reading.values(), *filter(None, [self._listener])])
+        reads = [*self._reading.values(), *self._changed]
+        await stop_tasks([*reads, *filter(None, [self._listener])])
         self._listener = None
 
     # -- reading ---------------------------------------------------------------------------
 
     def _read_soon(self, queue: str) -> None:
         self._start_read(queue)
+
+    def _read_after_change(self, queue: str) -> None:
+        """A read of its own: one already on its way may have been answered before the change."""
+        reading = asyncio.ensure_future(self._fetch(queue))
+        self._changed.add(reading)
+        reading.add_done_callback(self._changed.discard)
+        reading.add_done_callback(lambda done: self._read_done(queue, done, forget=False))
 
     async def _read(self, queue: str) -> RegistryView:
         """Read the queue's registry (joining a read already on its way)."""
@@ -136,8 +145,11 @@ class RegistryCache:
             reading.add_done_callback(lambda done: self._read_done(queue, done))
         return reading
 
-    def _read_done(self, queue: str, done: asyncio.Future[RegistryView]) -> None:
-        self._reading.pop(queue, None)
+    def _read_done(
+        self, queue: str, done: asyncio.Future[RegistryView], *, forget: bool = True
+    ) -> None:
+        if forget:
+            self._reading.pop(queue, None)
         if not done.cancelled() and done.exception() is not None:
             # Whoever awaits it gets the error; a background read is simply tried again later.
             log.debug("reading the registry of %r failed: %s", queue, done.exception())
@@ -190,7 +202,7 @@ class RegistryCache:
                     if message is not None and message["type"] == "pmessage":
                         changed = self._channels.get(message["channel"])
                         if changed is not None:
-                            self._read_soon(changed)
+                            self._read_after_change(changed)
             except RedisError as exc:
                 log.debug("registry hints lost (%s); reconnecting", exc)
                 await asyncio.sleep(REFRESH)
