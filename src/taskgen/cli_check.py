@@ -18,6 +18,7 @@ from taskgen.codegen import BuildConfig, ConfigError, load_config
 from taskgen.contract import ContractError, load_contracts
 from taskgen.contract.compat import Finding, compare
 from taskgen.contract.errors import Location
+from taskgen.contract.lineage import without_lineage
 from taskgen.contract.locate import Locations, locate, lock_locations, model_locations
 from taskgen.contract.lock import Lock, LockError, accepted_lock, decode_lock, lock_of
 from taskgen.contract.rules import RULES, SEVERITIES, Direction, Severity
@@ -71,7 +72,8 @@ def run_check(
     findings = compare(baseline.lock, current)
     here = model_locations(model)
     # A deliberate change is accepted by committing the lock file that records it.
-    accepted = against is not None and accepted_lock(config.lock_path) == current
+    written = accepted_lock(config.lock_path)
+    accepted = against is not None and written is not None and without_lineage(written) == current
     threshold = SEVERITIES.index(fail_on)
     failing = [f for f in findings if SEVERITIES.index(f.severity) >= threshold]
     places = [locate(f, baseline.locations if f.side == "old" else here) for f in findings]

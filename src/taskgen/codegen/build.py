@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from taskgen.codegen.clashes import check_names
@@ -12,6 +13,7 @@ from taskgen.codegen.scaffold import handler_paths, worker_files
 from taskgen.codegen.writer import Report, apply, write_file
 from taskgen.contract import ContractModel, load_contracts
 from taskgen.contract.compat import compare
+from taskgen.contract.lineage import Lineage, lineage_of, with_lineage
 from taskgen.contract.lock import accepted_lock, encode_lock, lock_of
 
 
@@ -24,20 +26,24 @@ def build(config: BuildConfig, *, check: bool = False) -> Report:
 def build_model(model: ContractModel, config: BuildConfig, *, check: bool = False) -> Report:
     """Render and write the files of an already loaded contract model, then the lock file."""
     check_names(model, config)
-    files = render_files(model, config)
-    report = apply(files, check=check, orphans=orphaned_handlers(model, config))
     lock = lock_of(model)
     path = config.lock_path
     previous = accepted_lock(path)  # an unreadable lock is simply rewritten
-    if previous is not None:
-        report.recorded = compare(previous, lock)
+    recorded = compare(previous, lock) if previous is not None else []
+    lineages = lineage_of(previous, lock, recorded)
+    files = render_files(model, config, lineages)
+    report = apply(files, check=check, orphans=orphaned_handlers(model, config))
+    report.recorded = recorded
+    lock = with_lineage(lock, lineages)
     report.changes.append(write_file(OutputFile(path.parent, path.name, encode_lock(lock)), check))
     return report
 
 
-def render_files(model: ContractModel, config: BuildConfig) -> list[OutputFile]:
-    """Every file of the build, in memory."""
-    return [*client_files(model, config), *worker_files(model, config)]
+def render_files(
+    model: ContractModel, config: BuildConfig, lineages: Mapping[str, Lineage] | None = None
+) -> list[OutputFile]:
+    """Every file of the build, in memory; ``lineages`` from the lock, by wire name."""
+    return [*client_files(model, config, lineages or {}), *worker_files(model, config)]
 
 
 def orphaned_handlers(model: ContractModel, config: BuildConfig) -> list[Path]:

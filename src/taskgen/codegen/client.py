@@ -17,6 +17,7 @@ from taskgen.codegen.views import (
     module_views,
     task_view,
 )
+from taskgen.contract.lineage import NO_LINEAGE, Lineage
 from taskgen.contract.model import (
     ContractModel,
     DataclassDef,
@@ -28,14 +29,16 @@ from taskgen.contract.model import (
 )
 
 
-def client_files(model: ContractModel, config: BuildConfig) -> list[OutputFile]:
-    """Every file of the client distribution folder."""
+def client_files(
+    model: ContractModel, config: BuildConfig, lineages: Mapping[str, Lineage] | None = None
+) -> list[OutputFile]:
+    """Every file of the client distribution folder; ``lineages`` from the lock, by wire name."""
     root = config.client_path
     package = config.client_package
     context: dict[str, object] = {"header": header(model.package), "package": model.package}
     files = [
         OutputFile(root, f"{package}/models.py", _models(model, context)),
-        OutputFile(root, f"{package}/tasks.py", _tasks(model, context)),
+        OutputFile(root, f"{package}/tasks.py", _tasks(model, context, lineages or {})),
         OutputFile(root, f"{package}/client.py", _client(model, config, context)),
         OutputFile(root, f"{package}/__init__.py", _init(model, config, context)),
         OutputFile(root, f"{package}/py.typed", ""),
@@ -59,9 +62,11 @@ def _models(model: ContractModel, context: Mapping[str, object]) -> str:
     )
 
 
-def _tasks(model: ContractModel, context: Mapping[str, object]) -> str:
+def _tasks(
+    model: ContractModel, context: Mapping[str, object], lineages: Mapping[str, Lineage]
+) -> str:
     imports = Imports(aliases=module_aliases(p.name for t in model.tasks for p in t.params))
-    tasks = [task_view(t, imports) for t in model.tasks]
+    tasks = [task_view(t, imports, lineages.get(t.wire_name, NO_LINEAGE)) for t in model.tasks]
     struct = imports.qualified("msgspec", "Struct")
     lines = ImportLines()
     lines.modules(imports.modules, imports.aliases)

@@ -14,6 +14,7 @@ from taskgen.codegen.names import (
     task_class,
     task_constant,
 )
+from taskgen.contract.lineage import NO_LINEAGE, Lineage
 from taskgen.contract.model import (
     ContractModel,
     DataclassDef,
@@ -92,6 +93,8 @@ class TaskView:
     params: list[ParamView]
     returns: str
     result_value: str
+    #: What the lock records of the task's earlier fingerprints.
+    lineage: Lineage = NO_LINEAGE
 
     @property
     def wire_name(self) -> str:
@@ -166,6 +169,14 @@ class TaskView:
             for p in self.params
         ]
 
+    def accepts_items(self) -> list[str]:
+        """The items of the ``accepts=`` tuple: earlier fingerprints its workers decode."""
+        return [literal(f) for f in self.lineage.accepts]
+
+    def decoded_by_items(self) -> list[str]:
+        """The items of the ``decoded_by=`` tuple: earlier fingerprints whose workers decode it."""
+        return [literal(f) for f in self.lineage.decoded_by]
+
     def param_items(self) -> list[str]:
         """The items of the ``params=`` tuple of the task's ``TaskDef``."""
         return [f"({literal(p.name)}, {literal(p.kind)})" for p in self.params]
@@ -191,11 +202,11 @@ class ModuleView:
         return [f'"{t.name}"' for t in self.tasks]
 
 
-def task_view(spec: TaskSpec, imports: Imports) -> TaskView:
+def task_view(spec: TaskSpec, imports: Imports, lineage: Lineage = NO_LINEAGE) -> TaskView:
     """The view of one task; records what its spellings need in ``imports``."""
     params = [_param(p, imports) for p in spec.params]
     returns = imports.type(spec.returns)
-    return TaskView(spec, params, returns, returns)
+    return TaskView(spec, params, returns, returns, lineage)
 
 
 def _param(param: Param, imports: Imports) -> ParamView:

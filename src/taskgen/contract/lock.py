@@ -94,7 +94,7 @@ class LockType(msgspec.Struct, frozen=True, omit_defaults=True):
         return self.kind == "namedtuple" or bool(self.options.get("array_like"))
 
 
-class LockTask(msgspec.Struct, frozen=True):
+class LockTask(msgspec.Struct, frozen=True, omit_defaults=True):
     """One task as the wire sees it, plus where its client method lives."""
 
     function: str
@@ -103,6 +103,10 @@ class LockTask(msgspec.Struct, frozen=True):
     returns: str
     types: tuple[str, ...]
     fingerprint: str
+    #: Recorded by the build, not the contracts (see ``taskgen.contract.lineage``): earlier
+    #: fingerprints whose payloads this version decodes, and whose workers decode its payloads.
+    accepts: tuple[str, ...] = ()
+    decoded_by: tuple[str, ...] = ()
 
 
 class Lock(msgspec.Struct, frozen=True):

@@ -7,8 +7,11 @@ from taskgen.runtime.client import Client
 from taskgen.runtime.context import Context
 from taskgen.runtime.deadletters import DeadLetter, DeadLetters
 from taskgen.runtime.errors import (
+    ContractMismatch,
     EnqueueFailed,
     HandlerMismatch,
+    QueueMismatch,
+    QueueMismatchWarning,
     ResultMismatch,
     ResultTimeout,
     RetryLater,
@@ -32,12 +35,15 @@ __all__ = [
     "Call",
     "Client",
     "Context",
+    "ContractMismatch",
     "DeadLetter",
     "DeadLetters",
     "EnqueueFailed",
     "EnqueueOptions",
     "HandlerMismatch",
     "Priority",
+    "QueueMismatch",
+    "QueueMismatchWarning",
     "ResultMismatch",
     "ResultTimeout",
     "Retry",

@@ -13,6 +13,8 @@ from taskgen.runtime.batch import Chunk, encode_calls, incomplete, was_created
 from taskgen.runtime.connection import async_redis
 from taskgen.runtime.handle import TaskHandle
 from taskgen.runtime.keys import GROUP, QueueKeys
+from taskgen.runtime.registry import MODES, Mode
+from taskgen.runtime.registry_cache import RegistryCache
 from taskgen.runtime.results import RECHECK, ResultWaiter
 from taskgen.runtime.scripts import Scripts
 from taskgen.runtime.taskdef import NO_OPTIONS, Call, EnqueueOptions, TaskDef, pack_call
@@ -28,7 +30,10 @@ class Client:
     """Enqueues tasks and awaits their outcomes; one per process, shared by all callers.
 
     ``recheck``: seconds after which a waiter reads its task's stored outcome again, in case
-    the message that should have woken it was lost."""
+    the message that should have woken it was lost.
+    ``registry`` says what to do with a task no live worker can decode, or whose queue no
+    worker serves (see ``registry_cache``): ``warn`` (the default) refuses the first and warns
+    of the second, ``strict`` refuses both, ``off`` consults nothing."""
 
     def __init__(
         self,
@@ -37,6 +42,7 @@ class Client:
         prefix: str = DEFAULT_PREFIX,
         close_redis: bool = False,
         recheck: float = RECHECK,
+        registry: Mode = "warn",
     ):
         self.redis = redis
         self.prefix = prefix
@@ -44,14 +50,27 @@ class Client:
         self._keys: dict[str, QueueKeys] = {}
         self._scripts = Scripts(redis)
         self._results = ResultWaiter(redis, prefix, recheck=recheck)
+        self._registry = _registry(redis, prefix, registry)
 
     @classmethod
     def from_url(
-        cls, url: str, *, prefix: str = DEFAULT_PREFIX, recheck: float = RECHECK, **options: Any
+        cls,
+        url: str,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        recheck: float = RECHECK,
+        registry: Mode = "warn",
+        **options: Any,
     ) -> Self:
         """A client with its own connection pool, closed by ``close()``; ``options`` override
         the pool's defaults (see ``taskgen.runtime.connection``)."""
-        return cls(async_redis(url, **options), prefix=prefix, close_redis=True, recheck=recheck)
+        return cls(
+            async_redis(url, **options),
+            prefix=prefix,
+            close_redis=True,
+            recheck=recheck,
+            registry=registry,
+        )
 
     async def __aenter__(self) -> Self:
         return self
@@ -62,6 +81,8 @@ class Client:
     async def close(self) -> None:
         """Stop waiting for results and, if this client opened it, close the connection pool."""
         await self._results.close()
+        if self._registry is not None:
+            await self._registry.close()
         if self._close_redis:
             await self.redis.aclose()
 
@@ -78,6 +99,8 @@ class Client:
         self, task: TaskDef[A, R], args: A, options: EnqueueOptions = NO_OPTIONS
     ) -> TaskHandle[R]:
         """Enqueue one task; one round trip to Redis."""
+        if self._registry is not None and not self._registry.admits(task):
+            await self._registry.check(task)
         keys = self.keys(task.queue)
         reply = self._results.reply
         task_id, record = pack_call(task, args, options, now_ms(), reply=reply)
@@ -91,6 +114,9 @@ class Client:
         """Enqueue many tasks, of any queues, in order: all are encoded first (one that cannot
         be raises ``EnqueueFailed`` before anything is sent), then one script call per 1,000
         tasks of a queue. If sending fails midway, ``EnqueueFailed.handles`` holds what went."""
+        calls = list(calls)
+        if self._registry is not None:
+            await _consult(self._registry, calls)
         reply = self._results.reply
         chunks = encode_calls(calls, now_ms(), reply)
         handles: list[TaskHandle[R]] = []
@@ -148,6 +174,19 @@ class Client:
             ],
         )
         return int(done) != 0
+
+
+def _registry(redis: Redis, prefix: str, mode: Mode) -> RegistryCache | None:
+    if mode not in MODES:
+        raise ValueError(f"registry={mode!r}: use one of {', '.join(MODES)}")
+    return None if mode == "off" else RegistryCache(redis, prefix, mode)
+
+
+async def _consult(registry: RegistryCache, calls: list[Call[Any]]) -> None:
+    """Every distinct task of a batch past the registry before any of it is queued."""
+    for task in dict.fromkeys(call.task for call in calls):
+        if not registry.admits(task):
+            await registry.check(task)
 
 
 def aborted_outcome() -> Outcome:

@@ -147,3 +147,81 @@ class RetryLater(TaskgenError):
             )
         super().__init__(reason or f"retry requested in {delay:g} s")
         self.delay = delay
+
+
+# -- the runtime contract registry (taskgen.runtime.registry) --------------------------------
+
+
+class ContractMismatch(TaskgenError):
+    """Refused before anything was queued: live workers serve the task's queue, and none of
+    them decodes this client's payload (an unknown task, or an incompatible fingerprint)."""
+
+    def __init__(
+        self,
+        *,
+        task: str,
+        queue: str,
+        fingerprint: str,
+        worker_fingerprints: tuple[str, ...],
+        served_on: str | None = None,
+    ) -> None:
+        if served_on is not None:
+            found = f"its workers serve it on queue {served_on!r}, not {queue!r}"
+            order = (
+                f"rebuild this client from the contract that places it on {served_on!r}, "
+                f"or keep a worker that runs it on {queue!r} until the move is done"
+            )
+        elif worker_fingerprints:
+            found = (
+                f"client fingerprint {fingerprint}, live workers' "
+                f"{', '.join(worker_fingerprints)}: neither lock records the other as compatible"
+            )
+            order = (
+                f"deploy workers whose lock accepts {fingerprint} first, then the clients that "
+                "send it (if the live workers are the newer side, upgrade this client), or "
+                "make the breaking change a new task (docs/evolution.md)"
+            )
+        else:
+            found = f"no live worker runs it (client fingerprint {fingerprint})"
+            order = "deploy the workers that run it before the clients that enqueue it"
+        super().__init__(
+            f"task {task} refused on queue {queue!r}, nothing queued: {found}; {order}"
+        )
+        self.task = task
+        self.queue = queue
+        self.fingerprint = fingerprint
+        self.worker_fingerprints = worker_fingerprints
+        self.served_on = served_on
+
+
+def _unserved(task: str, queue: str, served_on: str | None) -> str:
+    if served_on is not None:
+        return (
+            f"task {task} goes to queue {queue!r}, but its workers serve it on {served_on!r}: "
+            f"it would wait forever; rebuild this client from the current contract"
+        )
+    return (
+        f"task {task} goes to queue {queue!r}, which no worker running it has ever served: "
+        "it waits until one does; start a worker for it, or check the queue name"
+    )
+
+
+class QueueMismatch(TaskgenError):
+    """In strict mode: no worker has ever served the task on its queue, or its workers serve
+    it on another queue (``served_on``); nothing was queued."""
+
+    def __init__(self, *, task: str, queue: str, served_on: str | None = None) -> None:
+        super().__init__(_unserved(task, queue, served_on) + " (nothing queued: strict mode)")
+        self.task = task
+        self.queue = queue
+        self.served_on = served_on
+
+
+class QueueMismatchWarning(UserWarning):
+    """The warn-mode twin of ``QueueMismatch``: the task was queued anyway."""
+
+    def __init__(self, *, task: str, queue: str, served_on: str | None = None) -> None:
+        super().__init__(_unserved(task, queue, served_on))
+        self.task = task
+        self.queue = queue
+        self.served_on = served_on

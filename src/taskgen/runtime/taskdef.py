@@ -22,8 +22,10 @@ class TaskDef(Generic[A, R]):
     """One task: wire name, queue, argument and result types, and its policies."""
 
     __slots__ = (
+        "accepts",
         "args",
         "args_decoder",
+        "decoded_by",
         "fingerprint",
         "name",
         "params",
@@ -49,6 +51,8 @@ class TaskDef(Generic[A, R]):
         retry: Retry = NO_RETRY,
         priority: Priority = Priority.NORMAL,
         result_ttl: float = 3600.0,
+        accepts: tuple[str, ...] = (),
+        decoded_by: tuple[str, ...] = (),
     ) -> None:
         self.name = name
         self.queue = queue
@@ -60,6 +64,10 @@ class TaskDef(Generic[A, R]):
         self.retry = retry
         self.priority = priority
         self.result_ttl = result_ttl
+        #: Earlier fingerprints whose payloads this version's workers decode (from the lock).
+        self.accepts = accepts
+        #: Earlier fingerprints whose workers decode this version's payloads (from the lock).
+        self.decoded_by = decoded_by
         self.args_decoder: bigint.Decoder[A] = bigint.Decoder(args)
         self.result_decoder: bigint.Decoder[R] = bigint.Decoder(result)
 

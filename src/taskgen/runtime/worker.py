@@ -42,6 +42,7 @@ from taskgen.runtime.keys import GROUP, QueueKeys
 from taskgen.runtime.lease import LeaseKeeper
 from taskgen.runtime.reader import QueueReader
 from taskgen.runtime.recycling import Recycler
+from taskgen.runtime.registry_publisher import RegistryPublisher
 from taskgen.runtime.scheduler import Scheduler
 from taskgen.runtime.scripts import Scripts
 from taskgen.runtime.slots import Slots
@@ -245,7 +246,13 @@ class Worker:
             batch=self.concurrency,
         )
         control = ControlListener(redis, schedulers, executor)
+        # The contract registry: clients see this worker's tasks before it reads any.
+        registry = RegistryPublisher(
+            redis, queues, self.bindings, worker=self.consumer, prefix=self.prefix
+        )
+        await registry.join()
         background = [
+            asyncio.create_task(registry.run(), name="taskgen-registry"),
             asyncio.create_task(completer.run(), name="taskgen-completer"),
             asyncio.create_task(leases.run(), name="taskgen-leases"),
             asyncio.create_task(control.run(), name="taskgen-control"),
@@ -288,6 +295,7 @@ class Worker:
                 )
             await stop_tasks(background)
             await self._release(redis, scripts, queues, interrupted, patience)
+            await registry.leave()
             threads.shutdown(wait=False, cancel_futures=True)
             log.info("worker %s stopped", self.consumer)
 

@@ -39,6 +39,8 @@ BILLING_CHARGE = runtime.TaskDef[BillingChargeArgs, Receipt](
     retry=runtime.Retry(attempts=5, backoff=2.0, max_delay=300.0, jitter=True),
     priority=runtime.Priority.NORMAL,
     result_ttl=3600.0,
+    accepts=(),
+    decoded_by=(),
 )
 
 
@@ -65,6 +67,8 @@ BILLING_REFUND = runtime.TaskDef[BillingRefundArgs, bool](
     retry=runtime.Retry(attempts=1, backoff=1.0, max_delay=300.0, jitter=True),
     priority=runtime.Priority.NORMAL,
     result_ttl=3600.0,
+    accepts=(),
+    decoded_by=(),
 )
 
 
@@ -85,6 +89,8 @@ EMAILS_COUNT_SUBSCRIBERS = runtime.TaskDef[EmailsCountSubscribersArgs, int](
     retry=runtime.Retry(attempts=1, backoff=1.0, max_delay=300.0, jitter=True),
     priority=runtime.Priority.NORMAL,
     result_ttl=3600.0,
+    accepts=(),
+    decoded_by=(),
 )
 
 
@@ -113,4 +119,6 @@ EMAILS_SEND_EMAIL = runtime.TaskDef[EmailsSendEmailArgs, None](
     retry=runtime.Retry(attempts=1, backoff=1.0, max_delay=300.0, jitter=True),
     priority=runtime.Priority.NORMAL,
     result_ttl=3600.0,
+    accepts=(),
+    decoded_by=(),
 )

@@ -93,6 +93,8 @@ CATALOG_ADDRESS = runtime.TaskDef[CatalogAddressArgs, list[Address]](
     retry=runtime.Retry(attempts=1, backoff=1.0, max_delay=300.0, jitter=True),
     priority=runtime.Priority.NORMAL,
     result_ttl=3600.0,
+    accepts=(),
+    decoded_by=(),
 )
 
 
@@ -121,6 +123,8 @@ CATALOG_SCHEDULE = runtime.TaskDef[CatalogScheduleArgs, tuple[Version, Range]](
     retry=runtime.Retry(attempts=1, backoff=1.0, max_delay=300.0, jitter=True),
     priority=runtime.Priority.NORMAL,
     result_ttl=3600.0,
+    accepts=(),
+    decoded_by=(),
 )
 
 
@@ -162,6 +166,8 @@ CATALOG_STORE = runtime.TaskDef[CatalogStoreArgs, Item](
     retry=runtime.Retry(attempts=1, backoff=1.0, max_delay=300.0, jitter=True),
     priority=runtime.Priority.NORMAL,
     result_ttl=3600.0,
+    accepts=(),
+    decoded_by=(),
 )
 
 
@@ -184,6 +190,8 @@ CATALOG_WALK = runtime.TaskDef[CatalogWalkArgs, list[TreeNode]](
     retry=runtime.Retry(attempts=1, backoff=1.0, max_delay=300.0, jitter=True),
     priority=runtime.Priority.NORMAL,
     result_ttl=3600.0,
+    accepts=(),
+    decoded_by=(),
 )
 
 
@@ -226,6 +234,8 @@ CONTAINERS_CHOOSE_ONE: runtime.TaskDef[
     retry=runtime.Retry(attempts=1, backoff=1.0, max_delay=300.0, jitter=True),
     priority=runtime.Priority.NORMAL,
     result_ttl=3600.0,
+    accepts=(),
+    decoded_by=(),
 )
 
 
@@ -270,6 +280,8 @@ CONTAINERS_COLLECT = runtime.TaskDef[ContainersCollectArgs, dict[str, frozenset[
     retry=runtime.Retry(attempts=1, backoff=1.0, max_delay=300.0, jitter=True),
     priority=runtime.Priority.NORMAL,
     result_ttl=3600.0,
+    accepts=(),
+    decoded_by=(),
 )
 
 
@@ -318,6 +330,8 @@ CONTAINERS_CONSTRAIN: runtime.TaskDef[
     retry=runtime.Retry(attempts=1, backoff=1.0, max_delay=300.0, jitter=True),
     priority=runtime.Priority.NORMAL,
     result_ttl=3600.0,
+    accepts=(),
+    decoded_by=(),
 )
 
 
@@ -348,6 +362,8 @@ SCALARS_CHOOSE = runtime.TaskDef[ScalarsChooseArgs, typing.Literal["yes", "no"] 
     retry=runtime.Retry(attempts=1, backoff=1.0, max_delay=300.0, jitter=True),
     priority=runtime.Priority.NORMAL,
     result_ttl=3600.0,
+    accepts=(),
+    decoded_by=(),
 )
 
 
@@ -376,6 +392,8 @@ SCALARS_CLASSIFY = runtime.TaskDef[ScalarsClassifyArgs, Legacy](
     retry=runtime.Retry(attempts=1, backoff=1.0, max_delay=300.0, jitter=True),
     priority=runtime.Priority.NORMAL,
     result_ttl=3600.0,
+    accepts=(),
+    decoded_by=(),
 )
 
 
@@ -406,6 +424,8 @@ SCALARS_CLOCK = runtime.TaskDef[ScalarsClockArgs, datetime.datetime](
     retry=runtime.Retry(attempts=2, backoff=0.5, max_delay=300.0, jitter=False),
     priority=runtime.Priority.NORMAL,
     result_ttl=3600.0,
+    accepts=(),
+    decoded_by=(),
 )
 
 
@@ -440,6 +460,8 @@ SCALARS_ECHO = runtime.TaskDef[ScalarsEchoArgs, str](
     retry=runtime.Retry(attempts=1, backoff=1.0, max_delay=300.0, jitter=True),
     priority=runtime.Priority.HIGH,
     result_ttl=3600.0,
+    accepts=(),
+    decoded_by=(),
 )
 
 
@@ -472,6 +494,8 @@ SCALARS_MONEY = runtime.TaskDef[ScalarsMoneyArgs, _decimal.Decimal](
     retry=runtime.Retry(attempts=1, backoff=1.0, max_delay=300.0, jitter=True),
     priority=runtime.Priority.NORMAL,
     result_ttl=60,
+    accepts=(),
+    decoded_by=(),
 )
 
 
@@ -490,4 +514,6 @@ SCALARS_PING = runtime.TaskDef[ScalarsPingArgs, None](
     retry=runtime.Retry(attempts=1, backoff=1.0, max_delay=300.0, jitter=True),
     priority=runtime.Priority.NORMAL,
     result_ttl=3600.0,
+    accepts=(),
+    decoded_by=(),
 )
