@@ -81,15 +81,18 @@ class RegistryPublisher:
             except RedisError as exc:
                 log.warning("registry heartbeat failed (%s); trying again", exc)
 
-    async def leave(self) -> None:
-        """Mark the entries stopped: they stay, so a deploy in progress stays visible."""
+    async def leave(self, patience: float = 5.0) -> None:
+        """Mark the entries stopped: they stay, so a deploy in progress stays visible.
+
+        Gives up after ``patience`` seconds of an unreachable Redis (the entry then turns stale
+        by its heartbeat), so a shutdown in an outage stays bounded."""
         try:
-            async with self._redis.pipeline(transaction=False) as pipe:
+            async with asyncio.timeout(patience), self._redis.pipeline(transaction=False) as pipe:
                 for keys, digest, contract in self._entries:
                     await self._write(pipe, keys, STOPPED, digest, contract)
                 await pipe.execute()
-        except RedisError as exc:
-            log.warning("could not mark this worker stopped in the registry (%s)", exc)
+        except (RedisError, OSError, TimeoutError) as exc:
+            log.warning("could not mark this worker stopped in the registry (%r)", exc)
 
     async def _write(
         self, pipe: Any, keys: RegistryKeys, state: str, digest: str, contract: bytes

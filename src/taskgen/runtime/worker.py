@@ -295,7 +295,7 @@ class Worker:
                 )
             await stop_tasks(background)
             await self._release(redis, scripts, queues, interrupted, patience)
-            await registry.leave()
+            await registry.leave(patience)
             threads.shutdown(wait=False, cancel_futures=True)
             log.info("worker %s stopped", self.consumer)
 
