@@ -1,0 +1,282 @@
+"""The worker: serves the queues of its bound tasks until stopped, losing nothing on the way out."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from taskgen.runtime.binding import Binding, prepare_bindings
+from taskgen.runtime.completion import Completer
+from taskgen.runtime.control import ControlListener
+from taskgen.runtime.cron import Cron, CronScheduler
+from taskgen.runtime.execution import Executor
+from taskgen.runtime.injection import Injector
+from taskgen.runtime.keys import GROUP, QueueKeys
+from taskgen.runtime.lease import LeaseKeeper
+from taskgen.runtime.reader import SOCKET_TIMEOUT, QueueReader
+from taskgen.runtime.scheduler import Scheduler
+from taskgen.runtime.scripts import Scripts
+from taskgen.runtime.slots import Slots
+from taskgen.runtime.stopping import stop_tasks
+from taskgen.runtime.wire import new_task_id
+from taskgen.vocabulary import Retry
+
+log = logging.getLogger("taskgen.worker")
+
+Lifespan = Callable[[], AbstractAsyncContextManager[Any]]
+
+
+class Worker:
+    """Runs the handlers bound to it, reading every queue their tasks use."""
+
+    def __init__(
+        self,
+        bindings: Iterable[Binding[Any, Any]],
+        *,
+        redis_url: str = "redis://localhost:6379/0",
+        concurrency: int = 32,
+        lease: float = 5.0,
+        grace: float = 10.0,
+        threads: int | None = None,
+        lifespan: Lifespan | None = None,
+        queues: Iterable[str] | None = None,
+        cron: Iterable[Cron[Any]] = (),
+        retries: Mapping[str, Retry] | None = None,
+        timeouts: Mapping[str, float | None] | None = None,
+        injector: Injector | None = None,
+        prefix: str = "taskgen",
+        dead_letter_cap: int = 100_000,
+    ) -> None:
+        if lease <= 0 or grace < 0:
+            raise ValueError("lease must be > 0 and grace >= 0 seconds")
+        bound = prepare_bindings(bindings, injector)
+        self.injector = injector
+        self.bindings = _with_policies(bound, retries or {}, timeouts)
+        self.cron = list(cron)
+        self.queues = sorted(set(queues) if queues else {b.task.queue for b in bound.values()})
+        self.redis_url = redis_url
+        self.concurrency = concurrency
+        self.lease = lease
+        self.grace = grace
+        self.threads = threads or min(32, concurrency)
+        self.lifespan = lifespan
+        self.prefix = prefix
+        self.dead_letter_cap = dead_letter_cap
+        self.consumer = f"{socket.gethostname()}-{os.getpid()}-{new_task_id()[:8]}"
+        self._stop: asyncio.Event | None = None
+
+    def stop(self) -> None:
+        """Stop fetching; running tasks get ``grace`` seconds, the rest are handed back."""
+        if self._stop is not None:
+            self._stop.set()
+
+    def main(self, *, burst: bool = False) -> None:
+        """Run in a new event loop until SIGTERM or SIGINT (a second one skips the grace)."""
+
+        async def serve() -> None:
+            loop = asyncio.get_running_loop()
+            signals = 0
+
+            def on_signal() -> None:
+                nonlocal signals
+                signals += 1
+                if signals > 1:
+                    self.grace = 0
+                log.info("stopping: finishing running tasks for up to %gs", self.grace)
+                self.stop()
+
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, on_signal)
+            await self.run(burst=burst)
+
+        asyncio.run(serve())
+
+    async def run(self, *, burst: bool = False) -> None:
+        """Serve until ``stop()`` (or, with ``burst``, until every queue is empty)."""
+        self._stop = asyncio.Event()
+        redis = Redis.from_url(self.redis_url, socket_timeout=SOCKET_TIMEOUT)
+        try:
+            await self._create_groups(redis)
+            async with self._state() as state:
+                await self._serve(redis, Scripts(redis), state, burst=burst)
+        finally:
+            await redis.aclose()
+
+    @contextlib.asynccontextmanager
+    async def _state(self) -> AsyncIterator[Any]:
+        """The injector's lifespan (e.g. the FastAPI app's), then the worker's own."""
+        async with contextlib.AsyncExitStack() as stack:
+            if self.injector is not None:
+                await stack.enter_async_context(self.injector.lifespan())
+            if self.lifespan is None:
+                yield None
+            else:
+                yield await stack.enter_async_context(self.lifespan())
+
+    async def _create_groups(self, redis: Redis) -> None:
+        for queue in self.queues:
+            for stream in QueueKeys(queue, self.prefix).streams:
+                try:
+                    await redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
+                except ResponseError as exc:
+                    if "BUSYGROUP" not in str(exc):
+                        raise
+
+    async def _serve(self, redis: Redis, scripts: Scripts, state: Any, *, burst: bool) -> None:
+        assert self._stop is not None
+        queues = [QueueKeys(q, self.prefix) for q in self.queues]
+        slots = Slots(self.concurrency)
+        completer = Completer(redis, scripts, dead_letter_cap=self.dead_letter_cap)
+        threads = ThreadPoolExecutor(self.threads, thread_name_prefix="taskgen-handler")
+        executor = Executor(self.bindings, completer, slots, threads, state=state)
+        readers = [
+            QueueReader(
+                keys,
+                redis,
+                scripts,
+                executor,
+                slots,
+                consumer=self.consumer,
+                batch=self.concurrency,
+            )
+            for keys in queues
+        ]
+        schedulers = {keys.queue: Scheduler(keys, scripts) for keys in queues}
+        leases = LeaseKeeper(
+            queues,
+            redis,
+            scripts,
+            executor,
+            slots,
+            consumer=self.consumer,
+            lease=self.lease,
+            batch=self.concurrency,
+        )
+        control = ControlListener(redis, schedulers, executor)
+        background = [
+            asyncio.create_task(completer.run(), name="taskgen-completer"),
+            asyncio.create_task(leases.run(), name="taskgen-leases"),
+            asyncio.create_task(control.run(), name="taskgen-control"),
+            *(
+                asyncio.create_task(s.run(), name=f"taskgen-scheduler-{q}")
+                for q, s in schedulers.items()
+            ),
+        ]
+        if self.cron:
+            jobs = CronScheduler(self.cron, scripts, self.prefix)
+            background.append(asyncio.create_task(jobs.run(), name="taskgen-cron"))
+        log.info(
+            "worker %s serving %s with concurrency %d",
+            self.consumer,
+            ", ".join(self.queues),
+            self.concurrency,
+        )
+        reading: list[asyncio.Task[int]] = []
+        try:
+            if burst:
+                await self._until_empty(readers, executor, completer, background)
+            else:
+                reading = [
+                    asyncio.create_task(r.run(), name=f"taskgen-reader-{r.keys.queue}")
+                    for r in readers
+                ]
+                await _until(self._stop, [*reading, *background])
+        finally:
+            await stop_tasks(reading)
+            interrupted = await executor.drain(self.grace)
+            await completer.flush()
+            await stop_tasks(background)
+            await self._release(redis, scripts, queues, interrupted)
+            threads.shutdown(wait=False, cancel_futures=True)
+            log.info("worker %s stopped", self.consumer)
+
+    async def _until_empty(
+        self,
+        readers: list[QueueReader],
+        executor: Executor,
+        completer: Completer,
+        background: list[asyncio.Task[None]],
+    ) -> None:
+        """Burst mode: read until a pass over every queue, after all tasks ended, finds nothing."""
+        assert self._stop is not None
+        while not self._stop.is_set():
+            passes = [asyncio.create_task(r.run(burst=True)) for r in readers]
+            try:
+                await _until(self._stop, [*passes, *background], all_of=passes)
+            finally:
+                await stop_tasks(passes)
+            if self._stop.is_set() or not any(p.result() for p in passes):
+                return
+            # Tasks that just ended may have enqueued or retried work: wait, then look again.
+            await executor.idle.wait()
+            await completer.flush()
+
+    async def _release(
+        self, redis: Redis, scripts: Scripts, queues: list[QueueKeys], interrupted: set[bytes]
+    ) -> None:
+        """Hand back everything still pending for this consumer, then remove the consumer."""
+        for keys in queues:
+            handed = await scripts.release(
+                keys=keys.streams, args=[GROUP, self.consumer, keys.base, *interrupted]
+            )
+            if handed:
+                log.info("handed %d task(s) of %s back to the queue", handed, keys.queue)
+            async with redis.pipeline(transaction=False) as pipe:
+                for stream in keys.streams:
+                    pipe.xgroup_delconsumer(stream, GROUP, self.consumer)
+                await pipe.execute()
+
+
+async def _until(
+    stop: asyncio.Event,
+    tasks: list[asyncio.Task[Any]],
+    *,
+    all_of: list[asyncio.Task[Any]] | None = None,
+) -> None:
+    """Wait for ``stop`` (or for every task in ``all_of``); a task that fails is raised."""
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        pending = {stopping, *tasks}
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                error = None if task is stopping or task.cancelled() else task.exception()
+                if error is not None:
+                    raise error
+            if stopping in done:
+                return
+            if all_of is not None and all(t.done() for t in all_of):
+                return
+    finally:
+        stopping.cancel()
+
+
+def _with_policies(
+    bindings: dict[str, Binding[Any, Any]],
+    retries: Mapping[str, Retry],
+    timeouts: Mapping[str, float | None] | None,
+) -> dict[str, Binding[Any, Any]]:
+    """The bindings with the worker's own retry and timeout policies, by wire name."""
+    unknown = (set(retries) | set(timeouts or {})) - set(bindings)
+    if unknown:
+        raise ValueError(
+            f"retries/timeouts name unknown tasks {sorted(unknown)}; "
+            f"this worker runs {sorted(bindings)}"
+        )
+    for name, binding in bindings.items():
+        if name in retries:
+            binding.retry = retries[name]
+        if timeouts is not None and name in timeouts:
+            binding.timeout = timeouts[name]
+    return bindings
