@@ -13,6 +13,7 @@ from typing import Literal
 import msgspec
 import typer
 
+from taskgen.errors import TaskgenError
 from taskgen_codegen.check.compat import Finding, compare
 from taskgen_codegen.check.locate import Locations, locate, lock_locations, model_locations
 from taskgen_codegen.check.lock import Lock, LockError, accepted_lock, decode_lock, lock_of
@@ -29,7 +30,7 @@ _FORMATS: dict[str, Format] = {"text": "text", "github": "github", "json": "json
 _FAIL_ON: dict[str, Severity] = {"breaking": "breaking", "warning": "warning"}
 
 
-class CheckFailed(Exception):
+class CheckFailed(TaskgenError):
     """The check could not run; the message says why and what to do."""
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import msgspec
 
+from taskgen.errors import TaskgenError
 from taskgen_codegen.contract.fingerprint import reachable, task_roots
 from taskgen_codegen.contract.model import (
     ContractModel,
@@ -113,7 +114,7 @@ class Lock(msgspec.Struct, frozen=True):
     types: dict[str, LockType]
 
 
-class LockError(Exception):
+class LockError(TaskgenError):
     """A lock file that cannot be read; the message says which and what to do."""
 
 

@@ -7,6 +7,8 @@ from typing import Literal
 
 import msgspec
 
+from taskgen.errors import TaskgenError
+
 
 class Location(msgspec.Struct, frozen=True, order=True):
     """A place in a contract source file."""
@@ -34,7 +36,7 @@ class Problem(msgspec.Struct, frozen=True):
         return f"{text}\n    hint: {self.hint}" if self.hint else text
 
 
-class ContractError(Exception):
+class ContractError(TaskgenError):
     """The contracts cannot be built; carries every problem found, not just the first."""
 
     def __init__(self, problems: Iterable[Problem]) -> None:
@@ -42,7 +44,7 @@ class ContractError(Exception):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
-class Unsupported(Exception):
+class Unsupported(TaskgenError):
     """A type or default that a contract cannot carry, with the nearest thing that works."""
 
     def __init__(

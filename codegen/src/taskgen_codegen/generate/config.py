@@ -7,11 +7,12 @@ from pathlib import Path
 
 import msgspec
 
+from taskgen.errors import TaskgenError
 from taskgen_codegen.check.lock import LOCK_NAME
 from taskgen_codegen.generate.names import pascal
 
 
-class ConfigError(Exception):
+class ConfigError(TaskgenError):
     """The build configuration is unusable; the message says which setting and why."""
 
 

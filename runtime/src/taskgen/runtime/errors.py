@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+from taskgen.errors import TaskgenError
 
-class TaskgenError(Exception):
-    """Base class of every taskgen error."""
+__all__ = [
+    "HandlerMismatch",
+    "ResultMismatch",
+    "ResultTimeout",
+    "RetryLater",
+    "TaskAborted",
+    "TaskError",
+    "TaskExpired",
+    "TaskFailed",
+    "TaskRejected",
+    "TaskTimedOut",
+    "TaskgenError",
+]
 
 
 class TaskError(TaskgenError):
