@@ -10,6 +10,26 @@ from taskgen.vocabulary import Priority
 
 GROUP = "taskgen"
 
+#: The default first part of every key, so several deployments can share one server.
+DEFAULT_PREFIX = "taskgen"
+
+#: The fields of a task's hash (``QueueKeys.task``), one letter each to keep a hash per task
+#: small. Scripts spell them as literals; tests/runtime/test_layout.py checks that every field
+#: a script or the code uses is here, so one letter never takes two meanings.
+TASK_FIELDS: dict[str, str] = {
+    "s": "status: queued, scheduled, running (derived), done, failed, ...",
+    "l": "priority level: the index of its ready stream",
+    "e": "the id of its entry in the ready stream",
+    "p": "the envelope of a delayed or retrying task, until it is promoted",
+    "r": "redeliveries: how often its entry was taken over or handed back",
+    "c": "the reply channel of the client that enqueued it ('' for none)",
+    "a": "abort requested while a worker runs it",
+    "o": "the outcome, once it has ended",
+}
+
+#: The field that holds a task's outcome.
+OUTCOME = "o"
+
 #: Stream index → priority level, highest first: the order workers read in.
 LEVELS: tuple[Priority, ...] = tuple(sorted(Priority, reverse=True))
 
@@ -19,7 +39,7 @@ class QueueKeys:
 
     __slots__ = ("base", "control", "cron", "dead", "delayed", "queue", "streams")
 
-    def __init__(self, queue: str, prefix: str = "taskgen") -> None:
+    def __init__(self, queue: str, prefix: str = DEFAULT_PREFIX) -> None:
         self.queue = queue
         self.base = f"{prefix}:{{{queue}}}"
         #: One ready stream per priority level, in ``LEVELS`` order (highest first).
