@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Callable
-from typing import Any, TypeVar, overload
+from typing import Any, Literal, TypeVar, overload
 
 import msgspec
 
@@ -13,6 +13,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: Attribute under which ``@task`` stores its options on the declared function.
 TASK_ATTR = "__taskgen_task__"
+
+#: How a task's parameter is passed: the contract's loader and generated task definitions agree.
+ParamKind = Literal["positional_only", "positional", "keyword_only"]
 
 _WIRE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]*$")
 

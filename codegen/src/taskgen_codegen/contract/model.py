@@ -13,6 +13,7 @@ from typing import Literal, TypeAlias
 
 import msgspec
 
+from taskgen.vocabulary import ParamKind as ParamKind  # re-exported for the model's users
 from taskgen.vocabulary import TaskOptions
 from taskgen_codegen.contract.errors import Location
 
@@ -304,8 +305,6 @@ class NamedTupleDef(msgspec.Struct, frozen=True, tag="namedtuple"):
 Definition: TypeAlias = (
     StructDef | EnumDef | NewTypeDef | TypedDictDef | DataclassDef | NamedTupleDef
 )
-
-ParamKind = Literal["positional_only", "positional", "keyword_only"]
 
 
 class Param(msgspec.Struct, frozen=True):

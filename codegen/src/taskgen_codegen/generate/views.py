@@ -64,10 +64,6 @@ class Imports:
         self.modules.add(module)
         return qualified(module, name, self.aliases)
 
-    def merge(self, other: Imports) -> None:
-        self.modules |= other.modules
-        self.names |= other.names
-
 
 @dataclass(frozen=True)
 class ParamView:
@@ -116,11 +112,6 @@ class TaskView:
     @property
     def doc(self) -> str:
         return docstring(self.spec.doc, f"Task {self.spec.wire_name}.")
-
-    @property
-    def handler_module(self) -> str:
-        """The handler's module under the worker's ``handlers`` package."""
-        return f"{self.spec.module}.{self.spec.name}"
 
     @property
     def handler_alias(self) -> str:

@@ -49,10 +49,6 @@ class QueueKeys:
         self.control = f"{self.base}:control"
         self.cron = f"{self.base}:cron"
 
-    def stream(self, priority: int) -> str:
-        """The ready stream of a priority level."""
-        return f"{self.base}:ready:{priority}"
-
     def task(self, task_id: str) -> str:
         """The hash that holds a task's state and, once it ends, its outcome."""
         return f"{self.base}:task:{task_id}"

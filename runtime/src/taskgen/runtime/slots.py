@@ -36,8 +36,3 @@ class Slots:
         """Return slots."""
         self.free += count
         self._freed.set()
-
-    @property
-    def busy(self) -> int:
-        """Slots in use."""
-        return self.size - self.free

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, TypeVar
 
 import msgspec
 
 from taskgen.runtime.packing import number, pack
 from taskgen.runtime.wire import ENCODER, Envelope, new_task_id
-from taskgen.vocabulary import NO_RETRY, Priority, Retry
+from taskgen.vocabulary import NO_RETRY, ParamKind, Priority, Retry
 
 A = TypeVar("A", bound=msgspec.Struct)
 R = TypeVar("R")
-
-ParamKind = Literal["positional_only", "positional", "keyword_only"]
 
 
 class TaskDef(Generic[A, R]):
