@@ -81,3 +81,16 @@ def test_worker_side_names_still_resolve_from_the_runtime_package() -> None:
     assert runtime.Binding.__module__ == "taskgen.runtime.binding"
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
         _ = runtime.Nope  # type: ignore[attr-defined]
+
+
+#: A module past this many lines has more than one reason to change: split it.
+MODULE_LINES = 500
+
+
+def test_no_module_is_too_long_to_read() -> None:
+    long = {
+        str(p.relative_to(REPO)): n
+        for p in source_files()
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > MODULE_LINES
+    }
+    assert not long, f"split these modules (over {MODULE_LINES} lines): {long}"
