@@ -10,6 +10,7 @@ from taskgen_codegen.contract import ContractError, ContractModel, Problem, load
 from taskgen_codegen.generate.client import client_files
 from taskgen_codegen.generate.config import BuildConfig
 from taskgen_codegen.generate.files import OutputFile
+from taskgen_codegen.generate.formatting import format_python
 from taskgen_codegen.generate.names import attribute
 from taskgen_codegen.generate.scaffold import handler_paths, worker_files
 from taskgen_codegen.generate.writer import Report, apply, write_file
@@ -55,7 +56,8 @@ def build_model(model: ContractModel, config: BuildConfig, *, check: bool = Fals
 
 def render_files(model: ContractModel, config: BuildConfig) -> list[OutputFile]:
     """Every file of the build, in memory."""
-    return [*client_files(model, config), *worker_files(model, config)]
+    files = [*client_files(model, config), *worker_files(model, config)]
+    return format_python(files, first_party=[config.worker_package])
 
 
 def orphaned_handlers(model: ContractModel, config: BuildConfig) -> list[Path]:

@@ -65,8 +65,8 @@ def _tasks(model: ContractModel, context: Mapping[str, object]) -> str:
     struct = imports.qualified("msgspec", "Struct")
     lines = ImportLines()
     lines.modules(imports.modules, imports.aliases)
-    lines.third_party.add("from taskgen import runtime")
-    lines.from_(".models", imports.names, "local")
+    lines.add("from taskgen import runtime")
+    lines.from_(".models", imports.names)
     names = [n for t in tasks for n in (t.args_cls, t.const)]
     return render(
         "client/tasks.py.jinja",
@@ -83,11 +83,9 @@ def _client(model: ContractModel, config: BuildConfig, context: Mapping[str, obj
     modules = module_views(model, imports)
     lines = ImportLines()
     lines.modules(imports.modules)
-    lines.third_party.add("from taskgen import runtime")
-    lines.from_(".models", imports.names, "local")
-    lines.from_(
-        ".tasks", [n for m in modules for t in m.tasks for n in (t.args_cls, t.const)], "local"
-    )
+    lines.add("from taskgen import runtime")
+    lines.from_(".models", imports.names)
+    lines.from_(".tasks", [n for m in modules for t in m.tasks for n in (t.args_cls, t.const)])
     classes = [
         config.client_class_name,
         *(m.cls for m in modules),
@@ -108,9 +106,9 @@ def _client(model: ContractModel, config: BuildConfig, context: Mapping[str, obj
 def _init(model: ContractModel, config: BuildConfig, context: Mapping[str, object]) -> str:
     lines = ImportLines()
     clients = [config.client_class_name, f"{config.client_class_name}Sync"]
-    lines.from_(".client", clients, "local")
+    lines.from_(".client", clients)
     definitions = [d.name for d in model.definitions]
-    lines.from_(".models", definitions, "local")
+    lines.from_(".models", definitions)
     return render(
         "client/__init__.py.jinja",
         **context,

@@ -38,39 +38,25 @@ def header(package: str) -> str:
 
 @dataclass
 class ImportLines:
-    """The import statements of one file, grouped and sorted as isort would."""
+    """The import statements of one file, in any order: the formatter groups and sorts them."""
 
-    stdlib: set[str] = field(default_factory=set)
-    third_party: set[str] = field(default_factory=set)
-    local: set[str] = field(default_factory=set)
+    lines: set[str] = field(default_factory=set)
+
+    def add(self, line: str) -> None:
+        """One import statement, as written."""
+        self.lines.add(line)
 
     def modules(self, names: Iterable[str], aliases: Mapping[str, str] | None = None) -> None:
-        """``import x`` (or ``import x as _x``) for each module; msgspec is the only
-        third-party module types use."""
+        """``import x`` (or ``import x as _x``) for each module."""
         for name in names:
             alias = (aliases or {}).get(name)
-            line = f"import {name} as {alias}" if alias else f"import {name}"
-            (self.third_party if name == "msgspec" else self.stdlib).add(line)
+            self.add(f"import {name} as {alias}" if alias else f"import {name}")
 
-    def from_(self, module: str, names: Iterable[str], group: str = "third_party") -> None:
-        """``from module import a, b`` (split over lines when long)."""
-        ordered = sorted(set(names))
-        if not ordered:
-            return
-        line = f"from {module} import {', '.join(ordered)}"
-        if len(line) > 88:
-            body = "".join(f"    {n},\n" for n in ordered)
-            line = f"from {module} import (\n{body})"
-        getattr(self, group).add(line)
+    def from_(self, module: str, names: Iterable[str]) -> None:
+        """``from module import a, b``."""
+        if names := sorted(set(names)):
+            self.add(f"from {module} import {', '.join(names)}")
 
     def groups(self) -> dict[str, list[str]]:
-        return {
-            "stdlib": _sorted(self.stdlib),
-            "third_party": _sorted(self.third_party),
-            "local": _sorted(self.local),
-        }
-
-
-def _sorted(lines: set[str]) -> list[str]:
-    """``import x`` lines before ``from x import`` lines, each by module name."""
-    return sorted(lines, key=lambda line: (line.startswith("from "), line.split()[1], line))
+        """What the templates take: ``imports``, one statement a line."""
+        return {"imports": sorted(self.lines)}

@@ -8,12 +8,11 @@ from typing import Any
 import jinja2
 
 from taskgen_codegen.contract.model import literal
-from taskgen_codegen.generate import layout
 
 
 @cache
 def environment() -> jinja2.Environment:
-    """The generator's templates, with ``layout`` and ``pyrepr`` available."""
+    """The generator's templates, with the ``pyrepr`` filter."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("taskgen_codegen.generate", "templates"),
         undefined=jinja2.StrictUndefined,
@@ -22,7 +21,6 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=True,
         autoescape=False,
     )
-    env.globals["layout"] = layout
     env.filters["pyrepr"] = literal
     return env
 

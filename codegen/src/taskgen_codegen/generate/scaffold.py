@@ -68,11 +68,9 @@ def _bindings(model: ContractModel, config: BuildConfig) -> str:
         imports.type(spec.returns)
     lines = ImportLines()
     lines.modules(imports.modules)
-    lines.stdlib |= {
-        "from collections.abc import Awaitable, Mapping",
-        "from typing import TYPE_CHECKING, Any",
-    }
-    lines.third_party.add("from taskgen import runtime")
+    lines.add("from collections.abc import Awaitable, Mapping")
+    lines.add("from typing import TYPE_CHECKING, Any")
+    lines.add("from taskgen import runtime")
     client = config.client_package
     lines.from_(f"{client}.models", imports.names)
     lines.from_(f"{client}.tasks", [n for t in tasks for n in (t.args_cls, t.const)])
@@ -103,7 +101,7 @@ def _handler(
     view: TaskView = task_view(spec, imports)
     lines = ImportLines()
     lines.modules(imports.modules)
-    lines.third_party.add("from taskgen.runtime import Context")
+    lines.add("from taskgen.runtime import Context")
     lines.from_(f"{config.client_package}.models", imports.names)
     content = render("worker/handler.py.jinja", t=view, **lines.groups())
     return OutputFile(root, path, content, user_owned=True)

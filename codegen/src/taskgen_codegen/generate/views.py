@@ -22,7 +22,6 @@ from taskgen_codegen.contract.model import (
     qualified,
     refs_of,
 )
-from taskgen_codegen.generate import layout
 from taskgen_codegen.generate.names import (
     args_class,
     attribute,
@@ -74,10 +73,10 @@ class ParamView:
     annotation: str
     default: str | None
 
-    def declaration(self, *, with_default: bool, indent: int) -> str:
-        """``name: annotation = default`` as one line (or more) of a signature at ``indent``."""
-        default = self.default if with_default else None
-        return layout.parameter(self.name, self.annotation, default, indent)
+    def declaration(self, *, with_default: bool) -> str:
+        """``name: annotation = default``, one parameter of a signature."""
+        default = f" = {self.default}" if with_default and self.default is not None else ""
+        return f"{self.name}: {self.annotation}{default}"
 
 
 @dataclass(frozen=True)
@@ -132,15 +131,14 @@ class TaskView:
             f"max_delay={r.max_delay!r}, jitter={r.jitter})"
         )
 
-    def signature(self, *, with_defaults: bool, indent: int) -> list[str]:
-        """Parameter declarations at ``indent``, with ``/`` and ``*`` markers where the kinds
-        change."""
+    def signature(self, *, with_defaults: bool) -> list[str]:
+        """Parameter declarations, with ``/`` and ``*`` markers where the kinds change."""
         out: list[str] = []
         kinds = [p.kind for p in self.params]
         for i, param in enumerate(self.params):
             if param.kind == "keyword_only" and (i == 0 or kinds[i - 1] != "keyword_only"):
                 out.append("*")
-            out.append(param.declaration(with_default=with_defaults, indent=indent))
+            out.append(param.declaration(with_default=with_defaults))
             following = kinds[i + 1] if i + 1 < len(kinds) else None
             if param.kind == "positional_only" and following != "positional_only":
                 out.append("/")

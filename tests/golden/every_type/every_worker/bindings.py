@@ -34,6 +34,12 @@ from every_client.tasks import (
     CONTAINERS_CHOOSE_ONE,
     CONTAINERS_COLLECT,
     CONTAINERS_CONSTRAIN,
+    SCALARS_CHOOSE,
+    SCALARS_CLASSIFY,
+    SCALARS_CLOCK,
+    SCALARS_ECHO,
+    SCALARS_MONEY,
+    SCALARS_PING,
     CatalogAddressArgs,
     CatalogScheduleArgs,
     CatalogStoreArgs,
@@ -41,12 +47,6 @@ from every_client.tasks import (
     ContainersChooseOneArgs,
     ContainersCollectArgs,
     ContainersConstrainArgs,
-    SCALARS_CHOOSE,
-    SCALARS_CLASSIFY,
-    SCALARS_CLOCK,
-    SCALARS_ECHO,
-    SCALARS_MONEY,
-    SCALARS_PING,
     ScalarsChooseArgs,
     ScalarsClassifyArgs,
     ScalarsClockArgs,
@@ -55,7 +55,6 @@ from every_client.tasks import (
     ScalarsPingArgs,
 )
 from taskgen import runtime
-
 
 # mypy checks the handlers through these imports; at run time a handler module that fails to
 # import is reported, with every other problem, when the worker starts.
@@ -76,22 +75,22 @@ if TYPE_CHECKING:
 else:
     _catalog_address = runtime.import_handlers("every_worker.handlers.catalog.address")
     _catalog_schedule = runtime.import_handlers(
-        "every_worker.handlers.catalog.schedule",
+        "every_worker.handlers.catalog.schedule"
     )
     _catalog_store = runtime.import_handlers("every_worker.handlers.catalog.store")
     _catalog_walk = runtime.import_handlers("every_worker.handlers.catalog.walk")
     _containers_choose_one = runtime.import_handlers(
-        "every_worker.handlers.containers.choose_one",
+        "every_worker.handlers.containers.choose_one"
     )
     _containers_collect = runtime.import_handlers(
-        "every_worker.handlers.containers.collect",
+        "every_worker.handlers.containers.collect"
     )
     _containers_constrain = runtime.import_handlers(
-        "every_worker.handlers.containers.constrain",
+        "every_worker.handlers.containers.constrain"
     )
     _scalars_choose = runtime.import_handlers("every_worker.handlers.scalars.choose")
     _scalars_classify = runtime.import_handlers(
-        "every_worker.handlers.scalars.classify",
+        "every_worker.handlers.scalars.classify"
     )
     _scalars_clock = runtime.import_handlers("every_worker.handlers.scalars.clock")
     _scalars_echo = runtime.import_handlers("every_worker.handlers.scalars.echo")
@@ -146,11 +145,7 @@ def _run_catalog_walk(
     extras: Mapping[str, Any],
 ) -> list[TreeNode] | Awaitable[list[TreeNode]]:
     return _catalog_walk.walk(
-        ctx,
-        tree=args.tree,
-        root=args.root,
-        polygon=args.polygon,
-        **extras,
+        ctx, tree=args.tree, root=args.root, polygon=args.polygon, **extras
     )
 
 
@@ -323,14 +318,10 @@ def bindings() -> list[runtime.Binding[Any, Any]]:
             _run_catalog_schedule,
         ),
         runtime.Binding(
-            CATALOG_STORE,
-            runtime.handler(_catalog_store, "store"),
-            _run_catalog_store,
+            CATALOG_STORE, runtime.handler(_catalog_store, "store"), _run_catalog_store
         ),
         runtime.Binding(
-            CATALOG_WALK,
-            runtime.handler(_catalog_walk, "walk"),
-            _run_catalog_walk,
+            CATALOG_WALK, runtime.handler(_catalog_walk, "walk"), _run_catalog_walk
         ),
         runtime.Binding(
             CONTAINERS_CHOOSE_ONE,
@@ -358,23 +349,15 @@ def bindings() -> list[runtime.Binding[Any, Any]]:
             _run_scalars_classify,
         ),
         runtime.Binding(
-            SCALARS_CLOCK,
-            runtime.handler(_scalars_clock, "clock"),
-            _run_scalars_clock,
+            SCALARS_CLOCK, runtime.handler(_scalars_clock, "clock"), _run_scalars_clock
         ),
         runtime.Binding(
-            SCALARS_ECHO,
-            runtime.handler(_scalars_echo, "echo"),
-            _run_scalars_echo,
+            SCALARS_ECHO, runtime.handler(_scalars_echo, "echo"), _run_scalars_echo
         ),
         runtime.Binding(
-            SCALARS_MONEY,
-            runtime.handler(_scalars_money, "money"),
-            _run_scalars_money,
+            SCALARS_MONEY, runtime.handler(_scalars_money, "money"), _run_scalars_money
         ),
         runtime.Binding(
-            SCALARS_PING,
-            runtime.handler(_scalars_ping, "ping"),
-            _run_scalars_ping,
+            SCALARS_PING, runtime.handler(_scalars_ping, "ping"), _run_scalars_ping
         ),
     ]
