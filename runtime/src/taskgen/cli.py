@@ -55,6 +55,9 @@ Entries = Annotated[
     list[str] | None, typer.Argument(help="Dead-letter entry ids (as `dead list` shows them).")
 ]
 All = Annotated[bool, typer.Option("--all", help="Every dead letter of the queue.")]
+Prefix = Annotated[
+    str, typer.Option(envvar="TASKGEN_PREFIX", help="First part of every key (Worker(prefix=...)).")
+]
 
 
 @dead.command("list")
@@ -62,11 +65,12 @@ def dead_list(
     queue: str,
     limit: Annotated[int, typer.Option(help="Most letters to show.")] = 50,
     redis_url: RedisUrl = "redis://localhost:6379/0",
+    prefix: Prefix = "taskgen",
 ) -> None:
     """List a queue's dead letters, oldest first, with the reason each one died."""
     from taskgen.cli_dead import list_letters
 
-    list_letters(redis_url, queue, limit)
+    list_letters(redis_url, queue, limit, prefix)
 
 
 @dead.command("requeue")
@@ -75,11 +79,12 @@ def dead_requeue(
     entries: Entries = None,
     all_: All = False,
     redis_url: RedisUrl = "redis://localhost:6379/0",
+    prefix: Prefix = "taskgen",
 ) -> None:
     """Put dead letters back on their queue, with fresh attempts."""
     from taskgen.cli_dead import change_letters
 
-    raise typer.Exit(change_letters(redis_url, queue, entries, all_, purge=False))
+    raise typer.Exit(change_letters(redis_url, queue, entries, all_, purge=False, prefix=prefix))
 
 
 @dead.command("purge")
@@ -88,11 +93,12 @@ def dead_purge(
     entries: Entries = None,
     all_: All = False,
     redis_url: RedisUrl = "redis://localhost:6379/0",
+    prefix: Prefix = "taskgen",
 ) -> None:
     """Delete dead letters for good."""
     from taskgen.cli_dead import change_letters
 
-    raise typer.Exit(change_letters(redis_url, queue, entries, all_, purge=True))
+    raise typer.Exit(change_letters(redis_url, queue, entries, all_, purge=True, prefix=prefix))
 
 
 #: Commands that another distribution provides, and which one, for a helpful refusal.

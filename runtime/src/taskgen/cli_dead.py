@@ -9,15 +9,16 @@ import typer
 from redis.asyncio import Redis
 
 from taskgen.runtime.deadletters import DeadLetters
+from taskgen.runtime.keys import DEFAULT_PREFIX
 
 
-def list_letters(redis_url: str, queue: str, limit: int) -> None:
+def list_letters(redis_url: str, queue: str, limit: int, prefix: str = DEFAULT_PREFIX) -> None:
     """Print up to ``limit`` letters of ``queue``."""
 
     async def read() -> None:
         redis = Redis.from_url(redis_url)
         try:
-            letters = DeadLetters(redis, queue)
+            letters = DeadLetters(redis, queue, prefix)
             total = await letters.count()
             for letter in await letters.list(limit):
                 when = datetime.datetime.fromtimestamp(letter.at / 1000, datetime.UTC)
@@ -33,7 +34,13 @@ def list_letters(redis_url: str, queue: str, limit: int) -> None:
 
 
 def change_letters(
-    redis_url: str, queue: str, entries: list[str] | None, every: bool, *, purge: bool
+    redis_url: str,
+    queue: str,
+    entries: list[str] | None,
+    every: bool,
+    *,
+    purge: bool,
+    prefix: str = DEFAULT_PREFIX,
 ) -> int:
     """Requeue or purge the named letters (or all); returns the exit code."""
     if bool(entries) == every:
@@ -43,7 +50,7 @@ def change_letters(
     async def act() -> int:
         redis = Redis.from_url(redis_url)
         try:
-            letters = DeadLetters(redis, queue)
+            letters = DeadLetters(redis, queue, prefix)
             chosen = None if every else entries
             return await (letters.purge(chosen) if purge else letters.requeue(chosen))
         finally:

@@ -18,11 +18,12 @@ from typing import Any, Self, TypeVar
 import msgspec
 
 from taskgen.runtime.binding import Binding, prepare_bindings
-from taskgen.runtime.client import DEFAULT_PREFIX, Client
+from taskgen.runtime.client import Client
 from taskgen.runtime.context import Context
 from taskgen.runtime.execution import error_info
 from taskgen.runtime.handle import TaskHandle
 from taskgen.runtime.injection import NO_EXTRAS, Injector
+from taskgen.runtime.keys import DEFAULT_PREFIX
 from taskgen.runtime.taskdef import NO_OPTIONS, Call, EnqueueOptions, TaskDef, encode_call
 from taskgen.runtime.wire import (
     ENCODER,

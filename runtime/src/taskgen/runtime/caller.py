@@ -8,8 +8,9 @@ from typing import Any, Generic, Self, TypeVar
 
 import msgspec
 
-from taskgen.runtime.client import DEFAULT_PREFIX, Client
+from taskgen.runtime.client import Client
 from taskgen.runtime.handle import TaskHandle
+from taskgen.runtime.keys import DEFAULT_PREFIX
 from taskgen.runtime.sync import SyncClient, SyncTaskHandle
 from taskgen.runtime.taskdef import NO_OPTIONS, Call, EnqueueOptions, Seconds, TaskDef
 from taskgen.vocabulary import Priority

@@ -10,7 +10,7 @@ import msgspec
 from redis.asyncio import Redis
 
 from taskgen.runtime.handle import TaskHandle
-from taskgen.runtime.keys import GROUP, QueueKeys
+from taskgen.runtime.keys import DEFAULT_PREFIX, GROUP, QueueKeys
 from taskgen.runtime.results import ResultWaiter
 from taskgen.runtime.scripts import Scripts
 from taskgen.runtime.taskdef import NO_OPTIONS, Call, EnqueueOptions, TaskDef, pack_call
@@ -19,7 +19,6 @@ from taskgen.runtime.wire import ENCODER, ErrorInfo, Outcome, TaskStatus, new_ta
 A = TypeVar("A", bound=msgspec.Struct)
 R = TypeVar("R")
 
-DEFAULT_PREFIX = "taskgen"
 
 #: Most tasks sent in one script call, so one call never holds Redis for long.
 ENQUEUE_CHUNK = 1000

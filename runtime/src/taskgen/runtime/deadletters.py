@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 from redis.asyncio import Redis
 
-from taskgen.runtime.keys import QueueKeys
+from taskgen.runtime.keys import DEFAULT_PREFIX, QueueKeys
 from taskgen.runtime.scripts import Scripts
 from taskgen.runtime.wire import ENCODER, ENVELOPE, OUTCOME, Outcome
 
@@ -38,7 +38,7 @@ class DeadLetter(msgspec.Struct, frozen=True):
 class DeadLetters:
     """List, requeue and purge the dead letters of one queue."""
 
-    def __init__(self, redis: Redis, queue: str, prefix: str = "taskgen") -> None:
+    def __init__(self, redis: Redis, queue: str, prefix: str = DEFAULT_PREFIX) -> None:
         self._redis = redis
         self.keys = QueueKeys(queue, prefix)
         self._scripts = Scripts(redis)

@@ -9,10 +9,10 @@ from typing import Any, Generic, Self, TypeVar
 import msgspec
 from redis import Redis
 
-from taskgen.runtime.client import DEFAULT_PREFIX, aborted_outcome, chunked, encode_chunk
+from taskgen.runtime.client import aborted_outcome, chunked, encode_chunk
 from taskgen.runtime.errors import ResultTimeout
 from taskgen.runtime.handle import unwrap
-from taskgen.runtime.keys import GROUP, QueueKeys
+from taskgen.runtime.keys import DEFAULT_PREFIX, GROUP, QueueKeys
 from taskgen.runtime.scripts import source
 from taskgen.runtime.taskdef import NO_OPTIONS, Call, EnqueueOptions, TaskDef, pack_call
 from taskgen.runtime.wire import ENCODER, OUTCOME, TaskStatus, now_ms

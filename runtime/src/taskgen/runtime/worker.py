@@ -22,7 +22,7 @@ from taskgen.runtime.control import ControlListener
 from taskgen.runtime.cron import Cron, CronScheduler
 from taskgen.runtime.execution import Executor
 from taskgen.runtime.injection import Injector
-from taskgen.runtime.keys import GROUP, QueueKeys
+from taskgen.runtime.keys import DEFAULT_PREFIX, GROUP, QueueKeys
 from taskgen.runtime.lease import LeaseKeeper
 from taskgen.runtime.reader import SOCKET_TIMEOUT, QueueReader
 from taskgen.runtime.scheduler import Scheduler
@@ -55,7 +55,7 @@ class Worker:
         retries: Mapping[str, Retry] | None = None,
         timeouts: Mapping[str, float | None] | None = None,
         injector: Injector | None = None,
-        prefix: str = "taskgen",
+        prefix: str = DEFAULT_PREFIX,
         dead_letter_cap: int = 100_000,
     ) -> None:
         if lease <= 0 or grace < 0:
