@@ -4,7 +4,7 @@ Writes a contract (Structs, Enums, nested and optional fields, positional, optio
 keyword-only parameters) into a temporary folder, then times the build end to end, its
 layout included (taskgen lays out formatted code itself; no formatter runs):
 
-- in process, through ``taskgen.codegen.build``: the first build (templates compiled, every
+- in process, through ``taskgen_codegen.generate.build``: the first build (templates compiled, every
   file created), fresh builds into empty folders, and rebuilds where nothing changed, with
   the time split into loading the contract, rendering the files and writing them;
 - as a user runs it, ``python -m taskgen build`` in a subprocess (interpreter start-up and
@@ -29,10 +29,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from taskgen.codegen import BuildConfig, build
-from taskgen.codegen.build import orphaned_handlers, render_files
-from taskgen.codegen.writer import apply
-from taskgen.contract import load_contracts
+from taskgen_codegen.contract import load_contracts
+from taskgen_codegen.generate import BuildConfig, build
+from taskgen_codegen.generate.build import orphaned_handlers, render_files
+from taskgen_codegen.generate.writer import apply
 
 PACKAGE = "big_contracts"
 

@@ -24,9 +24,9 @@ from typing import Any
 
 import msgspec
 
-from taskgen.contract.compat import Finding
-from taskgen.contract.dsl import TASK_ATTR, TaskOptions
-from taskgen.contract.rules import NEW_TO_OLD, OLD_TO_NEW, SOURCE, Direction, Position
+from taskgen.vocabulary import TASK_ATTR, TaskOptions
+from taskgen_codegen.check.compat import Finding
+from taskgen_codegen.check.rules import NEW_TO_OLD, OLD_TO_NEW, SOURCE, Direction, Position
 
 #: What broke: a direction, and whether in arguments or results (SOURCE always "args").
 Break = tuple[Direction, Position]

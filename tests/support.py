@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from taskgen.codegen import BuildConfig, build
+from taskgen_codegen.generate import BuildConfig, build
 
 REPO = Path(__file__).resolve().parent.parent
 CONTRACTS = REPO / "contracts"

@@ -17,15 +17,14 @@ from shop_tasks.models import Receipt
 from shop_tasks.tasks import (
     BILLING_CHARGE,
     BILLING_REFUND,
-    BillingChargeArgs,
-    BillingRefundArgs,
     EMAILS_COUNT_SUBSCRIBERS,
     EMAILS_SEND_EMAIL,
+    BillingChargeArgs,
+    BillingRefundArgs,
     EmailsCountSubscribersArgs,
     EmailsSendEmailArgs,
 )
 from taskgen import runtime
-
 
 # mypy checks the handlers through these imports; at run time a handler module that fails to
 # import is reported, with every other problem, when the worker starts.
@@ -38,7 +37,7 @@ else:
     _billing_charge = runtime.import_handlers("worker.handlers.billing.charge")
     _billing_refund = runtime.import_handlers("worker.handlers.billing.refund")
     _emails_count_subscribers = runtime.import_handlers(
-        "worker.handlers.emails.count_subscribers",
+        "worker.handlers.emails.count_subscribers"
     )
     _emails_send_email = runtime.import_handlers("worker.handlers.emails.send_email")
 
@@ -79,9 +78,7 @@ def _run_emails_count_subscribers(
     extras: Mapping[str, Any],
 ) -> int | Awaitable[int]:
     return _emails_count_subscribers.count_subscribers(
-        ctx,
-        newsletter=args.newsletter,
-        ledger=extras["ledger"],
+        ctx, newsletter=args.newsletter, ledger=extras["ledger"]
     )
 
 

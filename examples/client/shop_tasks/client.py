@@ -10,10 +10,10 @@ from .models import Invoice, Money, Receipt, Recipient, Template
 from .tasks import (
     BILLING_CHARGE,
     BILLING_REFUND,
-    BillingChargeArgs,
-    BillingRefundArgs,
     EMAILS_COUNT_SUBSCRIBERS,
     EMAILS_SEND_EMAIL,
+    BillingChargeArgs,
+    BillingRefundArgs,
     EmailsCountSubscribersArgs,
     EmailsSendEmailArgs,
 )
@@ -50,7 +50,7 @@ class BillingCharge(runtime.TaskCaller[BillingChargeArgs, Receipt]):
     ) -> runtime.TaskHandle[Receipt]:
         """Enqueue billing.charge; the handle's ``result()`` waits for its value."""
         return await self._enqueue(
-            BillingChargeArgs(invoice=invoice, idempotency_key=idempotency_key),
+            BillingChargeArgs(invoice=invoice, idempotency_key=idempotency_key)
         )
 
     def call(
@@ -61,7 +61,7 @@ class BillingCharge(runtime.TaskCaller[BillingChargeArgs, Receipt]):
     ) -> runtime.Call[Receipt]:
         """billing.charge with these arguments, to pass to ``enqueue_many``."""
         return self._call(
-            BillingChargeArgs(invoice=invoice, idempotency_key=idempotency_key),
+            BillingChargeArgs(invoice=invoice, idempotency_key=idempotency_key)
         )
 
 
@@ -79,7 +79,7 @@ class BillingChargeSync(runtime.SyncTaskCaller[BillingChargeArgs, Receipt]):
     ) -> runtime.SyncTaskHandle[Receipt]:
         """Enqueue billing.charge; the handle's ``result()`` waits for its value."""
         return self._enqueue(
-            BillingChargeArgs(invoice=invoice, idempotency_key=idempotency_key),
+            BillingChargeArgs(invoice=invoice, idempotency_key=idempotency_key)
         )
 
     def call(
@@ -90,7 +90,7 @@ class BillingChargeSync(runtime.SyncTaskCaller[BillingChargeArgs, Receipt]):
     ) -> runtime.Call[Receipt]:
         """billing.charge with these arguments, to pass to ``enqueue_many``."""
         return self._call(
-            BillingChargeArgs(invoice=invoice, idempotency_key=idempotency_key),
+            BillingChargeArgs(invoice=invoice, idempotency_key=idempotency_key)
         )
 
 
@@ -109,7 +109,7 @@ class BillingRefund(runtime.TaskCaller[BillingRefundArgs, bool]):
     ) -> runtime.TaskHandle[bool]:
         """Enqueue billing.refund; the handle's ``result()`` waits for its value."""
         return await self._enqueue(
-            BillingRefundArgs(charge_id=charge_id, amount=amount, reason=reason),
+            BillingRefundArgs(charge_id=charge_id, amount=amount, reason=reason)
         )
 
     def call(
@@ -121,7 +121,7 @@ class BillingRefund(runtime.TaskCaller[BillingRefundArgs, bool]):
     ) -> runtime.Call[bool]:
         """billing.refund with these arguments, to pass to ``enqueue_many``."""
         return self._call(
-            BillingRefundArgs(charge_id=charge_id, amount=amount, reason=reason),
+            BillingRefundArgs(charge_id=charge_id, amount=amount, reason=reason)
         )
 
 
@@ -140,7 +140,7 @@ class BillingRefundSync(runtime.SyncTaskCaller[BillingRefundArgs, bool]):
     ) -> runtime.SyncTaskHandle[bool]:
         """Enqueue billing.refund; the handle's ``result()`` waits for its value."""
         return self._enqueue(
-            BillingRefundArgs(charge_id=charge_id, amount=amount, reason=reason),
+            BillingRefundArgs(charge_id=charge_id, amount=amount, reason=reason)
         )
 
     def call(
@@ -152,7 +152,7 @@ class BillingRefundSync(runtime.SyncTaskCaller[BillingRefundArgs, bool]):
     ) -> runtime.Call[bool]:
         """billing.refund with these arguments, to pass to ``enqueue_many``."""
         return self._call(
-            BillingRefundArgs(charge_id=charge_id, amount=amount, reason=reason),
+            BillingRefundArgs(charge_id=charge_id, amount=amount, reason=reason)
         )
 
 
@@ -198,7 +198,7 @@ class EmailsCountSubscribers(runtime.TaskCaller[EmailsCountSubscribersArgs, int]
 
 
 class EmailsCountSubscribersSync(
-    runtime.SyncTaskCaller[EmailsCountSubscribersArgs, int],
+    runtime.SyncTaskCaller[EmailsCountSubscribersArgs, int]
 ):
     """How many people subscribe to a newsletter."""
 
@@ -236,7 +236,7 @@ class EmailsSendEmail(runtime.TaskCaller[EmailsSendEmailArgs, None]):
     ) -> runtime.TaskHandle[None]:
         """Enqueue emails.send_email; the handle's ``result()`` waits for its value."""
         return await self._enqueue(
-            EmailsSendEmailArgs(to=to, template=template, variables=variables, cc=cc),
+            EmailsSendEmailArgs(to=to, template=template, variables=variables, cc=cc)
         )
 
     def call(
@@ -249,7 +249,7 @@ class EmailsSendEmail(runtime.TaskCaller[EmailsSendEmailArgs, None]):
     ) -> runtime.Call[None]:
         """emails.send_email with these arguments, to pass to ``enqueue_many``."""
         return self._call(
-            EmailsSendEmailArgs(to=to, template=template, variables=variables, cc=cc),
+            EmailsSendEmailArgs(to=to, template=template, variables=variables, cc=cc)
         )
 
 
@@ -269,7 +269,7 @@ class EmailsSendEmailSync(runtime.SyncTaskCaller[EmailsSendEmailArgs, None]):
     ) -> runtime.SyncTaskHandle[None]:
         """Enqueue emails.send_email; the handle's ``result()`` waits for its value."""
         return self._enqueue(
-            EmailsSendEmailArgs(to=to, template=template, variables=variables, cc=cc),
+            EmailsSendEmailArgs(to=to, template=template, variables=variables, cc=cc)
         )
 
     def call(
@@ -282,7 +282,7 @@ class EmailsSendEmailSync(runtime.SyncTaskCaller[EmailsSendEmailArgs, None]):
     ) -> runtime.Call[None]:
         """emails.send_email with these arguments, to pass to ``enqueue_many``."""
         return self._call(
-            EmailsSendEmailArgs(to=to, template=template, variables=variables, cc=cc),
+            EmailsSendEmailArgs(to=to, template=template, variables=variables, cc=cc)
         )
 
 

@@ -17,15 +17,14 @@ from shop_tasks.models import Receipt
 from shop_tasks.tasks import (
     BILLING_CHARGE,
     BILLING_REFUND,
-    BillingChargeArgs,
-    BillingRefundArgs,
     EMAILS_COUNT_SUBSCRIBERS,
     EMAILS_SEND_EMAIL,
+    BillingChargeArgs,
+    BillingRefundArgs,
     EmailsCountSubscribersArgs,
     EmailsSendEmailArgs,
 )
 from taskgen import runtime
-
 
 # mypy checks the handlers through these imports; at run time a handler module that fails to
 # import is reported, with every other problem, when the worker starts.
@@ -38,7 +37,7 @@ else:
     _billing_charge = runtime.import_handlers("worker.handlers.billing.charge")
     _billing_refund = runtime.import_handlers("worker.handlers.billing.refund")
     _emails_count_subscribers = runtime.import_handlers(
-        "worker.handlers.emails.count_subscribers",
+        "worker.handlers.emails.count_subscribers"
     )
     _emails_send_email = runtime.import_handlers("worker.handlers.emails.send_email")
 
@@ -51,9 +50,7 @@ def _run_billing_charge(
     extras: Mapping[str, Any],
 ) -> Receipt | Awaitable[Receipt]:
     return _billing_charge.charge(
-        ctx,
-        invoice=args.invoice,
-        idempotency_key=args.idempotency_key,
+        ctx, invoice=args.invoice, idempotency_key=args.idempotency_key
     )
 
 
@@ -63,10 +60,7 @@ def _run_billing_refund(
     extras: Mapping[str, Any],
 ) -> bool | Awaitable[bool]:
     return _billing_refund.refund(
-        ctx,
-        charge_id=args.charge_id,
-        amount=args.amount,
-        reason=args.reason,
+        ctx, charge_id=args.charge_id, amount=args.amount, reason=args.reason
     )
 
 
@@ -84,11 +78,7 @@ def _run_emails_send_email(
     extras: Mapping[str, Any],
 ) -> None | Awaitable[None]:
     return _emails_send_email.send_email(
-        ctx,
-        to=args.to,
-        template=args.template,
-        variables=args.variables,
-        cc=args.cc,
+        ctx, to=args.to, template=args.template, variables=args.variables, cc=args.cc
     )
 
 

@@ -35,6 +35,12 @@ from every_client.tasks import (
     CONTAINERS_CHOOSE_ONE,
     CONTAINERS_COLLECT,
     CONTAINERS_CONSTRAIN,
+    SCALARS_CHOOSE,
+    SCALARS_CLASSIFY,
+    SCALARS_CLOCK,
+    SCALARS_ECHO,
+    SCALARS_MONEY,
+    SCALARS_PING,
     CatalogAddressArgs,
     CatalogScheduleArgs,
     CatalogStoreArgs,
@@ -42,12 +48,6 @@ from every_client.tasks import (
     ContainersChooseOneArgs,
     ContainersCollectArgs,
     ContainersConstrainArgs,
-    SCALARS_CHOOSE,
-    SCALARS_CLASSIFY,
-    SCALARS_CLOCK,
-    SCALARS_ECHO,
-    SCALARS_MONEY,
-    SCALARS_PING,
     ScalarsChooseArgs,
     ScalarsClassifyArgs,
     ScalarsClockArgs,
@@ -56,7 +56,6 @@ from every_client.tasks import (
     ScalarsPingArgs,
 )
 from taskgen import runtime
-
 
 # mypy checks the handlers through these imports; at run time a handler module that fails to
 # import is reported, with every other problem, when the worker starts.
@@ -77,22 +76,22 @@ if TYPE_CHECKING:
 else:
     _catalog_address = runtime.import_handlers("every_worker.handlers.catalog.address")
     _catalog_schedule = runtime.import_handlers(
-        "every_worker.handlers.catalog.schedule",
+        "every_worker.handlers.catalog.schedule"
     )
     _catalog_store = runtime.import_handlers("every_worker.handlers.catalog.store")
     _catalog_walk = runtime.import_handlers("every_worker.handlers.catalog.walk")
     _containers_choose_one = runtime.import_handlers(
-        "every_worker.handlers.containers.choose_one",
+        "every_worker.handlers.containers.choose_one"
     )
     _containers_collect = runtime.import_handlers(
-        "every_worker.handlers.containers.collect",
+        "every_worker.handlers.containers.collect"
     )
     _containers_constrain = runtime.import_handlers(
-        "every_worker.handlers.containers.constrain",
+        "every_worker.handlers.containers.constrain"
     )
     _scalars_choose = runtime.import_handlers("every_worker.handlers.scalars.choose")
     _scalars_classify = runtime.import_handlers(
-        "every_worker.handlers.scalars.classify",
+        "every_worker.handlers.scalars.classify"
     )
     _scalars_clock = runtime.import_handlers("every_worker.handlers.scalars.clock")
     _scalars_echo = runtime.import_handlers("every_worker.handlers.scalars.echo")
@@ -231,11 +230,7 @@ def _run_scalars_classify(
     extras: Mapping[str, Any],
 ) -> Legacy | Awaitable[Legacy]:
     return _scalars_classify.classify(
-        ctx,
-        status=args.status,
-        legacy=args.legacy,
-        mode=args.mode,
-        admin=args.admin,
+        ctx, status=args.status, legacy=args.legacy, mode=args.mode, admin=args.admin
     )
 
 
@@ -245,12 +240,7 @@ def _run_scalars_clock(
     extras: Mapping[str, Any],
 ) -> datetime.datetime | Awaitable[datetime.datetime]:
     return _scalars_clock.clock(
-        ctx,
-        when=args.when,
-        day=args.day,
-        at=args.at,
-        span=args.span,
-        since=args.since,
+        ctx, when=args.when, day=args.day, at=args.at, span=args.span, since=args.since
     )
 
 
@@ -308,14 +298,10 @@ def bindings() -> list[runtime.Binding[Any, Any]]:
             _run_catalog_schedule,
         ),
         runtime.Binding(
-            CATALOG_STORE,
-            runtime.handler(_catalog_store, "store"),
-            _run_catalog_store,
+            CATALOG_STORE, runtime.handler(_catalog_store, "store"), _run_catalog_store
         ),
         runtime.Binding(
-            CATALOG_WALK,
-            runtime.handler(_catalog_walk, "walk"),
-            _run_catalog_walk,
+            CATALOG_WALK, runtime.handler(_catalog_walk, "walk"), _run_catalog_walk
         ),
         runtime.Binding(
             CONTAINERS_CHOOSE_ONE,
@@ -343,23 +329,15 @@ def bindings() -> list[runtime.Binding[Any, Any]]:
             _run_scalars_classify,
         ),
         runtime.Binding(
-            SCALARS_CLOCK,
-            runtime.handler(_scalars_clock, "clock"),
-            _run_scalars_clock,
+            SCALARS_CLOCK, runtime.handler(_scalars_clock, "clock"), _run_scalars_clock
         ),
         runtime.Binding(
-            SCALARS_ECHO,
-            runtime.handler(_scalars_echo, "echo"),
-            _run_scalars_echo,
+            SCALARS_ECHO, runtime.handler(_scalars_echo, "echo"), _run_scalars_echo
         ),
         runtime.Binding(
-            SCALARS_MONEY,
-            runtime.handler(_scalars_money, "money"),
-            _run_scalars_money,
+            SCALARS_MONEY, runtime.handler(_scalars_money, "money"), _run_scalars_money
         ),
         runtime.Binding(
-            SCALARS_PING,
-            runtime.handler(_scalars_ping, "ping"),
-            _run_scalars_ping,
+            SCALARS_PING, runtime.handler(_scalars_ping, "ping"), _run_scalars_ping
         ),
     ]

@@ -52,6 +52,12 @@ from .tasks import (
     CONTAINERS_CHOOSE_ONE,
     CONTAINERS_COLLECT,
     CONTAINERS_CONSTRAIN,
+    SCALARS_CHOOSE,
+    SCALARS_CLASSIFY,
+    SCALARS_CLOCK,
+    SCALARS_ECHO,
+    SCALARS_MONEY,
+    SCALARS_PING,
     CatalogAddressArgs,
     CatalogScheduleArgs,
     CatalogStoreArgs,
@@ -59,12 +65,6 @@ from .tasks import (
     ContainersChooseOneArgs,
     ContainersCollectArgs,
     ContainersConstrainArgs,
-    SCALARS_CHOOSE,
-    SCALARS_CLASSIFY,
-    SCALARS_CLOCK,
-    SCALARS_ECHO,
-    SCALARS_MONEY,
-    SCALARS_PING,
     ScalarsChooseArgs,
     ScalarsClassifyArgs,
     ScalarsClockArgs,
@@ -173,11 +173,8 @@ class CatalogSchedule(runtime.TaskCaller[CatalogScheduleArgs, tuple[Version, Ran
         """Enqueue catalog.schedule; the handle's ``result()`` waits for its value."""
         return await self._enqueue(
             CatalogScheduleArgs(
-                job=job,
-                options=options,
-                version=version,
-                window=window,
-            ),
+                job=job, options=options, version=version, window=window
+            )
         )
 
     def call(
@@ -190,16 +187,13 @@ class CatalogSchedule(runtime.TaskCaller[CatalogScheduleArgs, tuple[Version, Ran
         """catalog.schedule with these arguments, to pass to ``enqueue_many``."""
         return self._call(
             CatalogScheduleArgs(
-                job=job,
-                options=options,
-                version=version,
-                window=window,
-            ),
+                job=job, options=options, version=version, window=window
+            )
         )
 
 
 class CatalogScheduleSync(
-    runtime.SyncTaskCaller[CatalogScheduleArgs, tuple[Version, Range]],
+    runtime.SyncTaskCaller[CatalogScheduleArgs, tuple[Version, Range]]
 ):
     """Dataclasses and NamedTuples."""
 
@@ -216,11 +210,8 @@ class CatalogScheduleSync(
         """Enqueue catalog.schedule; the handle's ``result()`` waits for its value."""
         return self._enqueue(
             CatalogScheduleArgs(
-                job=job,
-                options=options,
-                version=version,
-                window=window,
-            ),
+                job=job, options=options, version=version, window=window
+            )
         )
 
     def call(
@@ -233,11 +224,8 @@ class CatalogScheduleSync(
         """catalog.schedule with these arguments, to pass to ``enqueue_many``."""
         return self._call(
             CatalogScheduleArgs(
-                job=job,
-                options=options,
-                version=version,
-                window=window,
-            ),
+                job=job, options=options, version=version, window=window
+            )
         )
 
 
@@ -275,7 +263,7 @@ class CatalogStore(runtime.TaskCaller[CatalogStoreArgs, Item]):
                 patch=patch,
                 defaults=defaults,
                 settings=settings,
-            ),
+            )
         )
 
     def call(
@@ -306,7 +294,7 @@ class CatalogStore(runtime.TaskCaller[CatalogStoreArgs, Item]):
                 patch=patch,
                 defaults=defaults,
                 settings=settings,
-            ),
+            )
         )
 
 
@@ -344,7 +332,7 @@ class CatalogStoreSync(runtime.SyncTaskCaller[CatalogStoreArgs, Item]):
                 patch=patch,
                 defaults=defaults,
                 settings=settings,
-            ),
+            )
         )
 
     def call(
@@ -375,7 +363,7 @@ class CatalogStoreSync(runtime.SyncTaskCaller[CatalogStoreArgs, Item]):
                 patch=patch,
                 defaults=defaults,
                 settings=settings,
-            ),
+            )
         )
 
 
@@ -393,7 +381,7 @@ class CatalogWalk(runtime.TaskCaller[CatalogWalkArgs, list[TreeNode]]):
     ) -> runtime.TaskHandle[list[TreeNode]]:
         """Enqueue catalog.walk; the handle's ``result()`` waits for its value."""
         return await self._enqueue(
-            CatalogWalkArgs(tree=tree, root=root, polygon=polygon),
+            CatalogWalkArgs(tree=tree, root=root, polygon=polygon)
         )
 
     def call(
@@ -456,7 +444,7 @@ class CatalogTasksSync:
 
 
 class ContainersChooseOne(
-    runtime.TaskCaller[ContainersChooseOneArgs, Circle | Square | None],
+    runtime.TaskCaller[ContainersChooseOneArgs, Circle | Square | None]
 ):
     """Unions: optional, mixed scalars, literals, and tagged Structs."""
 
@@ -489,7 +477,7 @@ class ContainersChooseOne(
                 shape_or_none=shape_or_none,
                 sequence_or_map=sequence_or_map,
                 user=user,
-            ),
+            )
         )
 
     def call(
@@ -518,12 +506,12 @@ class ContainersChooseOne(
                 shape_or_none=shape_or_none,
                 sequence_or_map=sequence_or_map,
                 user=user,
-            ),
+            )
         )
 
 
 class ContainersChooseOneSync(
-    runtime.SyncTaskCaller[ContainersChooseOneArgs, Circle | Square | None],
+    runtime.SyncTaskCaller[ContainersChooseOneArgs, Circle | Square | None]
 ):
     """Unions: optional, mixed scalars, literals, and tagged Structs."""
 
@@ -556,7 +544,7 @@ class ContainersChooseOneSync(
                 shape_or_none=shape_or_none,
                 sequence_or_map=sequence_or_map,
                 user=user,
-            ),
+            )
         )
 
     def call(
@@ -585,12 +573,12 @@ class ContainersChooseOneSync(
                 shape_or_none=shape_or_none,
                 sequence_or_map=sequence_or_map,
                 user=user,
-            ),
+            )
         )
 
 
 class ContainersCollect(
-    runtime.TaskCaller[ContainersCollectArgs, dict[str, frozenset[int]]],
+    runtime.TaskCaller[ContainersCollectArgs, dict[str, frozenset[int]]]
 ):
     """Every collection, with every kind of dict key."""
 
@@ -627,7 +615,7 @@ class ContainersCollect(
                 by_key=by_key,
                 by_uuid=by_uuid,
                 tags=tags,
-            ),
+            )
         )
 
     def call(
@@ -660,12 +648,12 @@ class ContainersCollect(
                 by_key=by_key,
                 by_uuid=by_uuid,
                 tags=tags,
-            ),
+            )
         )
 
 
 class ContainersCollectSync(
-    runtime.SyncTaskCaller[ContainersCollectArgs, dict[str, frozenset[int]]],
+    runtime.SyncTaskCaller[ContainersCollectArgs, dict[str, frozenset[int]]]
 ):
     """Every collection, with every kind of dict key."""
 
@@ -702,7 +690,7 @@ class ContainersCollectSync(
                 by_key=by_key,
                 by_uuid=by_uuid,
                 tags=tags,
-            ),
+            )
         )
 
     def call(
@@ -735,14 +723,14 @@ class ContainersCollectSync(
                 by_key=by_key,
                 by_uuid=by_uuid,
                 tags=tags,
-            ),
+            )
         )
 
 
 class ContainersConstrain(
     runtime.TaskCaller[
         ContainersConstrainArgs, typing.Annotated[int, msgspec.Meta(ge=0)]
-    ],
+    ]
 ):
     """msgspec.Meta constraints on values, on items and keys, and through a NewType."""
 
@@ -781,7 +769,7 @@ class ContainersConstrain(
                 labels=labels,
                 email=email,
                 titled=titled,
-            ),
+            )
         )
 
     def call(
@@ -816,14 +804,14 @@ class ContainersConstrain(
                 labels=labels,
                 email=email,
                 titled=titled,
-            ),
+            )
         )
 
 
 class ContainersConstrainSync(
     runtime.SyncTaskCaller[
         ContainersConstrainArgs, typing.Annotated[int, msgspec.Meta(ge=0)]
-    ],
+    ]
 ):
     """msgspec.Meta constraints on values, on items and keys, and through a NewType."""
 
@@ -862,7 +850,7 @@ class ContainersConstrainSync(
                 labels=labels,
                 email=email,
                 titled=titled,
-            ),
+            )
         )
 
     def call(
@@ -897,7 +885,7 @@ class ContainersConstrainSync(
                 labels=labels,
                 email=email,
                 titled=titled,
-            ),
+            )
         )
 
 
@@ -924,7 +912,7 @@ class ContainersTasksSync:
 
 
 class ScalarsChoose(
-    runtime.TaskCaller[ScalarsChooseArgs, typing.Literal["yes", "no"] | None],
+    runtime.TaskCaller[ScalarsChooseArgs, typing.Literal["yes", "no"] | None]
 ):
     """Enums, flags and literals, with their defaults."""
 
@@ -942,12 +930,8 @@ class ScalarsChoose(
         """Enqueue scalars.choose; the handle's ``result()`` waits for its value."""
         return await self._enqueue(
             ScalarsChooseArgs(
-                colour=colour,
-                level=level,
-                access=access,
-                size=size,
-                answer=answer,
-            ),
+                colour=colour, level=level, access=access, size=size, answer=answer
+            )
         )
 
     def call(
@@ -961,17 +945,13 @@ class ScalarsChoose(
         """scalars.choose with these arguments, to pass to ``enqueue_many``."""
         return self._call(
             ScalarsChooseArgs(
-                colour=colour,
-                level=level,
-                access=access,
-                size=size,
-                answer=answer,
-            ),
+                colour=colour, level=level, access=access, size=size, answer=answer
+            )
         )
 
 
 class ScalarsChooseSync(
-    runtime.SyncTaskCaller[ScalarsChooseArgs, typing.Literal["yes", "no"] | None],
+    runtime.SyncTaskCaller[ScalarsChooseArgs, typing.Literal["yes", "no"] | None]
 ):
     """Enums, flags and literals, with their defaults."""
 
@@ -989,12 +969,8 @@ class ScalarsChooseSync(
         """Enqueue scalars.choose; the handle's ``result()`` waits for its value."""
         return self._enqueue(
             ScalarsChooseArgs(
-                colour=colour,
-                level=level,
-                access=access,
-                size=size,
-                answer=answer,
-            ),
+                colour=colour, level=level, access=access, size=size, answer=answer
+            )
         )
 
     def call(
@@ -1008,12 +984,8 @@ class ScalarsChooseSync(
         """scalars.choose with these arguments, to pass to ``enqueue_many``."""
         return self._call(
             ScalarsChooseArgs(
-                colour=colour,
-                level=level,
-                access=access,
-                size=size,
-                answer=answer,
-            ),
+                colour=colour, level=level, access=access, size=size, answer=answer
+            )
         )
 
 
@@ -1032,7 +1004,7 @@ class ScalarsClassify(runtime.TaskCaller[ScalarsClassifyArgs, Legacy]):
     ) -> runtime.TaskHandle[Legacy]:
         """Enqueue scalars.classify; the handle's ``result()`` waits for its value."""
         return await self._enqueue(
-            ScalarsClassifyArgs(status=status, legacy=legacy, mode=mode, admin=admin),
+            ScalarsClassifyArgs(status=status, legacy=legacy, mode=mode, admin=admin)
         )
 
     def call(
@@ -1044,7 +1016,7 @@ class ScalarsClassify(runtime.TaskCaller[ScalarsClassifyArgs, Legacy]):
     ) -> runtime.Call[Legacy]:
         """scalars.classify with these arguments, to pass to ``enqueue_many``."""
         return self._call(
-            ScalarsClassifyArgs(status=status, legacy=legacy, mode=mode, admin=admin),
+            ScalarsClassifyArgs(status=status, legacy=legacy, mode=mode, admin=admin)
         )
 
 
@@ -1063,7 +1035,7 @@ class ScalarsClassifySync(runtime.SyncTaskCaller[ScalarsClassifyArgs, Legacy]):
     ) -> runtime.SyncTaskHandle[Legacy]:
         """Enqueue scalars.classify; the handle's ``result()`` waits for its value."""
         return self._enqueue(
-            ScalarsClassifyArgs(status=status, legacy=legacy, mode=mode, admin=admin),
+            ScalarsClassifyArgs(status=status, legacy=legacy, mode=mode, admin=admin)
         )
 
     def call(
@@ -1075,7 +1047,7 @@ class ScalarsClassifySync(runtime.SyncTaskCaller[ScalarsClassifyArgs, Legacy]):
     ) -> runtime.Call[Legacy]:
         """scalars.classify with these arguments, to pass to ``enqueue_many``."""
         return self._call(
-            ScalarsClassifyArgs(status=status, legacy=legacy, mode=mode, admin=admin),
+            ScalarsClassifyArgs(status=status, legacy=legacy, mode=mode, admin=admin)
         )
 
 
@@ -1095,7 +1067,7 @@ class ScalarsClock(runtime.TaskCaller[ScalarsClockArgs, datetime.datetime]):
     ) -> runtime.TaskHandle[datetime.datetime]:
         """Enqueue scalars.clock; the handle's ``result()`` waits for its value."""
         return await self._enqueue(
-            ScalarsClockArgs(when=when, day=day, at=at, span=span, since=since),
+            ScalarsClockArgs(when=when, day=day, at=at, span=span, since=since)
         )
 
     def call(
@@ -1108,7 +1080,7 @@ class ScalarsClock(runtime.TaskCaller[ScalarsClockArgs, datetime.datetime]):
     ) -> runtime.Call[datetime.datetime]:
         """scalars.clock with these arguments, to pass to ``enqueue_many``."""
         return self._call(
-            ScalarsClockArgs(when=when, day=day, at=at, span=span, since=since),
+            ScalarsClockArgs(when=when, day=day, at=at, span=span, since=since)
         )
 
 
@@ -1128,7 +1100,7 @@ class ScalarsClockSync(runtime.SyncTaskCaller[ScalarsClockArgs, datetime.datetim
     ) -> runtime.SyncTaskHandle[datetime.datetime]:
         """Enqueue scalars.clock; the handle's ``result()`` waits for its value."""
         return self._enqueue(
-            ScalarsClockArgs(when=when, day=day, at=at, span=span, since=since),
+            ScalarsClockArgs(when=when, day=day, at=at, span=span, since=since)
         )
 
     def call(
@@ -1141,7 +1113,7 @@ class ScalarsClockSync(runtime.SyncTaskCaller[ScalarsClockArgs, datetime.datetim
     ) -> runtime.Call[datetime.datetime]:
         """scalars.clock with these arguments, to pass to ``enqueue_many``."""
         return self._call(
-            ScalarsClockArgs(when=when, day=day, at=at, span=span, since=since),
+            ScalarsClockArgs(when=when, day=day, at=at, span=span, since=since)
         )
 
 
@@ -1173,7 +1145,7 @@ class ScalarsEcho(runtime.TaskCaller[ScalarsEchoArgs, str]):
                 blob=blob,
                 buffer=buffer,
                 nothing=nothing,
-            ),
+            )
         )
 
     def call(
@@ -1198,7 +1170,7 @@ class ScalarsEcho(runtime.TaskCaller[ScalarsEchoArgs, str]):
                 blob=blob,
                 buffer=buffer,
                 nothing=nothing,
-            ),
+            )
         )
 
 
@@ -1230,7 +1202,7 @@ class ScalarsEchoSync(runtime.SyncTaskCaller[ScalarsEchoArgs, str]):
                 blob=blob,
                 buffer=buffer,
                 nothing=nothing,
-            ),
+            )
         )
 
     def call(
@@ -1255,7 +1227,7 @@ class ScalarsEchoSync(runtime.SyncTaskCaller[ScalarsEchoArgs, str]):
                 blob=blob,
                 buffer=buffer,
                 nothing=nothing,
-            ),
+            )
         )
 
 
@@ -1279,12 +1251,8 @@ class ScalarsMoney(runtime.TaskCaller[ScalarsMoneyArgs, decimal.Decimal]):
         """Enqueue scalars.money:v2; the handle's ``result()`` waits for its value."""
         return await self._enqueue(
             ScalarsMoneyArgs(
-                decimal=decimal,
-                ident=ident,
-                msgspec=msgspec,
-                fee=fee,
-                rate=rate,
-            ),
+                decimal=decimal, ident=ident, msgspec=msgspec, fee=fee, rate=rate
+            )
         )
 
     def call(
@@ -1301,12 +1269,8 @@ class ScalarsMoney(runtime.TaskCaller[ScalarsMoneyArgs, decimal.Decimal]):
         """scalars.money:v2 with these arguments, to pass to ``enqueue_many``."""
         return self._call(
             ScalarsMoneyArgs(
-                decimal=decimal,
-                ident=ident,
-                msgspec=msgspec,
-                fee=fee,
-                rate=rate,
-            ),
+                decimal=decimal, ident=ident, msgspec=msgspec, fee=fee, rate=rate
+            )
         )
 
 
@@ -1330,12 +1294,8 @@ class ScalarsMoneySync(runtime.SyncTaskCaller[ScalarsMoneyArgs, decimal.Decimal]
         """Enqueue scalars.money:v2; the handle's ``result()`` waits for its value."""
         return self._enqueue(
             ScalarsMoneyArgs(
-                decimal=decimal,
-                ident=ident,
-                msgspec=msgspec,
-                fee=fee,
-                rate=rate,
-            ),
+                decimal=decimal, ident=ident, msgspec=msgspec, fee=fee, rate=rate
+            )
         )
 
     def call(
@@ -1352,12 +1312,8 @@ class ScalarsMoneySync(runtime.SyncTaskCaller[ScalarsMoneyArgs, decimal.Decimal]
         """scalars.money:v2 with these arguments, to pass to ``enqueue_many``."""
         return self._call(
             ScalarsMoneyArgs(
-                decimal=decimal,
-                ident=ident,
-                msgspec=msgspec,
-                fee=fee,
-                rate=rate,
-            ),
+                decimal=decimal, ident=ident, msgspec=msgspec, fee=fee, rate=rate
+            )
         )
 
 

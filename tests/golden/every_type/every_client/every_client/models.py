@@ -101,10 +101,7 @@ Email = _typing.NewType(
 
 
 class EnvelopeV1(
-    msgspec.Struct,
-    forbid_unknown_fields=True,
-    tag=1,
-    tag_field="version",
+    msgspec.Struct, forbid_unknown_fields=True, tag=1, tag_field="version"
 ):
     """Tagged with an int."""
 
@@ -112,10 +109,7 @@ class EnvelopeV1(
 
 
 class EnvelopeV2(
-    msgspec.Struct,
-    forbid_unknown_fields=True,
-    tag=2,
-    tag_field="version",
+    msgspec.Struct, forbid_unknown_fields=True, tag=2, tag_field="version"
 ):
     """Tagged with another int."""
 

@@ -210,9 +210,9 @@ class ContainersChooseOneArgs(_msgspec.Struct, frozen=True, kw_only=True):
     user: UserId | None = None
 
 
-CONTAINERS_CHOOSE_ONE: runtime.TaskDef[
+CONTAINERS_CHOOSE_ONE = runtime.TaskDef[
     ContainersChooseOneArgs, Circle | Square | None
-] = runtime.TaskDef(
+](
     name="containers.choose_one",
     queue="collections",
     fingerprint="1912711d51ef7921",
@@ -308,9 +308,9 @@ class ContainersConstrainArgs(_msgspec.Struct, frozen=True, kw_only=True):
     ] = ""
 
 
-CONTAINERS_CONSTRAIN: runtime.TaskDef[
+CONTAINERS_CONSTRAIN = runtime.TaskDef[
     ContainersConstrainArgs, typing.Annotated[int, _msgspec.Meta(ge=0)]
-] = runtime.TaskDef(
+](
     name="containers.constrain",
     queue="collections",
     fingerprint="17fb6cdd47dc5332",

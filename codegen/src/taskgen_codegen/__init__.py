@@ -1,0 +1,1 @@
+"""taskgen's code generator: typed clients and worker scaffolds from contracts; taskgen check."""

@@ -1,0 +1,100 @@
+"""The code generator's commands, ``taskgen build`` and ``taskgen check``.
+
+The ``taskgen`` console script belongs to the runtime; it finds these through the
+``taskgen.commands`` entry point group and calls :func:`register`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``build`` and ``check`` to the ``taskgen`` command line."""
+    app.command()(build)
+    app.command()(check)
+
+
+def build(
+    contracts: Annotated[
+        Path | None,
+        typer.Argument(help="The contracts folder (default: [tool.taskgen] contracts)."),
+    ] = None,
+    client_out: Annotated[
+        str | None, typer.Option(help="Folder of the generated client distribution.")
+    ] = None,
+    client_package: Annotated[
+        str | None, typer.Option(help="Import name of the generated client package.")
+    ] = None,
+    worker_out: Annotated[
+        str | None, typer.Option(help="Folder of the worker package (handlers, bindings).")
+    ] = None,
+    lock: Annotated[
+        str | None, typer.Option(help="The lock file (default: <contracts>/taskgen.lock).")
+    ] = None,
+    root: Annotated[
+        Path, typer.Option(help="Project root: where pyproject.toml and the outputs are.")
+    ] = Path("."),
+    check: Annotated[
+        bool, typer.Option("--check", help="Write nothing; exit 1 if generated files are stale.")
+    ] = False,
+) -> None:
+    """Generate the client package and the worker scaffold from the contracts."""
+    from taskgen_codegen.cli_build import run_build
+
+    raise typer.Exit(
+        run_build(
+            root,
+            contracts=str(contracts) if contracts is not None else None,
+            client_out=client_out,
+            client_package=client_package,
+            worker_out=worker_out,
+            lock=lock,
+            check=check,
+        )
+    )
+
+
+def check(
+    contracts: Annotated[
+        Path | None,
+        typer.Argument(help="The contracts folder (default: [tool.taskgen] contracts)."),
+    ] = None,
+    against: Annotated[
+        str | None,
+        typer.Option(
+            metavar="REF",
+            help="Compare with the contracts at this git ref instead of the lock file.",
+        ),
+    ] = None,
+    output: Annotated[
+        str, typer.Option("--format", help="text, github (CI annotations) or json.")
+    ] = "text",
+    fail_on: Annotated[
+        str, typer.Option(help="Exit 1 on changes this serious or worse: breaking or warning.")
+    ] = "breaking",
+    lock: Annotated[
+        str | None, typer.Option(help="The lock file (default: <contracts>/taskgen.lock).")
+    ] = None,
+    root: Annotated[
+        Path, typer.Option(help="Project root: where pyproject.toml and the outputs are.")
+    ] = Path("."),
+    explain: Annotated[
+        str | None,
+        typer.Option(
+            metavar="RULE",
+            help="Explain a rule: what breaks, a before/after, and the safe way; then exit.",
+        ),
+    ] = None,
+) -> None:
+    """Report contract changes that old clients or workers would not survive (exit 1)."""
+    from taskgen_codegen.check.cli import explain_rule, run_check
+
+    if explain is not None:
+        raise typer.Exit(explain_rule(explain))
+
+    contracts_arg = str(contracts) if contracts is not None else None
+    raise typer.Exit(run_check(root, contracts_arg, lock, against, output, fail_on))

@@ -1,0 +1,155 @@
+"""The ``taskgen`` command line: run workers and mend dead letters; more commands from plugins.
+
+Heavy modules are imported inside the commands, so ``taskgen --help`` stays instant. The code
+generator (``taskgen-codegen``) adds ``build`` and ``check`` through the ``taskgen.commands``
+entry point group: the runtime never imports the tool, and a worker image needs neither.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    name="taskgen",
+    help="Contract-first background tasks: generate typed clients, run workers.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+@app.command()
+def worker(
+    target: Annotated[str, typer.Argument(help="The Worker to run, as module:attribute.")],
+    burst: Annotated[bool, typer.Option("--burst", help="Exit once every queue is empty.")] = False,
+    concurrency: Annotated[int | None, typer.Option(help="Tasks run at once per process.")] = None,
+    processes: Annotated[
+        int, typer.Option(min=1, help="Worker processes to run (restarted if they die).")
+    ] = 1,
+    redis_url: Annotated[
+        str | None, typer.Option(envvar="TASKGEN_REDIS_URL", help="Redis to serve.")
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="Logging level.")] = "INFO",
+    max_tasks_per_process: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Restart each worker process after this many tasks (e.g. a leaking handler).",
+        ),
+    ] = None,
+    max_memory_per_process: Annotated[
+        int | None,
+        typer.Option(min=1, help="Restart each worker process once it holds more MiB than this."),
+    ] = None,
+    supervised: Annotated[bool, typer.Option("--supervised", hidden=True)] = False,
+) -> None:
+    """Run a worker until SIGTERM/SIGINT (a second signal skips the grace period)."""
+    from taskgen.cli_worker import run_worker
+
+    raise typer.Exit(
+        run_worker(
+            target,
+            burst=burst,
+            concurrency=concurrency,
+            redis_url=redis_url,
+            log_level=log_level,
+            processes=processes,
+            max_tasks=max_tasks_per_process,
+            max_memory=max_memory_per_process,
+            supervised=supervised,
+        )
+    )
+
+
+dead = typer.Typer(help="Inspect, requeue and purge a queue's dead letters.", no_args_is_help=True)
+app.add_typer(dead, name="dead")
+
+RedisUrl = Annotated[str, typer.Option(envvar="TASKGEN_REDIS_URL", help="Redis holding the queue.")]
+Entries = Annotated[
+    list[str] | None, typer.Argument(help="Dead-letter entry ids (as `dead list` shows them).")
+]
+All = Annotated[bool, typer.Option("--all", help="Every dead letter of the queue.")]
+Prefix = Annotated[
+    str, typer.Option(envvar="TASKGEN_PREFIX", help="First part of every key (Worker(prefix=...)).")
+]
+
+
+@dead.command("list")
+def dead_list(
+    queue: str,
+    limit: Annotated[int, typer.Option(help="Most letters to show.")] = 50,
+    redis_url: RedisUrl = "redis://localhost:6379/0",
+    prefix: Prefix = "taskgen",
+) -> None:
+    """List a queue's dead letters, oldest first, with the reason each one died."""
+    from taskgen.cli_dead import list_letters
+
+    list_letters(redis_url, queue, limit, prefix)
+
+
+@dead.command("requeue")
+def dead_requeue(
+    queue: str,
+    entries: Entries = None,
+    all_: All = False,
+    redis_url: RedisUrl = "redis://localhost:6379/0",
+    prefix: Prefix = "taskgen",
+) -> None:
+    """Put dead letters back on their queue, with fresh attempts."""
+    from taskgen.cli_dead import change_letters
+
+    raise typer.Exit(change_letters(redis_url, queue, entries, all_, purge=False, prefix=prefix))
+
+
+@dead.command("purge")
+def dead_purge(
+    queue: str,
+    entries: Entries = None,
+    all_: All = False,
+    redis_url: RedisUrl = "redis://localhost:6379/0",
+    prefix: Prefix = "taskgen",
+) -> None:
+    """Delete dead letters for good."""
+    from taskgen.cli_dead import change_letters
+
+    raise typer.Exit(change_letters(redis_url, queue, entries, all_, purge=True, prefix=prefix))
+
+
+#: Commands that another distribution provides, and which one, for a helpful refusal.
+ELSEWHERE = {"build": "taskgen-codegen", "check": "taskgen-codegen"}
+
+
+def with_plugins() -> typer.Typer:
+    """The app with the commands other installed distributions add (``taskgen.commands``)."""
+    from importlib.metadata import entry_points
+
+    global _plugged
+    if not _plugged:
+        _plugged = True
+        for entry in entry_points(group="taskgen.commands"):
+            entry.load()(app)
+    return app
+
+
+_plugged = False
+
+
+def main() -> None:
+    """Entry point of the ``taskgen`` console script."""
+    import sys
+
+    command = sys.argv[1] if len(sys.argv) > 1 else ""
+    if command not in {"worker", "dead"}:  # the runtime's own commands skip the plugin scan
+        with_plugins()
+        registered = {
+            info.name or getattr(info.callback, "__name__", "") for info in app.registered_commands
+        }
+        if command in ELSEWHERE and command not in registered:
+            print(
+                f"taskgen {command} comes with the code generator: "
+                f"pip install {ELSEWHERE[command]}",
+                file=sys.stderr,
+            )
+            raise SystemExit(2)
+    app()

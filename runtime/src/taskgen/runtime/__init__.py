@@ -1,0 +1,101 @@
+"""The queue runtime: what generated clients and worker glue build on.
+
+The client side is imported here; the worker side (``Worker``, bindings, dead letters) is
+imported on first use, so a backend that imports a generated client loads no worker module.
+"""
+
+from typing import TYPE_CHECKING, Any
+
+from taskgen.runtime.caller import SyncTaskCaller, SyncTaskClient, TaskCaller, TaskClient
+from taskgen.runtime.client import Client
+from taskgen.runtime.context import Context
+from taskgen.runtime.errors import (
+    ContractMismatch,
+    EnqueueFailed,
+    HandlerMismatch,
+    QueueMismatch,
+    QueueMismatchWarning,
+    ResultMismatch,
+    ResultTimeout,
+    RetryLater,
+    TaskAborted,
+    TaskError,
+    TaskExpired,
+    TaskFailed,
+    TaskgenError,
+    TaskRejected,
+    TaskTimedOut,
+)
+from taskgen.runtime.handle import TaskHandle
+from taskgen.runtime.sync import SyncClient, SyncTaskHandle
+from taskgen.runtime.taskdef import Call, EnqueueOptions, TaskDef
+from taskgen.runtime.wire import TaskStatus
+from taskgen.vocabulary import NO_RETRY, Priority, Retry
+
+if TYPE_CHECKING:
+    from taskgen.runtime.binding import Binding, handler, import_handlers
+    from taskgen.runtime.deadletters import DeadLetter, DeadLetters
+    from taskgen.runtime.worker import Worker
+
+#: Worker-side names, and the module each is imported from on first use.
+_WORKER_SIDE = {
+    "Binding": "taskgen.runtime.binding",
+    "handler": "taskgen.runtime.binding",
+    "import_handlers": "taskgen.runtime.binding",
+    "DeadLetter": "taskgen.runtime.deadletters",
+    "DeadLetters": "taskgen.runtime.deadletters",
+    "Worker": "taskgen.runtime.worker",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a worker-side name on first use."""
+    module = _WORKER_SIDE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = [
+    "NO_RETRY",
+    "Binding",
+    "Call",
+    "Client",
+    "Context",
+    "ContractMismatch",
+    "DeadLetter",
+    "DeadLetters",
+    "EnqueueFailed",
+    "EnqueueOptions",
+    "HandlerMismatch",
+    "Priority",
+    "QueueMismatch",
+    "QueueMismatchWarning",
+    "ResultMismatch",
+    "ResultTimeout",
+    "Retry",
+    "RetryLater",
+    "SyncClient",
+    "SyncTaskCaller",
+    "SyncTaskClient",
+    "SyncTaskHandle",
+    "TaskAborted",
+    "TaskCaller",
+    "TaskClient",
+    "TaskDef",
+    "TaskError",
+    "TaskExpired",
+    "TaskFailed",
+    "TaskHandle",
+    "TaskRejected",
+    "TaskStatus",
+    "TaskTimedOut",
+    "TaskgenError",
+    "Worker",
+    "handler",
+    "import_handlers",
+]

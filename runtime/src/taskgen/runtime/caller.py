@@ -1,0 +1,133 @@
+"""Bases of the generated client classes: everything that is not a task's own signature."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+from typing import Any, Generic, Self, TypeVar
+
+import msgspec
+
+from taskgen.runtime.client import Client
+from taskgen.runtime.handle import TaskHandle
+from taskgen.runtime.keys import DEFAULT_PREFIX
+from taskgen.runtime.sync import SyncClient, SyncTaskHandle
+from taskgen.runtime.taskdef import NO_OPTIONS, Call, EnqueueOptions, Seconds, TaskDef
+from taskgen.vocabulary import Priority
+
+A = TypeVar("A", bound=msgspec.Struct)
+R = TypeVar("R")
+C = TypeVar("C", Client, SyncClient)
+
+
+class TaskCallerBase(Generic[C, A, R]):
+    """What every generated task class has: per-call options, and calls for enqueue_many."""
+
+    __slots__ = ("_client", "_options")
+
+    #: The task, set by each generated subclass.
+    definition: TaskDef[A, R]
+
+    def __init__(self, client: C, options: EnqueueOptions = NO_OPTIONS) -> None:
+        self._client: C = client
+        self._options = options
+
+    def options(
+        self,
+        *,
+        delay: Seconds | None = None,
+        at: datetime.datetime | None = None,
+        priority: Priority | None = None,
+        task_id: str | None = None,
+        expires: Seconds | None = None,
+    ) -> Self:
+        """The same task, enqueued with these options; its own parameters stay typed."""
+        options = EnqueueOptions(
+            delay=delay, at=at, priority=priority, task_id=task_id, expires=expires
+        )
+        return type(self)(self._client, options)
+
+    def _call(self, args: A) -> Call[R]:
+        return Call(self.definition, args, self._options)
+
+
+class TaskCaller(TaskCallerBase[Client, A, R]):
+    """Base of each generated async task class; the subclass adds the typed ``__call__``."""
+
+    __slots__ = ()
+
+    def handle(self, task_id: str) -> TaskHandle[R]:
+        """Re-attach to a task enqueued earlier, by its id."""
+        return self._client.handle(self.definition, task_id)
+
+    async def _enqueue(self, args: A) -> TaskHandle[R]:
+        return await self._client.enqueue(self.definition, args, self._options)
+
+
+class SyncTaskCaller(TaskCallerBase[SyncClient, A, R]):
+    """Base of each generated blocking task class; the subclass adds the typed ``__call__``."""
+
+    __slots__ = ()
+
+    def handle(self, task_id: str) -> SyncTaskHandle[R]:
+        """Re-attach to a task enqueued earlier, by its id."""
+        return self._client.handle(self.definition, task_id)
+
+    def _enqueue(self, args: A) -> SyncTaskHandle[R]:
+        return self._client.enqueue(self.definition, args, self._options)
+
+
+class TaskClient:
+    """Base of the generated async client: the connection and enqueueing many at once."""
+
+    __slots__ = ("client",)
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    @classmethod
+    def from_url(cls, url: str, *, prefix: str = DEFAULT_PREFIX, **options: Any) -> Self:
+        """A client with its own connection pool; close it with ``close()`` or ``async with``."""
+        return cls(Client.from_url(url, prefix=prefix, **options))
+
+    async def enqueue_many(self, calls: Iterable[Call[R]]) -> list[TaskHandle[R]]:
+        """Enqueue tasks built with ``<task>.call(...)``, of any queues, in one round trip."""
+        return await self.client.enqueue_many(calls)
+
+    async def close(self) -> None:
+        """Close the connection pool."""
+        await self.client.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+class SyncTaskClient:
+    """Base of the generated blocking client: the connection and enqueueing many at once."""
+
+    __slots__ = ("client",)
+
+    def __init__(self, client: SyncClient) -> None:
+        self.client = client
+
+    @classmethod
+    def from_url(cls, url: str, *, prefix: str = DEFAULT_PREFIX, **options: Any) -> Self:
+        """A client with its own connection pool; close it with ``close()`` or ``with``."""
+        return cls(SyncClient.from_url(url, prefix=prefix, **options))
+
+    def enqueue_many(self, calls: Iterable[Call[R]]) -> list[SyncTaskHandle[R]]:
+        """Enqueue tasks built with ``<task>.call(...)``, of any queues, in one round trip."""
+        return self.client.enqueue_many(calls)
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self.client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

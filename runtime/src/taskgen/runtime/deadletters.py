@@ -1,0 +1,114 @@
+"""Dead letters: tasks that will not run again without a person deciding so.
+
+Tasks land here when they exhaust their retries, fail validation against the worker's
+contract, name a task no worker knows, carry an envelope that cannot be decoded, return a
+result over the worker's size limit, or were delivered more often than ``max_deliveries``. Each
+letter keeps the reason and the original envelope, so it can be requeued once the cause is
+fixed (a new worker deployed, a bug fixed), or purged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import msgspec
+from redis.asyncio import Redis
+
+from taskgen.runtime.keys import DEFAULT_PREFIX, QueueKeys
+from taskgen.runtime.scripts import Scripts
+from taskgen.runtime.wire import ENCODER, ENVELOPE, OUTCOME, Outcome
+
+#: Most letters read or written per round trip.
+PAGE = 500
+
+
+class DeadLetter(msgspec.Struct, frozen=True):
+    """One dead task: why it died, and what it was."""
+
+    entry: str
+    task_id: str
+    task: str
+    reason: str
+    envelope: bytes
+    outcome: Outcome | None
+    #: When it was dead-lettered, in epoch milliseconds (from the stream entry id).
+    at: int
+
+
+class DeadLetters:
+    """List, requeue and purge the dead letters of one queue."""
+
+    def __init__(self, redis: Redis, queue: str, prefix: str = DEFAULT_PREFIX) -> None:
+        self._redis = redis
+        self.keys = QueueKeys(queue, prefix)
+        self._scripts = Scripts(redis)
+
+    async def count(self) -> int:
+        """How many letters the queue holds."""
+        return int(await self._redis.xlen(self.keys.dead))
+
+    async def list(self, limit: int = 100, after: str = "-") -> list[DeadLetter]:
+        """Up to ``limit`` letters, oldest first, starting after entry id ``after``."""
+        start = after if after == "-" else f"({after}"
+        entries: Any = await self._redis.xrange(self.keys.dead, start, "+", count=limit)
+        return [_letter(entry, fields) for entry, fields in entries]
+
+    async def requeue(self, entries: Iterable[str] | None = None) -> int:
+        """Put letters (all, when ``entries`` is None) back on the queue with fresh attempts."""
+        requeued = 0
+        async for letters in self._pages(entries):
+            args: list[Any] = [self.keys.base]
+            for letter in letters:
+                args += [letter.entry, letter.task_id, *_fresh(letter)]
+            requeued += await self._scripts.requeue(keys=[self.keys.dead], args=args)
+        return requeued
+
+    async def purge(self, entries: Iterable[str] | None = None) -> int:
+        """Delete letters (all, when ``entries`` is None)."""
+        purged = 0
+        async for letters in self._pages(entries):
+            purged += await self._redis.xdel(self.keys.dead, *(x.entry for x in letters))
+        return purged
+
+    async def _pages(self, entries: Iterable[str] | None) -> Any:
+        if entries is None:
+            while letters := await self.list(PAGE):
+                yield letters
+            return
+        wanted = list(entries)
+        for i in range(0, len(wanted), PAGE):
+            found = []
+            for entry in wanted[i : i + PAGE]:
+                rows: Any = await self._redis.xrange(self.keys.dead, entry, entry)
+                found += [_letter(e, f) for e, f in rows]
+            if found:
+                yield found
+
+
+def _letter(entry: bytes, fields: dict[bytes, bytes]) -> DeadLetter:
+    raw_outcome = fields.get(b"outcome")
+    try:
+        outcome = OUTCOME.decode(raw_outcome) if raw_outcome else None
+    except msgspec.DecodeError:
+        outcome = None
+    entry_id = entry.decode()
+    return DeadLetter(
+        entry=entry_id,
+        task_id=fields.get(b"id", b"?").decode(errors="replace"),
+        task=fields.get(b"task", b"?").decode(errors="replace"),
+        reason=fields.get(b"reason", b"").decode(errors="replace"),
+        envelope=fields.get(b"envelope", b""),
+        outcome=outcome,
+        at=int(entry_id.split("-")[0]),
+    )
+
+
+def _fresh(letter: DeadLetter) -> tuple[int, bytes]:
+    """The letter's priority level and its envelope, reset to a first attempt."""
+    try:
+        envelope = ENVELOPE.decode(letter.envelope)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return 1, letter.envelope  # undecodable: requeued as it is, for a fixed worker
+    fresh = msgspec.structs.replace(envelope, attempt=1, expires_at=0)
+    return envelope.priority, ENCODER.encode(fresh)

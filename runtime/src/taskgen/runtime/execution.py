@@ -1,0 +1,491 @@
+"""Running delivered tasks: decode, call the handler under its timeout, and record how it ended."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import msgspec
+
+from taskgen.runtime.binding import Binding
+from taskgen.runtime.completion import Completer
+from taskgen.runtime.context import Context
+from taskgen.runtime.delivery import Delivery
+from taskgen.runtime.errors import RetryLater
+from taskgen.runtime.failures import (
+    MAX_RESULT_BYTES,
+    clean,
+    decoding_problem,
+    encode_result,
+    error_info,
+    misfit,
+)
+from taskgen.runtime.injection import NO_EXTRAS
+from taskgen.runtime.keys import LEVELS, QueueKeys
+from taskgen.runtime.packing import LENGTH, number, pack
+from taskgen.runtime.recycling import Recycler
+from taskgen.runtime.slots import Slots
+from taskgen.runtime.stopping import stop_tasks
+from taskgen.runtime.wire import (
+    ENCODER,
+    ENVELOPE,
+    NONE_VALUE,
+    ErrorInfo,
+    Outcome,
+    TaskStatus,
+    now_ms,
+)
+from taskgen.vocabulary import Retry
+
+__all__ = ["Delivery", "Executor", "error_info", "retry_delay"]
+
+log = logging.getLogger("taskgen.worker")
+
+#: Why the worker cancelled a running task.
+TIMEOUT, ABORT, SHUTDOWN = "timeout", "abort", "shutdown"
+
+#: How long an abort request is remembered for a task this worker has not seen yet.
+ABORT_MEMORY = 60.0
+
+#: Packed forms of the values every completion record repeats.
+STREAMS = [number(i) for i in range(len(LEVELS))]
+STATUSES = {status: status.value.encode() for status in TaskStatus}
+DONE_PREFIX = [pack([b"F", stream]) for stream in STREAMS]
+DONE_STATUS = pack([STATUSES[TaskStatus.DONE]])
+
+
+class Executor:
+    """Runs deliveries, one slot each, and hands every outcome to the completer."""
+
+    def __init__(
+        self,
+        bindings: dict[str, Binding[Any, Any]],
+        completer: Completer,
+        slots: Slots,
+        threads: ThreadPoolExecutor,
+        *,
+        state: Any = None,
+        max_result_bytes: int = MAX_RESULT_BYTES,
+        max_deliveries: int | None = None,
+        recycler: Recycler | None = None,
+    ) -> None:
+        self.bindings = bindings
+        self.completer = completer
+        self.slots = slots
+        self.threads = threads
+        self.state = state
+        self.max_result_bytes = max_result_bytes
+        #: A delivery beyond this many is dead-lettered unrun: its workers keep dying.
+        self.max_deliveries = max_deliveries
+        self.recycler = recycler
+        #: Deliveries not yet ended, per queue and entry id: their leases are renewed.
+        self.inflight: dict[QueueKeys, dict[bytes, Delivery]] = {}
+        self.idle = asyncio.Event()
+        self.idle.set()
+        self._aborts: dict[str, float] = {}
+
+    # -- receiving -------------------------------------------------------------------------
+
+    def hold(self, delivery: Delivery) -> None:
+        """Track a delivery from the moment it is received, so its lease is renewed."""
+        self.inflight.setdefault(delivery.keys, {})[delivery.entry] = delivery
+        self.idle.clear()
+
+    def start(self, delivery: Delivery) -> None:
+        """Run a held delivery in the slot its reader took for it.
+
+        Never raises: an entry that cannot be run (a poison entry) is dead-lettered with the
+        reason, and the worker goes on with the next one."""
+        if self.recycler is not None and self.recycler.spent:
+            # This process has run its share and is stopping: the entry is handed back.
+            self._forget(delivery)
+            return
+        try:
+            self._start(delivery)
+        except Exception as exc:
+            try:
+                reason = f"the entry cannot be started: {error_info(exc).message}"
+                self._reject(delivery, "?", reason, "BadEntry")
+            except Exception as failure:
+                self._abandon(delivery, failure)
+
+    def _start(self, delivery: Delivery) -> None:
+        if self.max_deliveries is not None and delivery.redeliveries >= self.max_deliveries:
+            self._poisoned(delivery, self.max_deliveries)
+            return
+        try:
+            envelope = delivery.envelope = ENVELOPE.decode(delivery.payload)
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
+            self._reject(
+                delivery,
+                "?",
+                f"the envelope cannot be decoded: {decoding_problem(exc)}",
+                "BadEnvelope",
+            )
+            return
+        binding = self.bindings.get(envelope.task)
+        if binding is None:
+            known = ", ".join(sorted(self.bindings)) or "none"
+            self._reject(
+                delivery,
+                envelope.task,
+                f"no handler for task {envelope.task!r} on this worker (it runs: {known}); "
+                "deploy a worker built from a contract that declares it",
+                "UnknownTask",
+            )
+            return
+        if self._aborts and envelope.id in self._aborts:
+            self._end(delivery, TaskStatus.ABORTED, error=ErrorInfo("Aborted", "aborted"))
+            return
+        if envelope.expires_at and now_ms() > envelope.expires_at:
+            self._end(
+                delivery,
+                TaskStatus.EXPIRED,
+                error=ErrorInfo("Expired", "not started before its expiry; dropped"),
+            )
+            return
+        try:
+            args = binding.task.args_decoder.decode(envelope.args)
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
+            self._reject(
+                delivery,
+                envelope.task,
+                misfit(decoding_problem(exc), envelope.fingerprint, binding.task.fingerprint),
+                "InvalidArguments",
+            )
+            return
+        context = Context(
+            envelope.id,
+            envelope.task,
+            delivery.keys.queue,
+            envelope.attempt,
+            delivery.redeliveries + 1,
+            envelope.enqueued_at,
+            self.state,
+        )
+        loop = asyncio.get_running_loop()
+        delivery.runner = loop.create_task(self._run(delivery, binding, context, args, loop))
+
+    # -- running ---------------------------------------------------------------------------
+
+    async def _run(
+        self,
+        delivery: Delivery,
+        binding: Binding[Any, Any],
+        context: Context,
+        args: Any,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        if binding.timeout is not None:
+            delivery.timer = loop.call_later(binding.timeout, self._cancel, delivery, TIMEOUT)
+        try:
+            try:
+                if binding.resolver is None and binding.is_async:  # the common case, inlined
+                    value = await binding.call(context, args, NO_EXTRAS)
+                elif binding.resolver is None:
+                    value = await self._call(binding, context, args, NO_EXTRAS)
+                else:
+                    # Injected extras (e.g. FastAPI yield dependencies) are cleaned up once the
+                    # handler has ended, whether it returned or raised.
+                    async with contextlib.AsyncExitStack() as cleanups:
+                        extras = await binding.resolver(context, cleanups)
+                        value = await self._call(binding, context, args, extras)
+            except asyncio.CancelledError:
+                self._cancelled(delivery, binding)
+            except RetryLater as exc:
+                self._failed(delivery, binding, error_info(exc), TaskStatus.FAILED, delay=exc.delay)
+            except BaseException as exc:
+                # KeyboardInterrupt, SystemExit, GeneratorExit and custom BaseExceptions too:
+                # whatever a handler raises ends its task, and never the worker.
+                self._failed(delivery, binding, error_info(exc), TaskStatus.FAILED)
+            else:
+                self._returned(delivery, binding, value)
+        except BaseException as exc:
+            # Recording the ending failed: end the task plainly rather than hold it forever.
+            self._end_anyway(delivery, exc)
+        finally:
+            if delivery.timer is not None:
+                delivery.timer.cancel()
+
+    def _returned(self, delivery: Delivery, binding: Binding[Any, Any], value: Any) -> None:
+        if value is None and binding.plain_result is NONE_TYPE:
+            self._done(delivery, binding, NONE_VALUE)
+            return
+        encoded = encode_result(binding, value, self.max_result_bytes)
+        if isinstance(encoded, bytes):
+            self._done(delivery, binding, msgspec.Raw(encoded))
+        elif encoded.type == "ResultTooLarge":
+            # Trying again would build the same value again: fail now, and keep it out of Redis.
+            log.warning("task %s (%s): %s", binding.task.name, delivery.task_id, encoded.message)
+            self._end(delivery, TaskStatus.FAILED, error=encoded, dead="result too large")
+        else:
+            self._failed(delivery, binding, encoded, TaskStatus.FAILED)
+
+    async def _call(
+        self, binding: Binding[Any, Any], context: Context, args: Any, extras: Mapping[str, Any]
+    ) -> Any:
+        if binding.is_async:
+            return await binding.call(context, args, extras)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.threads, binding.call, context, args, extras)
+
+    def _cancelled(self, delivery: Delivery, binding: Binding[Any, Any]) -> None:
+        reason = delivery.cancelled
+        if reason == SHUTDOWN:
+            # Not ended: the entry stays pending and is handed back by the shutdown.
+            self._forget(delivery)
+        elif reason == ABORT:
+            self._end(
+                delivery, TaskStatus.ABORTED, error=ErrorInfo("Aborted", "aborted while running")
+            )
+        elif reason == TIMEOUT:
+            kind = (
+                "its thread runs on; its result is discarded"
+                if not binding.is_async
+                else "cancelled"
+            )
+            error = ErrorInfo(
+                "TimeoutError", f"ran longer than its timeout of {binding.timeout:g} s ({kind})"
+            )
+            self._failed(delivery, binding, error, TaskStatus.TIMED_OUT)
+        else:
+            error = ErrorInfo(
+                "CancelledError",
+                "the handler raised CancelledError itself (no abort, timeout or shutdown asked "
+                "for it)",
+            )
+            self._failed(delivery, binding, error, TaskStatus.FAILED)
+
+    def _cancel(self, delivery: Delivery, reason: str) -> None:
+        if delivery.runner is not None and not delivery.runner.done():
+            delivery.cancelled = reason
+            delivery.runner.cancel()
+
+    def abort(self, task_id: str) -> None:
+        """Cancel the task if it runs here, and remember the request in case it comes later."""
+        now = time.monotonic()
+        self._aborts = {t: at for t, at in self._aborts.items() if now - at < ABORT_MEMORY}
+        self._aborts[task_id] = now
+        for deliveries in self.inflight.values():
+            for delivery in deliveries.values():
+                if delivery.envelope is not None and delivery.envelope.id == task_id:
+                    self._cancel(delivery, ABORT)
+
+    # -- ending ----------------------------------------------------------------------------
+
+    def _failed(
+        self,
+        delivery: Delivery,
+        binding: Binding[Any, Any],
+        error: ErrorInfo,
+        status: TaskStatus,
+        *,
+        delay: float | None = None,
+    ) -> None:
+        envelope = delivery.envelope
+        assert envelope is not None
+        if envelope.attempt < binding.retry.attempts:
+            wait = retry_delay(binding.retry, envelope.attempt) if delay is None else delay
+            log.info(
+                "task %s (%s) attempt %d failed, retrying in %.2fs: %s: %s",
+                envelope.task,
+                envelope.id,
+                envelope.attempt,
+                wait,
+                error.type,
+                error.message,
+            )
+            following = msgspec.structs.replace(envelope, attempt=envelope.attempt + 1)
+            self._record(
+                delivery,
+                pack(
+                    [
+                        b"R",
+                        STREAMS[delivery.stream],
+                        delivery.entry,
+                        delivery.task_id,
+                        ENCODER.encode(following),
+                        number(round(wait * 1000)),
+                    ]
+                ),
+            )
+            return
+        reason = "retries exhausted" if binding.retry.attempts > 1 else "failed"
+        log.warning(
+            "task %s (%s) %s on attempt %d, dead-lettered: %s: %s",
+            envelope.task,
+            envelope.id,
+            reason,
+            envelope.attempt,
+            error.type,
+            error.message,
+        )
+        self._end(delivery, status, error=error, ttl=binding.task.result_ttl, dead=reason)
+
+    def _reject(self, delivery: Delivery, task: str, reason: str, kind: str) -> None:
+        reason = clean(reason)
+        log.error("rejected task entry %s: %s", _name(delivery), reason)
+        self._end(
+            delivery,
+            TaskStatus.REJECTED,
+            error=ErrorInfo(kind, reason),
+            dead=reason,
+            task=task,
+        )
+
+    def _poisoned(self, delivery: Delivery, limit: int) -> None:
+        """Dead-letter an entry whose workers keep dying (or stopping) before it ends."""
+        with contextlib.suppress(Exception):
+            delivery.envelope = ENVELOPE.decode(delivery.payload)
+        reason = (
+            f"delivered {delivery.redeliveries + 1} times: the {delivery.redeliveries} workers "
+            "that took it before died or stopped before it ended (a task that crashes its "
+            f"worker?), and the limit is {limit} (Worker(max_deliveries=...)); not run again"
+        )
+        log.error("task entry %s: %s", _name(delivery), reason)
+        self._end(
+            delivery, TaskStatus.FAILED, error=ErrorInfo("TooManyDeliveries", reason), dead=reason
+        )
+
+    def _end_anyway(self, delivery: Delivery, exc: BaseException) -> None:
+        """The last resort when recording an ending raised: a plain, dead-lettered failure."""
+        if delivery.entry not in self.inflight.get(delivery.keys, {}):
+            return  # it was recorded before the error
+        error = error_info(exc)
+        reason = f"the worker could not record how the handler ended: {error.type}: {error.message}"
+        log.error("task entry %s: %s", _name(delivery), reason)
+        try:
+            self._end(delivery, TaskStatus.FAILED, error=ErrorInfo(error.type, reason), dead=reason)
+        except Exception as failure:
+            self._abandon(delivery, failure)
+
+    def _abandon(self, delivery: Delivery, exc: BaseException) -> None:
+        """Stop holding an entry that cannot even be dead-lettered: its lease runs out, and
+        ``max_deliveries`` ends it after a few more workers have tried."""
+        log.error("task entry %s abandoned to its lease: %r", _name(delivery), exc)
+        self._forget(delivery)
+
+    def _end(
+        self,
+        delivery: Delivery,
+        status: TaskStatus,
+        *,
+        value: msgspec.Raw = NONE_VALUE,
+        error: ErrorInfo | None = None,
+        ttl: float | None = None,
+        dead: str | None = None,
+        task: str | None = None,
+    ) -> None:
+        envelope = delivery.envelope
+        outcome = ENCODER.encode(
+            Outcome(
+                status,
+                value,
+                error,
+                now_ms(),
+                envelope.attempt if envelope else 1,
+                delivery.redeliveries + 1,
+            )
+        )
+        if ttl is None:
+            binding = self.bindings.get(envelope.task) if envelope else None
+            ttl = binding.task.result_ttl if binding else 86400.0
+        values = [
+            b"D" if dead else b"F",
+            STREAMS[delivery.stream],
+            delivery.entry,
+            delivery.task_id,
+            STATUSES[status],
+            outcome,
+            number(round(ttl * 1000)),
+            envelope.reply if envelope else b"",
+        ]
+        if dead:
+            name = task or (envelope.task if envelope else "?")
+            values += [name.encode(), clean(dead).encode(), delivery.payload]
+        self._record(delivery, pack(values))
+
+    def _done(self, delivery: Delivery, binding: Binding[Any, Any], value: msgspec.Raw) -> None:
+        """The common ending, from pre-packed pieces (see ``complete.lua``, record F)."""
+        envelope = delivery.envelope
+        assert envelope is not None
+        outcome = ENCODER.encode(
+            Outcome(
+                TaskStatus.DONE,
+                value,
+                None,
+                now_ms(),
+                envelope.attempt,
+                delivery.redeliveries + 1,
+                binding.task.fingerprint,
+            )
+        )
+        entry, task_id = delivery.entry, delivery.task_id
+        record = b"".join((
+            DONE_PREFIX[delivery.stream],
+            LENGTH(len(entry)), entry,
+            LENGTH(len(task_id)), task_id,
+            DONE_STATUS,
+            LENGTH(len(outcome)), outcome,
+            binding.packed_ttl,
+            LENGTH(len(envelope.reply)), envelope.reply,
+        ))  # fmt: skip
+        self._record(delivery, record)
+
+    def _record(self, delivery: Delivery, record: bytes) -> None:
+        self.completer.add(delivery.keys, record)
+        self._forget(delivery)
+        if self.recycler is not None:
+            self.recycler.task_ended()
+
+    def _forget(self, delivery: Delivery) -> None:
+        deliveries = self.inflight.get(delivery.keys)
+        if deliveries is not None and deliveries.pop(delivery.entry, None) is not None:
+            self.slots.give(1)
+            if not any(self.inflight.values()):
+                self.idle.set()
+
+    # -- shutting down ---------------------------------------------------------------------
+
+    async def drain(self, grace: float) -> set[bytes]:
+        """Let running tasks finish for up to ``grace`` seconds, then cancel the rest.
+
+        Returns the ids of the tasks that had started but did not end: handing them back
+        counts as a redelivery."""
+        if not self.idle.is_set():
+            try:
+                async with asyncio.timeout(grace):
+                    await self.idle.wait()
+            except TimeoutError:
+                pass
+        interrupted: set[bytes] = set()
+        runners: list[asyncio.Future[Any]] = []
+        for deliveries in self.inflight.values():
+            for delivery in list(deliveries.values()):
+                if delivery.runner is not None and not delivery.runner.done():
+                    interrupted.add(delivery.task_id)
+                    self._cancel(delivery, SHUTDOWN)
+                    runners.append(delivery.runner)
+                else:
+                    self._forget(delivery)
+        await stop_tasks(runners)  # a handler that swallows one cancellation gets another
+        return interrupted
+
+
+def retry_delay(policy: Retry, attempt: int) -> float:
+    """Seconds before the try after ``attempt``: exponential, capped, optionally jittered."""
+    delay = min(policy.max_delay, policy.backoff * 2 ** (attempt - 1))
+    return random.uniform(delay / 2, delay) if policy.jitter else delay
+
+
+def _name(delivery: Delivery) -> str:
+    return delivery.entry.decode(errors="backslashreplace")
+
+
+NONE_TYPE = type(None)

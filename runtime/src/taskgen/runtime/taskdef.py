@@ -1,0 +1,181 @@
+"""A task as both sides see it, and what a caller may ask of one enqueue."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any, Generic, TypeVar
+
+import msgspec
+
+from taskgen.runtime import bigint
+from taskgen.runtime.packing import number, pack
+from taskgen.runtime.wire import ENCODER, Envelope, new_task_id
+from taskgen.vocabulary import NO_RETRY, ParamKind, Priority, Retry
+
+A = TypeVar("A", bound=msgspec.Struct)
+R = TypeVar("R")
+
+
+class TaskDef(Generic[A, R]):
+    """One task: wire name, queue, argument and result types, and its policies."""
+
+    __slots__ = (
+        "accepts",
+        "args",
+        "args_decoder",
+        "decoded_by",
+        "fingerprint",
+        "name",
+        "params",
+        "priority",
+        "queue",
+        "result",
+        "result_decoder",
+        "result_ttl",
+        "retry",
+        "timeout",
+    )
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        queue: str,
+        fingerprint: str,
+        args: type[A],
+        result: Any,
+        params: tuple[tuple[str, ParamKind], ...] = (),
+        timeout: float | None = None,
+        retry: Retry = NO_RETRY,
+        priority: Priority = Priority.NORMAL,
+        result_ttl: float = 3600.0,
+        accepts: tuple[str, ...] = (),
+        decoded_by: tuple[str, ...] = (),
+    ) -> None:
+        self.name = name
+        self.queue = queue
+        self.fingerprint = fingerprint
+        self.args = args
+        self.result = result
+        self.params = params
+        self.timeout = timeout
+        self.retry = retry
+        self.priority = priority
+        self.result_ttl = result_ttl
+        #: Earlier fingerprints whose payloads this version's workers decode (from the lock).
+        self.accepts = accepts
+        #: Earlier fingerprints whose workers decode this version's payloads (from the lock).
+        self.decoded_by = decoded_by
+        self.args_decoder: bigint.Decoder[A] = bigint.Decoder(args)
+        self.result_decoder: bigint.Decoder[R] = bigint.Decoder(result)
+
+    def __repr__(self) -> str:
+        return f"TaskDef({self.name!r}, queue={self.queue!r})"
+
+
+Seconds = float | datetime.timedelta
+
+
+class EnqueueOptions(msgspec.Struct, frozen=True, kw_only=True):
+    """Per-call options: when to run, how urgent, under which id, and until when it is wanted."""
+
+    #: Run no sooner than this long from now.
+    delay: Seconds | None = None
+    #: Run no sooner than this moment (timezone-aware).
+    at: datetime.datetime | None = None
+    #: Overrides the task's priority from the contract.
+    priority: Priority | None = None
+    #: A caller-chosen id: enqueueing the same id again returns the existing task.
+    task_id: str | None = None
+    #: Drop the task, with a recorded reason, if it has not started within this long.
+    expires: Seconds | None = None
+
+    def __post_init__(self) -> None:
+        if self.delay is not None and self.at is not None:
+            raise ValueError("give delay or at, not both")
+        if self.at is not None and self.at.tzinfo is None:
+            raise ValueError("at must be timezone-aware, e.g. datetime.now(UTC) + timedelta(...)")
+        if self.task_id is not None and not self.task_id:
+            raise ValueError("task_id must not be empty")
+
+    def delay_ms(self) -> int:
+        """Milliseconds to wait before the task is ready (0: now)."""
+        if self.at is not None:
+            wait = (self.at - datetime.datetime.now(datetime.UTC)).total_seconds()
+        else:
+            wait = _seconds(self.delay)
+        return max(0, round(wait * 1000))
+
+    def expires_at(self, enqueued_at: int) -> int:
+        """The epoch millisecond after which the task must not start (0: never)."""
+        if self.expires is None:
+            return 0
+        return enqueued_at + self.delay_ms() + max(1, round(_seconds(self.expires) * 1000))
+
+
+def _seconds(value: Seconds | None) -> float:
+    if value is None:
+        return 0.0
+    if isinstance(value, datetime.timedelta):
+        return value.total_seconds()
+    return float(value)
+
+
+NO_OPTIONS = EnqueueOptions()
+
+
+class Call(Generic[R]):
+    """A task with its arguments and options, ready to enqueue alone or with others."""
+
+    __slots__ = ("args", "options", "task")
+
+    def __init__(
+        self, task: TaskDef[Any, R], args: msgspec.Struct, options: EnqueueOptions = NO_OPTIONS
+    ) -> None:
+        self.task = task
+        self.args = args
+        self.options = options
+
+
+def encode_call(
+    task: TaskDef[Any, Any],
+    args: msgspec.Struct,
+    options: EnqueueOptions,
+    now: int,
+    task_id: str | None = None,
+    reply: bytes = b"",
+) -> tuple[str, int, int, bytes]:
+    """One task's id, priority level, delay in ms and encoded envelope."""
+    task_id = options.task_id or task_id or new_task_id()
+    if options is NO_OPTIONS:
+        priority, delay, expires_at = task.priority, 0, 0
+    else:
+        priority = options.priority if options.priority is not None else task.priority
+        delay = options.delay_ms()
+        expires_at = options.expires_at(now)
+    envelope = Envelope(
+        task_id,
+        task.name,
+        task.fingerprint,
+        msgspec.Raw(bigint.encode(args)),
+        now,
+        1,
+        priority,
+        expires_at,
+        None,
+        reply,
+    )
+    return task_id, int(priority), delay, ENCODER.encode(envelope)
+
+
+def pack_call(
+    task: TaskDef[Any, Any],
+    args: msgspec.Struct,
+    options: EnqueueOptions,
+    now: int,
+    task_id: str | None = None,
+    reply: bytes = b"",
+) -> tuple[str, bytes]:
+    """The task id, and the packed record the enqueue script reads for this task."""
+    task_id, level, delay, envelope = encode_call(task, args, options, now, task_id, reply)
+    return task_id, pack([task_id.encode(), number(level), number(delay), envelope, reply])
