@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from taskgen.runtime import Client, ResultTimeout, SyncClient
-from tests.redis_server import RestartableServer, restartable_server
+from tests.redis_server import FaultyServer, faulty_server
 from tests.runtime.test_results import bind_nap
 from tests.tasks_fixture import SLEEP, SleepArgs, running_worker
 
@@ -24,8 +24,8 @@ TASKS = 20
 
 
 @pytest.fixture
-def server() -> Iterator[RestartableServer]:
-    with restartable_server(persist=True) as started:
+def server() -> Iterator[FaultyServer]:
+    with faulty_server(persistent=True) as started:
         yield started
 
 
@@ -43,7 +43,7 @@ def subscribed_channels(url: str) -> int:
         return len(r.pubsub_channels())
 
 
-async def test_async_waiters_ride_through_a_restart(server: RestartableServer) -> None:
+async def test_async_waiters_ride_through_a_restart(server: FaultyServer) -> None:
     async with Client.from_url(server.url) as client:
         handles = [
             await client.enqueue(SLEEP, SleepArgs(seconds=0, tag=str(i))) for i in range(TASKS)
@@ -58,7 +58,7 @@ async def test_async_waiters_ride_through_a_restart(server: RestartableServer) -
             assert await after.result(timeout=PATIENCE) == "after"
 
 
-def test_sync_waiters_ride_through_a_restart(server: RestartableServer) -> None:
+def test_sync_waiters_ride_through_a_restart(server: FaultyServer) -> None:
     with SyncClient.from_url(server.url) as client:
         handles = [client.enqueue(SLEEP, SleepArgs(seconds=0, tag=str(i))) for i in range(TASKS)]
         results: dict[int, str] = {}
@@ -84,7 +84,7 @@ def test_sync_waiters_ride_through_a_restart(server: RestartableServer) -> None:
 async def test_a_restart_that_lost_the_tasks_ends_in_result_timeouts() -> None:
     """Without persistence the tasks are gone: waiters time out as they asked, no sooner and
     with no connection error, and the client serves new tasks."""
-    with restartable_server(persist=False) as server:
+    with faulty_server(persistent=False) as server:
         async with Client.from_url(server.url) as client:
             lost = await client.enqueue(SLEEP, SleepArgs(seconds=0, tag="lost"))
             waiting = asyncio.ensure_future(lost.result(timeout=2.0))
