@@ -26,6 +26,8 @@ import msgspec
 
 from taskgen.vocabulary import TASK_ATTR, TaskOptions
 from taskgen_codegen.check.compat import Finding
+from taskgen_codegen.check.lineage import lineage_of
+from taskgen_codegen.check.lock import Lock
 from taskgen_codegen.check.rules import NEW_TO_OLD, OLD_TO_NEW, SOURCE, Direction, Position
 
 #: What broke: a direction, and whether in arguments or results (SOURCE always "args").
@@ -471,3 +473,38 @@ def iter_pairs(folder: Path) -> Iterator[tuple[str, Path, Path]]:
     """Every before/after fixture pair below ``folder``."""
     for case in sorted(p for p in folder.iterdir() if (p / "before.py").is_file()):
         yield case.name, case / "before.py", case / "after.py"
+
+
+# -- the registry's lineage -------------------------------------------------------------------
+
+
+#: The test's own account (not the code's) of what breaks an old client on a new worker: the
+#: worker reads the client's arguments, the client the worker's result; and the reverse pair.
+OLD_CLIENT_NEW_WORKER: set[Break] = {(OLD_TO_NEW, "args"), (NEW_TO_OLD, "result")}
+NEW_CLIENT_OLD_WORKER: set[Break] = {(NEW_TO_OLD, "args"), (OLD_TO_NEW, "result")}
+
+
+def lineage_disagreement(
+    old: Lock, new: Lock, findings: list[Finding], seen: dict[str, set[Break]]
+) -> str:
+    """Where the lineage a build records (which earlier fingerprints share a queue with the new
+    version) differs from what msgspec does with the two versions' values."""
+    lineages = lineage_of(old, new, findings)
+    problems = []
+    for wire, task in new.tasks.items():
+        before = old.tasks.get(wire)
+        if before is None or before.fingerprint == task.fingerprint:
+            continue
+        broken = seen.get(wire, set())
+        lineage = lineages[wire]
+        for name, recorded, breaks in (
+            ("accepts", lineage.accepts, OLD_CLIENT_NEW_WORKER),
+            ("decoded_by", lineage.decoded_by, NEW_CLIENT_OLD_WORKER),
+        ):
+            works = not (broken & breaks)
+            if (before.fingerprint in recorded) != works:
+                problems.append(
+                    f"{wire}: {name} {'lacks' if works else 'holds'} the old fingerprint, "
+                    f"but msgspec {'decodes' if works else 'fails'} ({_spell(broken)})"
+                )
+    return "; ".join(problems)

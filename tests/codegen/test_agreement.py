@@ -21,6 +21,7 @@ from tests.agreement import (
     experiment_by_task,
     import_module,
     iter_pairs,
+    lineage_disagreement,
     task_disagreement,
 )
 from tests.codegen.test_evolution import FIXTURES, load
@@ -42,6 +43,8 @@ def test_each_fixture_pair_is_classified_as_msgspec_behaves(case: str, tmp_path:
     assert not problem, f"{case}: {problem}"
     per_task = task_disagreement(breaks_by_task(old, new, findings), seen, findings)
     assert not per_task, f"{case}: {per_task}"
+    lineage = lineage_disagreement(old, new, findings, seen)
+    assert not lineage, f"{case}: {lineage}"
 
 
 def _load_source(root: Path, source: str) -> tuple[object, Path]:
@@ -74,7 +77,9 @@ def test_generated_contract_changes_are_classified_as_msgspec_behaves(data: st.D
         old_lock, new_lock = lock_of(before), lock_of(after)  # type: ignore[arg-type]
         findings = compare(old_lock, new_lock)
         seen = experiment_by_task(import_module(before_py), import_module(after_py))
-    problem = disagreement(findings, set().union(*seen.values())) or task_disagreement(
-        breaks_by_task(old_lock, new_lock, findings), seen, findings
+    problem = (
+        disagreement(findings, set().union(*seen.values()))
+        or task_disagreement(breaks_by_task(old_lock, new_lock, findings), seen, findings)
+        or lineage_disagreement(old_lock, new_lock, findings, seen)
     )
     assert not problem, f"{problem}\n--- before\n{render(old)}--- after\n{render(new)}"

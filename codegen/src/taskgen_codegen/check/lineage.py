@@ -5,18 +5,19 @@ and records, in the new lock, the earlier fingerprints whose payloads this versi
 decode (``accepts``) and those whose workers decode this version's payloads (``decoded_by``),
 carried forward from build to build while every change stays compatible. The generated
 ``TaskDef`` carries both, and the runtime registry judges a deploy with them alone: it needs no
-compatibility rules of its own.
+compatibility rules of its own: the directions come from ``taskgen check``'s rules.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import msgspec
 
-from taskgen_codegen.check.compat import Finding
-from taskgen_codegen.check.lock import Lock, LockTask
+from taskgen_codegen.check.compat import Break, Finding, breaks_by_task
+from taskgen_codegen.check.lock import Lock
+from taskgen_codegen.check.rules import Direction
 
 #: Earlier fingerprints kept per task and direction, newest first.
 KEPT = 16
@@ -33,26 +34,20 @@ class Lineage:
 NO_LINEAGE = Lineage()
 
 
-def incompatible(
-    wire: str, old: LockTask, new: LockTask, findings: Iterable[Finding]
-) -> tuple[bool, bool]:
-    """Whether new workers fail to decode old payloads, and old workers new payloads.
-
-    The one place that reads ``taskgen check``'s findings for this: until its rules say which
-    direction a change breaks, any breaking finding about the task counts as both.
-    """
-    types = set(old.types) | set(new.types)
-    for finding in findings:
-        anchor = finding.anchor
-        mine = anchor[1] == wire if anchor[0] in ("task", "param") else anchor[1] in types
-        if mine and finding.severity == "breaking":
-            return True, True
-    return False, False
+#: What breaks an old client on a new worker (it sends arguments, reads the result), and a new
+#: client on an old worker.
+OLD_CLIENT_NEW_WORKER: frozenset[Break] = frozenset(
+    {(Direction.OLD_TO_NEW, "args"), (Direction.NEW_TO_OLD, "result")}
+)
+NEW_CLIENT_OLD_WORKER: frozenset[Break] = frozenset(
+    {(Direction.NEW_TO_OLD, "args"), (Direction.OLD_TO_NEW, "result")}
+)
 
 
 def lineage_of(previous: Lock | None, current: Lock, findings: list[Finding]) -> dict[str, Lineage]:
     """The lineage of every task of ``current``, given the accepted lock and the findings of
-    comparing the two."""
+    comparing the two: which directions break comes from ``taskgen check``'s rules."""
+    breaks = breaks_by_task(previous, current, findings) if previous is not None else {}
     lineages: dict[str, Lineage] = {}
     for wire, task in current.tasks.items():
         old = previous.tasks.get(wire) if previous is not None else None
@@ -61,10 +56,10 @@ def lineage_of(previous: Lock | None, current: Lock, findings: list[Finding]) ->
         elif old.fingerprint == task.fingerprint:
             lineages[wire] = Lineage(old.accepts, old.decoded_by)
         else:
-            breaks_new, breaks_old = incompatible(wire, old, task, findings)
+            broken = breaks.get(wire, frozenset())
             lineages[wire] = Lineage(
-                () if breaks_new else _chain(old.fingerprint, old.accepts),
-                () if breaks_old else _chain(old.fingerprint, old.decoded_by),
+                () if broken & OLD_CLIENT_NEW_WORKER else _chain(old.fingerprint, old.accepts),
+                () if broken & NEW_CLIENT_OLD_WORKER else _chain(old.fingerprint, old.decoded_by),
             )
     return lineages
 
