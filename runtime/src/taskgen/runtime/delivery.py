@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from taskgen.runtime.keys import QueueKeys
+from taskgen.runtime.observe import Run
 from taskgen.runtime.wire import Envelope
 
 
@@ -19,6 +20,7 @@ class Delivery:
         "keys",
         "payload",
         "redeliveries",
+        "run",
         "runner",
         "stream",
         "task_id",
@@ -41,6 +43,8 @@ class Delivery:
         self.payload = payload
         self.redeliveries = redeliveries
         self.envelope: Envelope | None = None
+        #: What observers know of this run (None when the worker has no observers).
+        self.run: Run | None = None
         self.runner: asyncio.Future[Any] | None = None
         self.timer: asyncio.TimerHandle | None = None
         self.cancelled: str | None = None

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -28,6 +29,7 @@ from taskgen.runtime.failures import (
 )
 from taskgen.runtime.injection import NO_EXTRAS
 from taskgen.runtime.keys import LEVELS, QueueKeys
+from taskgen.runtime.observe import Ending, Run, TaskObserver, notify_ended, notify_started
 from taskgen.runtime.packing import LENGTH, number, pack
 from taskgen.runtime.recycling import Recycler
 from taskgen.runtime.slots import Slots
@@ -74,6 +76,7 @@ class Executor:
         max_result_bytes: int = MAX_RESULT_BYTES,
         max_deliveries: int | None = None,
         recycler: Recycler | None = None,
+        observers: Sequence[TaskObserver] = (),
     ) -> None:
         self.bindings = bindings
         self.completer = completer
@@ -84,6 +87,8 @@ class Executor:
         #: A delivery beyond this many is dead-lettered unrun: its workers keep dying.
         self.max_deliveries = max_deliveries
         self.recycler = recycler
+        #: Told about every run's start and ending (metrics, traces, logs, the heartbeat).
+        self.observers = tuple(observers)
         #: Deliveries not yet ended, per queue and entry id: their leases are renewed.
         self.inflight: dict[QueueKeys, dict[bytes, Delivery]] = {}
         self.idle = asyncio.Event()
@@ -169,6 +174,16 @@ class Executor:
             envelope.enqueued_at,
             self.state,
         )
+        if self.observers:
+            delivery.run = Run(
+                envelope.task,
+                envelope.id,
+                delivery.keys.queue,
+                envelope.attempt,
+                delivery.redeliveries + 1,
+                envelope.enqueued_at,
+                envelope.trace,
+            )
         loop = asyncio.get_running_loop()
         delivery.runner = loop.create_task(self._run(delivery, binding, context, args, loop))
 
@@ -184,6 +199,9 @@ class Executor:
     ) -> None:
         if binding.timeout is not None:
             delivery.timer = loop.call_later(binding.timeout, self._cancel, delivery, TIMEOUT)
+        if delivery.run is not None:
+            # Inside the task's own context: what observers make current, the handler runs under.
+            notify_started(self.observers, delivery.run)
         try:
             try:
                 if binding.resolver is None and binding.is_async:  # the common case, inlined
@@ -233,7 +251,10 @@ class Executor:
         if binding.is_async:
             return await binding.call(context, args, extras)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.threads, binding.call, context, args, extras)
+        # The thread runs in a copy of the task's context (as asyncio.to_thread does), so
+        # context variables such as the current trace span reach sync handlers too.
+        run = contextvars.copy_context().run
+        return await loop.run_in_executor(self.threads, run, binding.call, context, args, extras)
 
     def _cancelled(self, delivery: Delivery, binding: Binding[Any, Any]) -> None:
         reason = delivery.cancelled
@@ -315,6 +336,8 @@ class Executor:
                     ]
                 ),
             )
+            if self.observers:
+                self._observe(delivery, Ending(status, error, retrying=True))
             return
         reason = "retries exhausted" if binding.retry.attempts > 1 else "failed"
         log.warning(
@@ -410,6 +433,8 @@ class Executor:
             name = task or (envelope.task if envelope else "?")
             values += [name.encode(), clean(dead).encode(), delivery.payload]
         self._record(delivery, pack(values))
+        if self.observers:
+            self._observe(delivery, Ending(status, error, dead=dead is not None), task)
 
     def _done(self, delivery: Delivery, binding: Binding[Any, Any], value: msgspec.Raw) -> None:
         """The common ending, from pre-packed pieces (see ``complete.lua``, record F)."""
@@ -437,6 +462,24 @@ class Executor:
             LENGTH(len(envelope.reply)), envelope.reply,
         ))  # fmt: skip
         self._record(delivery, record)
+        if self.observers:
+            self._observe(delivery, Ending(TaskStatus.DONE))
+
+    def _observe(self, delivery: Delivery, ending: Ending, task: str | None = None) -> None:
+        """Tell observers how a run ended; an entry never started gets a run made up now."""
+        run = delivery.run
+        if run is None:
+            envelope = delivery.envelope
+            run = Run(
+                task or (envelope.task if envelope else "?"),
+                envelope.id if envelope else delivery.task_id.decode(errors="replace"),
+                delivery.keys.queue,
+                envelope.attempt if envelope else 1,
+                delivery.redeliveries + 1,
+                envelope.enqueued_at if envelope else 0,
+                envelope.trace if envelope else None,
+            )
+        notify_ended(self.observers, run, ending)
 
     def _record(self, delivery: Delivery, record: bytes) -> None:
         self.completer.add(delivery.keys, record)

@@ -25,6 +25,7 @@ from redis.exceptions import RedisError
 from taskgen.runtime.execution import Delivery, Executor
 from taskgen.runtime.faults import Backoff, create_groups, describe, missing_group
 from taskgen.runtime.keys import GROUP, QueueKeys
+from taskgen.runtime.observe import notify_reclaimed
 from taskgen.runtime.scripts import Scripts
 from taskgen.runtime.slots import Slots
 
@@ -164,6 +165,7 @@ class LeaseKeeper:
                 args=[GROUP, self._consumer, self._lease_ms, room, keys.base],
             )
             held = self._executor.inflight.get(keys) or {}
+            taken = 0
             for i in range(0, len(flat), 6):
                 if flat[i + 1] in held:  # already running here: its renewal came late
                     continue
@@ -182,6 +184,9 @@ class LeaseKeeper:
                     self._executor.abort(delivery.task_id.decode())
                 self._waiting.append(delivery)
                 self._arrived.set()
+                taken += 1
+            if taken and self._executor.observers:
+                notify_reclaimed(self._executor.observers, keys.queue, taken)
 
     async def sweep(self) -> None:
         """Remove the consumers of workers that are gone: no heartbeat, nothing pending."""

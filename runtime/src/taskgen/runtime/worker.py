@@ -39,6 +39,7 @@ from taskgen.runtime.faults import (
 from taskgen.runtime.injection import Injector
 from taskgen.runtime.keys import DEFAULT_PREFIX, GROUP, QueueKeys
 from taskgen.runtime.lease import LeaseKeeper
+from taskgen.runtime.observe import TaskObserver
 from taskgen.runtime.reader import QueueReader
 from taskgen.runtime.recycling import Recycler
 from taskgen.runtime.registry_publisher import RegistryPublisher
@@ -84,6 +85,7 @@ class Worker:
         max_deliveries: int | None = 5,
         max_tasks: int | None = None,
         max_memory_mb: int | None = None,
+        observers: Iterable[TaskObserver] = (),
     ) -> None:
         if lease <= 0 or grace < 0:
             raise ValueError("lease must be > 0 and grace >= 0 seconds")
@@ -113,6 +115,8 @@ class Worker:
         self.max_memory_mb = max_memory_mb
         #: True once the worker stopped because it had run its share (the CLI exits with 75).
         self.spent = False
+        #: Told about every task run (see ``taskgen.runtime.observe``): metrics, traces, logs.
+        self.observers = list(observers)
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{new_task_id()[:8]}"
         self._stop: asyncio.Event | None = None
 
@@ -221,6 +225,7 @@ class Worker:
             max_result_bytes=self.max_result_bytes,
             max_deliveries=self.max_deliveries,
             recycler=self._recycler(),
+            observers=self.observers,
         )
         readers = [
             QueueReader(

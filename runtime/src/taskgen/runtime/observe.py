@@ -1,0 +1,133 @@
+"""What a worker tells its observers (metrics, traces, logs, its heartbeat) about each task.
+
+An observer sees a task start inside the task's own asyncio context, so what it sets there
+(e.g. a tracing span made current) is what the handler runs under, and sees it end once its
+ending is recorded. A worker with no observers pays one falsy check per task.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from taskgen.runtime.wire import ErrorInfo, TaskStatus
+
+__all__ = ["Ending", "Run", "TaskObserver"]
+
+
+class Run:
+    """One task run as observers see it; ``notes`` is theirs to keep per-run state in."""
+
+    __slots__ = (
+        "attempt",
+        "delivery",
+        "enqueued_at",
+        "notes",
+        "queue",
+        "started",
+        "task",
+        "task_id",
+        "trace",
+    )
+
+    def __init__(
+        self,
+        task: str,
+        task_id: str,
+        queue: str,
+        attempt: int,
+        delivery: int,
+        enqueued_at: int,
+        trace: dict[str, str] | None,
+    ) -> None:
+        self.task = task
+        self.task_id = task_id
+        self.queue = queue
+        #: 1 on the first try; counts retries.
+        self.attempt = attempt
+        #: 1 on the first delivery of this attempt; more after a worker died running it.
+        self.delivery = delivery
+        #: When the client enqueued the task, in epoch milliseconds.
+        self.enqueued_at = enqueued_at
+        #: The enqueuing side's trace context (W3C headers), if it sent one.
+        self.trace = trace
+        #: ``time.perf_counter()`` when the handler was called; None for a task never started.
+        self.started: float | None = None
+        self.notes: dict[str, Any] = {}
+
+    @property
+    def duration(self) -> float:
+        """Seconds since the handler was called (0 for a task never started)."""
+        return 0.0 if self.started is None else time.perf_counter() - self.started
+
+
+class Ending:
+    """How one run ended: its status, and whether it is retried or dead-lettered."""
+
+    __slots__ = ("dead", "error", "retrying", "status")
+
+    def __init__(
+        self,
+        status: TaskStatus,
+        error: ErrorInfo | None = None,
+        *,
+        retrying: bool = False,
+        dead: bool = False,
+    ) -> None:
+        #: DONE, FAILED, TIMED_OUT, ABORTED, EXPIRED or REJECTED (FAILED/TIMED_OUT when retrying).
+        self.status = status
+        self.error = error
+        #: The run failed and another attempt is scheduled.
+        self.retrying = retrying
+        #: The task went to the dead-letter stream.
+        self.dead = dead
+
+
+class TaskObserver:
+    """Base of worker observers: override what you need; every method does nothing here."""
+
+    def started(self, run: Run) -> None:
+        """The handler is about to be called, in the task's own context."""
+
+    def ended(self, run: Run, ending: Ending) -> None:
+        """The run's ending was handed to the completer (it is written in the next batch)."""
+
+    def reclaimed(self, queue: str, count: int) -> None:
+        """This worker took over ``count`` entries whose lease had run out."""
+
+
+def notify_started(observers: Sequence[TaskObserver], run: Run) -> None:
+    """Tell every observer a run starts; an observer's error never reaches the task."""
+    run.started = time.perf_counter()
+    for observer in observers:
+        try:
+            observer.started(run)
+        except Exception:
+            _complain(observer, "started")
+
+
+def notify_ended(observers: Sequence[TaskObserver], run: Run, ending: Ending) -> None:
+    """Tell every observer a run ended."""
+    for observer in observers:
+        try:
+            observer.ended(run, ending)
+        except Exception:
+            _complain(observer, "ended")
+
+
+def notify_reclaimed(observers: Sequence[TaskObserver], queue: str, count: int) -> None:
+    """Tell every observer about entries taken over from dead workers."""
+    for observer in observers:
+        try:
+            observer.reclaimed(queue, count)
+        except Exception:
+            _complain(observer, "reclaimed")
+
+
+def _complain(observer: TaskObserver, event: str) -> None:
+    import logging
+
+    logging.getLogger("taskgen.worker").exception(
+        "observer %s failed on %r; the task goes on", type(observer).__qualname__, event
+    )
