@@ -1,4 +1,4 @@
-"""The code generator's commands, ``taskgen build`` and ``taskgen check``.
+"""The code generator's commands: ``taskgen build``, ``taskgen check`` and ``taskgen dev``.
 
 The ``taskgen`` console script belongs to the runtime; it finds these through the
 ``taskgen.commands`` entry point group and calls :func:`register`.
@@ -13,9 +13,10 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``build`` and ``check`` to the ``taskgen`` command line."""
+    """Add ``build``, ``check`` and ``dev`` to the ``taskgen`` command line."""
     app.command()(build)
     app.command()(check)
+    app.command()(dev)
 
 
 def build(
@@ -41,21 +42,51 @@ def build(
     check: Annotated[
         bool, typer.Option("--check", help="Write nothing; exit 1 if generated files are stale.")
     ] = False,
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch", help="Build, then rebuild whenever the contracts or handlers change."
+        ),
+    ] = False,
 ) -> None:
     """Generate the client package and the worker scaffold from the contracts."""
+    overrides = {
+        "contracts": str(contracts) if contracts is not None else None,
+        "client_out": client_out,
+        "client_package": client_package,
+        "worker_out": worker_out,
+        "lock": lock,
+    }
+    if watch and check:
+        raise typer.BadParameter("--watch writes files; run --check without it")
+    if watch:
+        from taskgen_codegen.dev.watch import watch_build
+
+        raise typer.Exit(watch_build(root, overrides))
     from taskgen_codegen.cli_build import run_build
 
-    raise typer.Exit(
-        run_build(
-            root,
-            contracts=str(contracts) if contracts is not None else None,
-            client_out=client_out,
-            client_package=client_package,
-            worker_out=worker_out,
-            lock=lock,
-            check=check,
-        )
-    )
+    raise typer.Exit(run_build(root, check=check, **overrides))
+
+
+def dev(
+    contracts: Annotated[
+        Path | None,
+        typer.Argument(help="The contracts folder (default: [tool.taskgen] contracts)."),
+    ] = None,
+    redis_url: Annotated[
+        str | None,
+        typer.Option(help="Use this Redis instead of starting an embedded valkey-server."),
+    ] = None,
+    port: Annotated[int, typer.Option(help="Port of the dashboard (on 127.0.0.1).")] = 8080,
+    root: Annotated[
+        Path, typer.Option(help="Project root: where pyproject.toml and the outputs are.")
+    ] = Path("."),
+) -> None:
+    """Run a project locally: a server, the build on every change, a reloading worker."""
+    from taskgen_codegen.dev.session import run_dev
+
+    overrides = {"contracts": str(contracts) if contracts is not None else None}
+    raise typer.Exit(run_dev(root, overrides, redis_url, port))
 
 
 def check(

@@ -1,0 +1,190 @@
+"""``taskgen dev`` and ``taskgen build --watch`` as a user runs them: real processes, real edits.
+
+Every wait is for a line the command prints (or a process state), with a deadline.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import REPO
+
+TASKGEN = str(Path(sys.executable).parent / "taskgen")
+DEADLINE = 30.0
+
+HANDLER = '''from taskgen.runtime import Context
+
+
+def count_subscribers(ctx: Context, newsletter: str) -> int:
+    """How many people subscribe to a newsletter."""
+    return len(newsletter) * {factor}
+'''
+
+ENQUEUE = """
+import sys
+from shop_tasks import ShopTasksSync
+
+with ShopTasksSync.from_url(sys.argv[1]) as tasks:
+    print(tasks.emails.count_subscribers(sys.argv[2]).result(timeout=20))
+"""
+
+NEW_TASK = '''
+
+@task(queue="emails")
+def unsubscribe_all(newsletter: str) -> int:
+    """Remove every subscriber of a newsletter; how many there were."""
+    ...
+'''
+
+
+class Running:
+    """A command whose merged output is read line by line, as it comes."""
+
+    def __init__(self, command: list[str], cwd: Path) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.process = subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)
+
+    def wait_for(self, pattern: str, timeout: float = DEADLINE) -> tuple[re.Match[str], list[str]]:
+        """The first new line matching ``pattern``, and the lines that came before it."""
+        deadline = time.monotonic() + timeout
+        before: list[str] = []
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self.lines.get(timeout=left)
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            self.seen.append(line)
+            if found := re.search(pattern, line):
+                return found, before
+            before.append(line)
+        output = "\n".join(self.seen)
+        raise AssertionError(f"no line matching {pattern!r} within {timeout}s:\n{output}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=DEADLINE)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """The README's project: the example contracts and [tool.taskgen], not built yet."""
+    shutil.copytree(
+        REPO / "contracts", tmp_path / "contracts", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
+    return tmp_path
+
+
+@pytest.fixture
+def dev(project: Path) -> Iterator[Running]:
+    running = Running([TASKGEN, "dev", "--port", str(_free_port())], project)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _count_subscribers(project: Path, redis_url: str, newsletter: str) -> str:
+    """Enqueue through the generated client, in a process of its own, and wait for the result."""
+    env = {**os.environ, "PYTHONPATH": str(project / "build" / "shop_tasks")}
+    done = subprocess.run(
+        [sys.executable, "-c", ENQUEUE, redis_url, newsletter],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def _gone(pid: int, timeout: float = DEADLINE) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)  # polling a pid has no event to wait on; bounded by the deadline
+    return False
+
+
+def _write_handler(project: Path, factor: int) -> None:
+    path = project / "build" / "worker" / "handlers" / "emails" / "count_subscribers.py"
+    path.write_text(HANDLER.format(factor=factor))
+
+
+def _restarted(dev: Running, cause: str) -> int:
+    """The new worker's pid, once the build that ``cause`` started has restarted it; no other
+    build ran since the last one (the files a build writes itself start none)."""
+    found, before = dev.wait_for(cause + r": built.*worker restarted \(pid (\d+)\)")
+    assert not [line for line in before if ": built" in line], before
+    return int(found[1])
+
+
+def test_dev_serves_reloads_rebuilds_and_stops_everything(project: Path, dev: Running) -> None:
+    found, _ = dev.wait_for(r"Redis:\s+(\S+) .* pid (\d+)")
+    redis_url, server_pid = found[1], int(found[2])
+    worker_pids = [int(dev.wait_for(r"worker: .*\(pid (\d+)\)")[0][1])]
+
+    _write_handler(project, 1)
+    worker_pids.append(_restarted(dev, r"count_subscribers\.py"))
+    assert _count_subscribers(project, redis_url, "news") == "4"
+
+    _write_handler(project, 10)
+    worker_pids.append(_restarted(dev, r"count_subscribers\.py"))
+    assert _count_subscribers(project, redis_url, "news") == "40"
+
+    contract = project / "contracts" / "emails.py"
+    contract.write_text(contract.read_text() + NEW_TASK)
+    worker_pids.append(_restarted(dev, r"contracts/emails\.py"))
+    client = (project / "build" / "shop_tasks" / "shop_tasks" / "client.py").read_text()
+    assert "emails.unsubscribe_all" in client
+    assert (project / "build" / "worker" / "handlers" / "emails" / "unsubscribe_all.py").is_file()
+    assert _count_subscribers(project, redis_url, "daily") == "50"
+
+    _write_handler(project, 2)
+    worker_pids.append(_restarted(dev, r"count_subscribers\.py"))
+    assert _count_subscribers(project, redis_url, "daily") == "10"
+
+    dev.process.send_signal(signal.SIGINT)
+    assert dev.process.wait(timeout=DEADLINE) == 0
+    for pid in (server_pid, *worker_pids):
+        assert _gone(pid), f"process {pid} outlived taskgen dev"
+    host, _, port = redis_url.removeprefix("redis://").partition("/")[0].partition(":")
+    with pytest.raises(OSError), socket.create_connection((host, int(port)), timeout=5):
+        pass
