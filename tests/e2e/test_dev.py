@@ -143,6 +143,13 @@ def _gone(pid: int, timeout: float = DEADLINE) -> bool:
     return False
 
 
+def _replace(path: Path, old: str, new: str) -> None:
+    """Edit a file the way many editors save one: write a new file, rename it over the old."""
+    temporary = path.with_name(path.name + ".new")
+    temporary.write_text(path.read_text().replace(old, new))
+    temporary.replace(path)
+
+
 def _write_handler(project: Path, factor: int) -> None:
     path = project / "build" / "worker" / "handlers" / "emails" / "count_subscribers.py"
     path.write_text(HANDLER.format(factor=factor))
@@ -188,3 +195,77 @@ def test_dev_serves_reloads_rebuilds_and_stops_everything(project: Path, dev: Ru
     host, _, port = redis_url.removeprefix("redis://").partition("/")[0].partition(":")
     with pytest.raises(OSError), socket.create_connection((host, int(port)), timeout=5):
         pass
+
+
+def test_nothing_outlives_a_killed_dev(dev: Running) -> None:
+    found, _ = dev.wait_for(r"Redis:\s+(\S+) .* pid (\d+)")
+    server_pid = int(found[2])
+    worker_pid = int(dev.wait_for(r"worker: .*\(pid (\d+)\)")[0][1])
+    dev.process.kill()
+    dev.process.wait(timeout=DEADLINE)
+    assert _gone(server_pid), "the server outlived a SIGKILLed taskgen dev"
+    assert _gone(worker_pid), "the worker outlived a SIGKILLed taskgen dev"
+
+
+def test_a_crashed_worker_is_reported_and_comes_back_on_the_next_change(
+    project: Path, dev: Running
+) -> None:
+    found, _ = dev.wait_for(r"Redis:\s+(\S+) .* pid (\d+)")
+    redis_url = found[1]
+    worker_pid = int(dev.wait_for(r"worker: .*\(pid (\d+)\)")[0][1])
+    os.kill(worker_pid, signal.SIGKILL)
+    dev.wait_for(r"worker exited with code -9; it restarts on the next change")
+    _write_handler(project, 3)
+    _restarted(dev, r"count_subscribers\.py")
+    assert _count_subscribers(project, redis_url, "abc") == "9"
+
+
+def test_dev_uses_the_redis_it_is_given(project: Path, redis_url: str) -> None:
+    running = Running([TASKGEN, "dev", "--redis-url", redis_url], project)
+    try:
+        running.wait_for(r"Redis:\s+" + re.escape(redis_url) + r"\s+\(yours")
+        running.wait_for(r"worker: .*\(pid (\d+)\)")
+        _write_handler(project, 1)
+        _restarted(running, r"count_subscribers\.py")
+        assert _count_subscribers(project, redis_url, "news") == "4"
+        running.process.send_signal(signal.SIGINT)
+        assert running.process.wait(timeout=DEADLINE) == 0
+    finally:
+        running.stop()
+
+
+def test_build_watch_rebuilds_reports_problems_and_keeps_watching(project: Path) -> None:
+    running = Running([TASKGEN, "build", "--watch"], project)
+    try:
+        running.wait_for(r"start: built, \d+ created")
+        running.wait_for(r"watching for changes")
+
+        broken = project / "contracts" / "broken.py"
+        broken.write_text(
+            'from taskgen import task\n\n\n@task(queue="x")\ndef broken(x) -> int:\n    ...\n'
+        )
+        running.wait_for(r"contracts/broken\.py: build failed, 1 problem\(s\) in the contracts")
+        running.wait_for(r"^contracts/broken\.py:5: error: task broken\.broken: parameter x has")
+
+        broken.write_text(broken.read_text().replace("(x)", "(x: str)"))
+        _, before = running.wait_for(r"contracts/broken\.py: built, \d+ created")
+        assert not [line for line in before if "built" in line], before
+
+        # A burst of edits is one build.
+        for name in ("billing.py", "emails.py", "common.py"):
+            path = project / "contracts" / name
+            path.write_text(path.read_text() + "\n# edited\n")
+        found, _ = running.wait_for(r": built, nothing to change")
+        assert found.string.split(" ", 1)[1].startswith("contracts/billing.py and 2 more")
+
+        # [tool.taskgen] is a source too, also when an editor saves it as a new file.
+        _replace(project / "pyproject.toml", "build/shop_tasks", "out/shop_tasks")
+        running.wait_for(r"pyproject\.toml: built, \d+ created")
+        assert (project / "out" / "shop_tasks" / "shop_tasks" / "client.py").is_file()
+        _replace(project / "pyproject.toml", "out/shop_tasks", "build/shop_tasks")
+        running.wait_for(r"pyproject\.toml: built, nothing to change")
+
+        running.process.send_signal(signal.SIGINT)
+        assert running.process.wait(timeout=DEADLINE) == 0
+    finally:
+        running.stop()

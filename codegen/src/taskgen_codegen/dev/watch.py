@@ -128,9 +128,12 @@ def rebuilds(builder: Builder) -> Iterator[tuple[list[Path], Rebuild] | None]:
                     continue
                 cause, due = due, None
                 result = builder.build()
-                if builder.watched() != paths:
+                # A new folder (made by the build, or moved by [tool.taskgen]) must be watched
+                # before the build is reported; so must a watched file that an editor replaced
+                # (saved as a new file), since the old watch follows the file that is gone.
+                if builder.watched() != paths or set(cause) & set(paths):
                     done = (cause, result)
-                    break  # the build made (or [tool.taskgen] moved) a folder: watch it first
+                    break
                 yield cause, result
 
 
