@@ -56,7 +56,13 @@ class Running:
     def __init__(self, command: list[str], cwd: Path) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(
-            command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            command,
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,  # a process group of its own, as a terminal gives a command
         )
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.seen: list[str] = []
@@ -133,11 +139,14 @@ def _count_subscribers(project: Path, redis_url: str, newsletter: str) -> str:
 
 
 def _gone(pid: int, timeout: float = DEADLINE) -> bool:
+    """True once ``pid`` has ended (a zombie waiting for init to reap it has ended too)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+            state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        if state == "Z":
             return True
         time.sleep(0.05)  # polling a pid has no event to wait on; bounded by the deadline
     return False
@@ -188,8 +197,10 @@ def test_dev_serves_reloads_rebuilds_and_stops_everything(project: Path, dev: Ru
     worker_pids.append(_restarted(dev, r"count_subscribers\.py"))
     assert _count_subscribers(project, redis_url, "daily") == "10"
 
-    dev.process.send_signal(signal.SIGINT)
+    os.killpg(dev.process.pid, signal.SIGINT)  # Ctrl-C in a terminal: the whole group
     assert dev.process.wait(timeout=DEADLINE) == 0
+    output = "\n".join([*dev.seen, *iter(dev.lines.get, None)])
+    assert "Traceback" not in output and "ERROR" not in output, output
     for pid in (server_pid, *worker_pids):
         assert _gone(pid), f"process {pid} outlived taskgen dev"
     host, _, port = redis_url.removeprefix("redis://").partition("/")[0].partition(":")
