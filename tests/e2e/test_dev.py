@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import queue
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -108,9 +109,19 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def readme_dev_command() -> list[str]:
+    """The README's quickstart command, as a user types it (``taskgen`` from this venv)."""
+    lines = (REPO / "README.md").read_text().splitlines()
+    found = [line for line in lines if line.startswith("taskgen dev")]
+    assert found, "the README's quickstart shows no `taskgen dev`"
+    words = shlex.split(found[0].partition("#")[0])
+    return [TASKGEN, *words[1:]]
+
+
 @pytest.fixture
 def dev(project: Path) -> Iterator[Running]:
-    running = Running([TASKGEN, "dev", "--port", str(_free_port())], project)
+    """The README's ``taskgen dev``, with the dashboard's port moved to a free one."""
+    running = Running([*readme_dev_command(), "--port", str(_free_port())], project)
     try:
         yield running
     finally:
