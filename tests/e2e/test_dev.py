@@ -16,11 +16,14 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from taskgen_codegen.dev import dashboard
 from tests.support import REPO
 
 TASKGEN = str(Path(sys.executable).parent / "taskgen")
@@ -345,3 +348,31 @@ def test_without_a_server_to_start_one_line_says_what_to_do(project: Path) -> No
         "valkey-server), or pass --redis-url redis://HOST:PORT/0"
     ]
     assert not (project / "build").exists()
+
+
+def test_dev_serves_the_dashboard_or_says_it_is_not_installed(project: Path) -> None:
+    port = _free_port()
+    running = Running([*readme_dev_command(), "--port", str(port)], project)
+    try:
+        found, _ = running.wait_for(r"dashboard:\s+(.*)$")
+        if not dashboard.available():
+            assert found[1] == f"not installed ({dashboard.INSTALL})"
+            return
+        assert found[1] == f"http://127.0.0.1:{port}"
+        assert _http_status(found[1]) == 200
+    finally:
+        running.stop()
+
+
+def _http_status(url: str) -> int:
+    """The status of GET ``url``, once something listens there (bounded by the deadline)."""
+    deadline = time.monotonic() + DEADLINE
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                status: int = response.status
+                return status
+        except urllib.error.URLError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)  # the server's start has no event to wait on; bounded by the deadline
