@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from taskgen_codegen.dev import dashboard
+from taskgen_codegen.dev.children import GRACE
 from tests.support import REPO
 
 TASKGEN = str(Path(sys.executable).parent / "taskgen")
@@ -212,7 +213,8 @@ def test_dev_serves_reloads_rebuilds_and_stops_everything(project: Path, dev: Ru
     assert _count_subscribers(project, redis_url, "daily") == "10"
 
     os.killpg(dev.process.pid, signal.SIGINT)  # Ctrl-C in a terminal: the whole group
-    assert dev.process.wait(timeout=DEADLINE) == 0
+    # Within a few seconds: the worker, then the server, each given at most GRACE to stop.
+    assert dev.process.wait(timeout=2 * GRACE + 5) == 0
     output = "\n".join([*dev.seen, *iter(dev.lines.get, None)])
     assert "Traceback" not in output and "ERROR" not in output, output
     for pid in (server_pid, *worker_pids):

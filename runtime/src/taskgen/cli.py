@@ -117,7 +117,11 @@ def dead_purge(
 
 
 #: Commands that another distribution provides, and which one, for a helpful refusal.
-ELSEWHERE = {"build": "taskgen-codegen", "check": "taskgen-codegen"}
+ELSEWHERE = {
+    "build": "taskgen-codegen",
+    "check": "taskgen-codegen",
+    "dev": "'taskgen-codegen[dev]'",
+}
 
 
 def with_plugins() -> typer.Typer:

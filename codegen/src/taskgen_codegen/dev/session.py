@@ -32,9 +32,6 @@ def run_dev(
     root: Path, overrides: Mapping[str, str | None], redis_url: str | None, port: int
 ) -> int:
     """Run everything until Ctrl-C; returns the exit code."""
-    # Files edited twice within one second at the same size would otherwise be read back from
-    # a stale bytecode cache, which is keyed on whole-second mtimes; the children are told too.
-    sys.dont_write_bytecode = True
     with contextlib.ExitStack() as stack:
         stack.enter_context(_interrupted_by_sigterm())
         if redis_url is None:
@@ -147,6 +144,8 @@ class DevSession:
             paths.append(str(config.worker_path.parent.resolve()))
         if env.get("PYTHONPATH"):
             paths.append(env["PYTHONPATH"])
+        # No bytecode cache: a handler saved twice within one second at the same size would be
+        # read back from a stale one (the cache is keyed on whole-second mtimes).
         env.update(
             PYTHONPATH=os.pathsep.join(paths),
             TASKGEN_REDIS_URL=self.redis_url,

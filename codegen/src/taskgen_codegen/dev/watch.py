@@ -25,6 +25,8 @@ from taskgen_codegen.generate import BuildConfig, ConfigError, Report, build, lo
 QUIET_MS = 200
 #: The longest a burst is gathered before rebuilding anyway.
 BURST_MS = 1600
+#: What a build did to files, in the words of its line.
+_VERBS = {"created": "created", "updated": "updated", "removed": "removed", "left": "left alone"}
 #: How often a quiet watch returns control, so ``taskgen dev`` can look after its processes.
 TICK_MS = 300
 
@@ -57,6 +59,10 @@ class Builder:
         self.root = root
         self.overrides = dict(overrides)
         self.config: BuildConfig | None = None
+        # The contracts are imported again at each build: a module edited twice within one
+        # second at the same size would be read back from a stale bytecode cache (keyed on
+        # whole-second mtimes), so none is written.
+        sys.dont_write_bytecode = True
         #: What the last build wrote, with the mtime it left: its own writes are not edits.
         self._written: dict[Path, int | None] = {}
 
@@ -156,10 +162,8 @@ def summary(changed: list[Path], result: Rebuild) -> str:
     if result.error is not None:
         return f"{stamp} {cause}: build failed, {_problems(result.error)}"
     assert result.report is not None
-    counts = {
-        kind: len(result.report.of(kind)) for kind in ("created", "updated", "removed", "left")
-    }
-    done = ", ".join(f"{n} {kind}" for kind, n in counts.items() if n) or "nothing to change"
+    counts = {verb: len(result.report.of(kind)) for kind, verb in _VERBS.items()}
+    done = ", ".join(f"{n} {verb}" for verb, n in counts.items() if n) or "nothing to change"
     serious = [f for f in result.report.recorded if f.severity != "compatible"]
     lock = f" (the lock records {len(serious)} change(s) to review)" if serious else ""
     return f"{stamp} {cause}: built, {done}{lock}"
@@ -189,9 +193,6 @@ def report(changed: list[Path], result: Rebuild) -> None:
 
 def watch_build(root: Path, overrides: Mapping[str, str | None]) -> int:
     """``taskgen build --watch``: build, then rebuild on every change until Ctrl-C."""
-    # A contract edited twice within one second at the same size would otherwise be read back
-    # from a stale bytecode cache: the cache is keyed on whole-second mtimes.
-    sys.dont_write_bytecode = True
     builder = Builder(root, overrides)
     try:
         for event in rebuilds(builder):
