@@ -11,10 +11,10 @@ import importlib
 import importlib.util
 import sys
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from taskgen_codegen.dev.children import Launch
+from taskgen_codegen.generate import BuildConfig
 
 #: What to install when the dashboard is missing.
 INSTALL = "pip install 'taskgen-runtime[dashboard]'"
@@ -26,10 +26,10 @@ def available() -> bool:
     return all(importlib.util.find_spec(name) is not None for name in needed)
 
 
-def launch(redis_url: str, port: int, client_package: str, env: Mapping[str, str]) -> Launch:
+def launch(redis_url: str, port: int, config: BuildConfig, env: Mapping[str, str]) -> Launch:
     """The child process that serves the dashboard on 127.0.0.1:``port``."""
-    command = [sys.executable, "-m", __name__, redis_url, str(port), client_package]
-    return Launch(command, Path.cwd(), env)
+    command = [sys.executable, "-m", __name__, redis_url, str(port), config.client_package]
+    return Launch(command, config.root_path.resolve(), env)
 
 
 def app(redis_url: str, client_package: str) -> Any:

@@ -116,15 +116,16 @@ class DevSession:
         """(Re)start the worker, and the dashboard when the client changed; says what it did."""
         config = self.builder.config
         assert config is not None
+        if dashboard.available() and (
+            self.dashboard.process is None or result.changed(config.client_path)
+        ):
+            self.dashboard.start(
+                dashboard.launch(self.redis_url, self.port, config, self._env(config))
+            )
         if config.worker_path is None:
             return ""
         first = self.worker.process is None
         self.worker.start(self._worker_launch(config))
-        if dashboard.available() and (first or result.changed(config.client_path)):
-            env = self._env(config)
-            self.dashboard.start(
-                dashboard.launch(self.redis_url, self.port, config.client_package, env)
-            )
         return f"; worker {'started' if first else 'restarted'} (pid {self.worker.pid})"
 
     def _worker_launch(self, config: BuildConfig) -> Launch:
