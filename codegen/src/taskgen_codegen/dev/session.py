@@ -48,7 +48,7 @@ def run_dev(
             session = DevSession(Builder(root, overrides), redis_url, port, None)
         stack.callback(session.stop)
         # Runs first on the way out: a second Ctrl-C must not cut the stopping short.
-        stack.callback(signal.signal, signal.SIGINT, signal.SIG_IGN)
+        stack.callback(_ignore_interrupts)
         try:
             return session.run(where)
         except KeyboardInterrupt:
@@ -70,6 +70,11 @@ def _interrupted_by_sigterm() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _ignore_interrupts() -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
 
 
 class DevSession:
