@@ -48,9 +48,11 @@ def spawn(launch: Launch, *, stdout: int | IO[str] | None = None) -> subprocess.
 
 
 def _dying_with(parent: int) -> Callable[[], None]:
+    # Looked up before the fork: loading a library in the child of a threaded parent may block.
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
     def die_with_parent() -> None:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != parent:  # the parent died before the request took effect
             os._exit(1)
 
