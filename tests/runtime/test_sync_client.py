@@ -7,6 +7,9 @@ tests/runtime/test_results_stress.py; EnqueueFailed: tests/runtime/test_enqueue_
 from __future__ import annotations
 
 import asyncio
+import os
+import select
+import signal
 import threading
 import warnings
 from collections.abc import Iterator
@@ -140,3 +143,30 @@ def test_a_blocking_call_on_the_clients_own_loop_is_refused(redis_url: str) -> N
 
         with pytest.raises(RuntimeError, match="from inside its own event loop"):
             client.run(nested())
+
+
+def test_a_client_used_before_a_fork_says_so_in_the_child(redis_url: str) -> None:
+    """Its loop thread stays in the parent: a child's call fails at once, never hangs."""
+    with SyncClient.from_url(redis_url, registry="off") as client:
+        client.enqueue(ADD, AddArgs(a=1, b=1))
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: report what the call raised, then leave without cleanup
+            try:
+                client.enqueue(ADD, AddArgs(a=1, b=1))
+                said = "no error"
+            except RuntimeError as exc:
+                said = str(exc)
+            client.close()
+            os.write(write, said.encode())
+            os._exit(0)
+        os.close(write)
+        answered, _, _ = select.select([read], [], [], 10.0)
+        if not answered:
+            os.kill(pid, signal.SIGKILL)
+        with os.fdopen(read, "rb") as pipe:
+            said = pipe.read().decode() if answered else "the call hung"
+        os.waitpid(pid, 0)
+        assert "used before this process forked" in said
+        # The parent's client goes on.
+        assert client.enqueue(ADD, AddArgs(a=1, b=1)).created

@@ -10,6 +10,7 @@ process alive.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -18,7 +19,7 @@ T = TypeVar("T")
 
 
 class LoopClosed(RuntimeError):
-    """A call came after ``stop()``."""
+    """A call came after ``stop()``, or in a process forked from the one the loop runs in."""
 
 
 class LoopThread:
@@ -31,6 +32,8 @@ class LoopThread:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
         self._stopped = False
+        #: The process that started the thread: a child forked after it has no such thread.
+        self._pid = 0
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """Run ``coroutine`` on the loop and block until it ends; its result or exception.
@@ -62,6 +65,12 @@ class LoopThread:
     def _started(self) -> asyncio.AbstractEventLoop:
         loop = self._loop
         if loop is not None and not self._stopped:
+            if self._pid != os.getpid():
+                raise LoopClosed(
+                    f"{self._name} was used before this process forked, and its event-loop "
+                    "thread did not survive the fork: create the client in the child process "
+                    "(e.g. in gunicorn's post_fork hook) or do not use it before forking"
+                )
             return loop
         with self._lock:
             if self._stopped:
@@ -73,13 +82,14 @@ class LoopThread:
                 )
                 thread.start()
                 ready.wait()
-                self._thread = thread
             assert self._loop is not None
             return self._loop
 
     def _serve(self, ready: threading.Event) -> None:
         async def serve() -> None:
             self._stopping = asyncio.Event()
+            self._thread, self._pid = threading.current_thread(), os.getpid()
+            # Set last: other threads take a loop that is set as ready to use.
             self._loop = asyncio.get_running_loop()
             ready.set()
             await self._stopping.wait()
@@ -93,7 +103,7 @@ class LoopThread:
         with self._lock:
             self._stopped = True
             loop, stopping, thread = self._loop, self._stopping, self._thread
-        if loop is None or stopping is None or thread is None:
+        if loop is None or stopping is None or thread is None or self._pid != os.getpid():
             return
         if threading.get_ident() == thread.ident:
             stopping.set()

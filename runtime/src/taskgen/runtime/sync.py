@@ -121,29 +121,19 @@ class SyncClient:
 
 
 class SyncTaskHandle(Generic[R]):
-    """One enqueued task, followed by blocking calls; wraps the async ``TaskHandle``."""
+    """One enqueued task, followed by blocking calls; keep ``id`` to re-attach later with
+    ``<task>.handle(id)``."""
 
-    __slots__ = ("_client", "handle")
+    __slots__ = ("_client", "created", "handle", "id", "task")
 
     def __init__(self, client: SyncClient, handle: TaskHandle[R]) -> None:
         self._client = client
-        #: The async handle every call runs.
+        #: The async handle whose calls this one runs.
         self.handle = handle
-
-    @property
-    def id(self) -> str:
-        """The task's id; keep it to re-attach later with ``<task>.handle(id)``."""
-        return self.handle.id
-
-    @property
-    def task(self) -> TaskDef[Any, R]:
-        """The task."""
-        return self.handle.task
-
-    @property
-    def created(self) -> bool:
-        """False when the enqueue found an existing task with this id (deduplicated)."""
-        return self.handle.created
+        self.task = handle.task
+        self.id = handle.id
+        #: False when the enqueue found an existing task with this id (deduplicated).
+        self.created = handle.created
 
     def result(self, timeout: float | None = None) -> R:
         """The task's value once it ends; raises ``TaskError`` subclasses or ``ResultTimeout``."""
