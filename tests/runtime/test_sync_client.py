@@ -11,6 +11,7 @@ import os
 import select
 import signal
 import threading
+import time
 import warnings
 from collections.abc import Iterator
 
@@ -170,3 +171,22 @@ def test_a_client_used_before_a_fork_says_so_in_the_child(redis_url: str) -> Non
         assert "used before this process forked" in said
         # The parent's client goes on.
         assert client.enqueue(ADD, AddArgs(a=1, b=1)).created
+
+
+def test_a_client_first_used_after_a_fork_works_in_the_child(redis_url: str) -> None:
+    client = SyncClient.from_url(redis_url, registry="off")
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            with client:
+                code = 0 if client.enqueue(ADD, AddArgs(a=1, b=1)).created else 2
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + PATIENCE
+    while (ended := os.waitpid(pid, os.WNOHANG))[0] == 0:
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(0.01)
+    assert os.waitstatus_to_exitcode(ended[1]) == 0
+    client.close()

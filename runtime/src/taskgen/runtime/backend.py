@@ -9,6 +9,7 @@ record to the worker's own executor.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Protocol
 
 from redis.asyncio import Redis
@@ -27,7 +28,7 @@ class Backend(Protocol):
         """The channel the client's tasks reply on (b"" until there is one)."""
         ...
 
-    async def enqueue(self, keys: QueueKeys, records: bytes) -> list[int]:
+    def enqueue(self, keys: QueueKeys, records: bytes) -> Awaitable[list[int]]:
         """Queue packed records (``enqueue.lua``'s format); 1 per new task, 0 per known id."""
         ...
 
@@ -68,9 +69,10 @@ class RedisBackend:
         """The client's reply channel, once its result connection listens."""
         return self._results.reply
 
-    async def enqueue(self, keys: QueueKeys, records: bytes) -> list[int]:
+    def enqueue(self, keys: QueueKeys, records: bytes) -> Awaitable[list[int]]:
         """One script call for all the records (of one queue)."""
-        created: list[int] = await self._scripts.enqueue(
+        # The script call's own awaitable, returned as it is: no coroutine frame on the hot path.
+        created: Awaitable[list[int]] = self._scripts.enqueue(
             keys=[keys.delayed], args=[keys.base, records]
         )
         return created
