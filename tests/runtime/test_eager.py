@@ -9,8 +9,11 @@ from typing import Any
 
 import msgspec
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from taskgen.runtime import Binding, Call, Client, Context, Retry, RetryLater, SyncClient, TaskDef
+from taskgen.runtime.packing import pack, unpack
 from taskgen.runtime.wire import OUTCOME, Outcome, TaskStatus
 from taskgen.testing import EagerClient
 from tests.tasks_fixture import ADD, ADD_DRIFTED, UNKNOWN, AddArgs, AddTextArgs, running_worker
@@ -148,3 +151,8 @@ async def test_a_chosen_id_runs_once(chosen: str) -> None:
         assert (first.created, second.created) == (True, False)
         assert await second.result() == 2
     assert len(eager.enqueued) == 1
+
+
+@given(st.lists(st.binary(max_size=300), max_size=30))
+def test_the_eager_queue_reads_records_back_as_the_scripts_do(values: list[bytes]) -> None:
+    assert unpack(pack(values)) == values

@@ -15,10 +15,12 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from taskgen.errors import TaskgenError
+
 T = TypeVar("T")
 
 
-class LoopClosed(RuntimeError):
+class LoopClosed(TaskgenError, RuntimeError):
     """A call came after ``stop()``, or in a process forked from the one the loop runs in."""
 
 
