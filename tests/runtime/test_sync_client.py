@@ -24,6 +24,7 @@ from taskgen.runtime import (
     QueueMismatch,
     QueueMismatchWarning,
     SyncClient,
+    SyncTaskClient,
     SyncTaskHandle,
     TaskStatus,
 )
@@ -92,8 +93,17 @@ async def test_a_strict_sync_client_refuses_what_no_live_worker_runs(redis_url: 
                 with pytest.raises(QueueMismatch, match="'sync-nowhere'"):
                     client.enqueue(nowhere, NoteArgs())
 
+        def refused_by_the_generated_base() -> None:
+            # What a generated ``<Client>Sync.from_url(url, registry=...)`` passes on.
+            with (
+                SyncTaskClient.from_url(redis_url, registry="strict") as tasks,
+                pytest.raises(QueueMismatch, match="'sync-nowhere'"),
+            ):
+                tasks.client.enqueue(nowhere, NoteArgs())
+
         before = await task_keys(redis)
         await asyncio.to_thread(refused)
+        await asyncio.to_thread(refused_by_the_generated_base)
         assert len(await task_keys(redis)) == len(before) + 1
     finally:
         await redis.aclose()
