@@ -170,7 +170,7 @@ def done(value: int) -> Outcome:
     )
 
 
-def store_outcome_silently(client: Client | SyncClient, task_id: str, value: int) -> None:
+def store_outcome_silently(client: Client, task_id: str, value: int) -> None:
     """Write a task's outcome as a worker would, but without publishing it: a lost message."""
     url = client.redis.connection_pool.connection_kwargs
     with redis.Redis(host=url["host"], port=url["port"], db=url.get("db", 0)) as r:
@@ -218,7 +218,7 @@ def test_a_sync_waiter_whose_message_never_comes_reads_the_stored_outcome(
         # Once the waiter has read what is stored (nothing yet), the outcome is stored silently.
         wait_for(lambda: hget_calls(admin) > reads)
         admin.close()
-        store_outcome_silently(client, handle.id, 7)
+        store_outcome_silently(client.client, handle.id, 7)
         waiter.join(timeout=PATIENCE)
         assert got == [7]
 

@@ -9,14 +9,14 @@ import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from taskgen.runtime.backend import Backend, RedisBackend
 from taskgen.runtime.batch import Chunk, encode_calls, incomplete, was_created
 from taskgen.runtime.connection import async_redis
 from taskgen.runtime.handle import TaskHandle
-from taskgen.runtime.keys import DEFAULT_PREFIX, GROUP, QueueKeys
+from taskgen.runtime.keys import DEFAULT_PREFIX, QueueKeys
 from taskgen.runtime.registry import MODES, Mode
 from taskgen.runtime.registry_cache import RegistryCache
-from taskgen.runtime.results import RECHECK, ResultWaiter
-from taskgen.runtime.scripts import Scripts
+from taskgen.runtime.results import RECHECK
 from taskgen.runtime.taskdef import NO_OPTIONS, Call, EnqueueOptions, TaskDef, pack_call
 from taskgen.runtime.wire import ENCODER, ErrorInfo, Outcome, TaskStatus, now_ms
 
@@ -27,28 +27,35 @@ R = TypeVar("R")
 class Client:
     """Enqueues tasks and awaits their outcomes; one per process, shared by all callers.
 
-    ``recheck``: seconds after which a waiter reads its task's stored outcome again, in case
-    the message that should have woken it was lost.
+    ``redis``: the server (or any ``Backend``: ``taskgen.testing.EagerClient`` passes its
+    in-process one, which has no registry). ``recheck``: seconds after which a waiter reads
+    its task's stored outcome again, in case the message that should have woken it was lost.
     ``registry`` says what to do with a task no live worker can decode, or whose queue no
     worker serves (see ``registry_cache``): ``warn`` (the default) refuses the first and warns
     of the second, ``strict`` refuses both, ``off`` consults nothing."""
 
     def __init__(
         self,
-        redis: Redis,
+        redis: Redis | Backend,
         *,
         prefix: str = DEFAULT_PREFIX,
         close_redis: bool = False,
         recheck: float = RECHECK,
         registry: Mode = "warn",
     ):
-        self.redis = redis
+        if registry not in MODES:
+            raise ValueError(f"registry={registry!r}: use one of {', '.join(MODES)}")
         self.prefix = prefix
-        self._close_redis = close_redis
         self._keys: dict[str, QueueKeys] = {}
-        self._scripts = Scripts(redis)
-        self._results = ResultWaiter(redis, prefix, recheck=recheck)
-        self._registry = _registry(redis, prefix, registry)
+        self._registry: RegistryCache | None = None
+        if isinstance(redis, Redis):
+            self._backend: Backend = RedisBackend(
+                redis, prefix, recheck=recheck, close_redis=close_redis
+            )
+            if registry != "off":
+                self._registry = RegistryCache(redis, prefix, registry)
+        else:
+            self._backend = redis
 
     @classmethod
     def from_url(
@@ -70,6 +77,13 @@ class Client:
             registry=registry,
         )
 
+    @property
+    def redis(self) -> Redis:
+        """The Redis server this client uses."""
+        if isinstance(self._backend, RedisBackend):
+            return self._backend.redis
+        raise AttributeError(f"{type(self).__name__} uses no Redis server")
+
     async def __aenter__(self) -> Self:
         return self
 
@@ -78,11 +92,9 @@ class Client:
 
     async def close(self) -> None:
         """Stop waiting for results and, if this client opened it, close the connection pool."""
-        await self._results.close()
         if self._registry is not None:
             await self._registry.close()
-        if self._close_redis:
-            await self.redis.aclose()
+        await self._backend.close()
 
     def keys(self, queue: str) -> QueueKeys:
         """The Redis layout of ``queue``."""
@@ -100,12 +112,13 @@ class Client:
         if self._registry is not None and not self._registry.admits(task):
             await self._registry.check(task)
         keys = self.keys(task.queue)
-        reply = self._results.reply
+        backend = self._backend
+        reply = backend.reply
         task_id, record = pack_call(task, args, options, now_ms(), reply=reply)
-        created = await self._scripts.enqueue(keys=[keys.delayed], args=[keys.base, record])
+        created = await backend.enqueue(keys, record)
         ours = created[0] == 1 or options.task_id is None  # see batch.was_created
         if reply and ours:
-            self._results.expect(keys.done_channel(task_id))
+            backend.expect(keys, task_id)
         return TaskHandle(self, task, task_id, created=ours)
 
     async def enqueue_many(self, calls: Iterable[Call[R]]) -> list[TaskHandle[R]]:
@@ -115,15 +128,13 @@ class Client:
         calls = list(calls)
         if self._registry is not None:
             await _consult(self._registry, calls)
-        reply = self._results.reply
+        reply = self._backend.reply
         chunks = encode_calls(calls, now_ms(), reply)
         handles: list[TaskHandle[R]] = []
         for chunk in chunks:
             keys = self.keys(chunk.queue)
             try:
-                created = await self._scripts.enqueue(
-                    keys=[keys.delayed], args=[keys.base, chunk.records]
-                )
+                created = await self._backend.enqueue(keys, chunk.records)
             except (RedisError, OSError) as exc:
                 total = sum(len(c.ids) for c in chunks)
                 raise incomplete(handles, chunk, total, exc) from exc
@@ -136,7 +147,7 @@ class Client:
         for call, task_id, flag in zip(chunk.calls, chunk.ids, created, strict=True):
             ours = was_created(call, flag)
             if reply and ours:
-                self._results.expect(keys.done_channel(task_id))
+                self._backend.expect(keys, task_id)
             handles.append(TaskHandle(self, call.task, task_id, created=ours))
         return handles
 
@@ -148,36 +159,17 @@ class Client:
 
     async def wait_outcome(self, queue: str, task_id: str, timeout: float | None) -> bytes | None:
         """The encoded outcome of a task once it ends; None if ``timeout`` passes first."""
-        keys = self.keys(queue)
-        return await self._results.wait(keys.task(task_id), keys.done_channel(task_id), timeout)
+        return await self._backend.wait(self.keys(queue), task_id, timeout)
 
     async def status(self, queue: str, task_id: str) -> TaskStatus:
         """Where a task is now."""
-        keys = self.keys(queue)
-        status = await self._scripts.status(keys=[keys.task(task_id)], args=[keys.base, GROUP])
-        return TaskStatus(status.decode())
+        return await self._backend.status(self.keys(queue), task_id)
 
     async def abort(self, task: TaskDef[Any, Any], task_id: str) -> bool:
         """Abort a task; False when it had already ended or is unknown."""
-        keys = self.keys(task.queue)
-        outcome = aborted_outcome()
-        done = await self._scripts.abort(
-            keys=[keys.task(task_id), keys.delayed],
-            args=[
-                keys.base,
-                GROUP,
-                task_id,
-                ENCODER.encode(outcome),
-                round(task.result_ttl * 1000),
-            ],
-        )
-        return int(done) != 0
-
-
-def _registry(redis: Redis, prefix: str, mode: Mode) -> RegistryCache | None:
-    if mode not in MODES:
-        raise ValueError(f"registry={mode!r}: use one of {', '.join(MODES)}")
-    return None if mode == "off" else RegistryCache(redis, prefix, mode)
+        outcome = ENCODER.encode(aborted_outcome())
+        ttl_ms = round(task.result_ttl * 1000)
+        return await self._backend.abort(self.keys(task.queue), task_id, outcome, ttl_ms)
 
 
 async def _consult(registry: RegistryCache, calls: list[Call[Any]]) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -18,6 +18,18 @@ from taskgen.runtime.keys import GROUP, QueueKeys
 from taskgen.runtime.scripts import Scripts
 
 log = logging.getLogger("taskgen.worker")
+
+
+class CompletionSink(Protocol):
+    """Where an executor hands each ended task's packed record (``complete.lua``'s format):
+    a worker's ``Completer``, or the in-process queue of ``taskgen.testing.EagerClient``."""
+
+    #: False while records cannot be written (leases then stop taking new work).
+    writing: bool
+
+    def add(self, keys: QueueKeys, record: bytes) -> None:
+        """Take one packed record."""
+        ...
 
 
 class Completer:

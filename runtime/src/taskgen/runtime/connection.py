@@ -13,17 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import redis
 import redis.asyncio
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialWithJitterBackoff
-from redis.retry import Retry
 
 #: Connections one client opens at most (one of them is kept for awaiting results).
 POOL_SIZE = 64
-#: Pub/sub connections a blocking client opens at most: one per thread waiting for a result,
-#: in a pool of their own so that waiting threads never starve enqueues of connections.
-WAITING_POOL_SIZE = 512
 #: Seconds a call waits for a free connection before it fails.
 POOL_WAIT = 10.0
 #: Seconds a call waits for the server's answer (and for a connection to open).
@@ -54,10 +49,3 @@ def async_redis(url: str, **options: Any) -> redis.asyncio.Redis:
     settings = _options({"retry": AsyncRetry(_backoff(), RETRIES), **options})
     pool = redis.asyncio.BlockingConnectionPool.from_url(url, **settings)
     return redis.asyncio.Redis(connection_pool=pool)
-
-
-def sync_redis(url: str, **options: Any) -> redis.Redis:
-    """A blocking Redis client for ``url`` with the pool, timeouts and retries above."""
-    settings = _options({"retry": Retry(_backoff(), RETRIES), **options})
-    pool = redis.BlockingConnectionPool.from_url(url, **settings)
-    return redis.Redis(connection_pool=pool)

@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 
 from taskgen.runtime.binding import Binding
-from taskgen.runtime.completion import Completer
+from taskgen.runtime.completion import CompletionSink
 from taskgen.runtime.context import Context
 from taskgen.runtime.delivery import Delivery
 from taskgen.runtime.errors import RetryLater
@@ -68,7 +68,7 @@ class Executor:
     def __init__(
         self,
         bindings: dict[str, Binding[Any, Any]],
-        completer: Completer,
+        completer: CompletionSink,
         slots: Slots,
         threads: ThreadPoolExecutor,
         *,

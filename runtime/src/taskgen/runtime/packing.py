@@ -20,6 +20,17 @@ def pack(values: Iterable[bytes]) -> bytes:
     return b"".join([LENGTH(len(v)) + v for v in values])
 
 
+def unpack(packed: bytes) -> list[bytes]:
+    """The values ``pack`` joined, in order."""
+    values: list[bytes] = []
+    at = 0
+    while at < len(packed):
+        size = int.from_bytes(packed[at : at + 4], "big")
+        values.append(packed[at + 4 : at + 4 + size])
+        at += 4 + size
+    return values
+
+
 def number(value: int) -> bytes:
     """An integer as the decimal text Lua's ``tonumber`` reads."""
     return b"%d" % value
