@@ -14,7 +14,6 @@ from taskgen_codegen.check.compat_base import Anchor, Finding, Place
 from taskgen_codegen.check.compat_records import RecordDiff
 from taskgen_codegen.check.lock import Lock, LockParam, LockTask
 from taskgen_codegen.check.rules import SEVERITIES, Direction, Position
-from taskgen_codegen.check.spelling import parse_type
 from taskgen_codegen.contract.model import refs_of
 
 __all__ = ["Anchor", "Break", "Finding", "breaks_by_task", "compare"]
@@ -69,8 +68,8 @@ def _reached(lock: Lock, wire: str, position: str) -> set[str]:
     task = lock.tasks.get(wire)
     if task is None:
         return set()
-    spelled = [p.type for p in task.params] if position == "args" else [task.returns]
-    todo = set().union(*(refs_of(parse_type(s)) for s in spelled))
+    roots = [p.type for p in task.params] if position == "args" else [task.returns]
+    todo = set().union(*(refs_of(t) for t in roots))
     seen: set[str] = set()
     while todo:
         name = todo.pop()
@@ -79,7 +78,7 @@ def _reached(lock: Lock, wire: str, position: str) -> set[str]:
         seen.add(name)
         kind = lock.types[name]
         inner = [f.type for f in kind.fields] + ([kind.base] if kind.base else [])
-        todo |= set().union(*(refs_of(parse_type(s)) for s in inner))
+        todo |= set().union(*(refs_of(t) for t in inner))
     return seen
 
 
@@ -150,7 +149,7 @@ class _Comparison(RecordDiff):
             )
         self.params(wire, old, new)
         returns = Place(f"task {wire}, return value", ("task", wire), "result")
-        self.type(old.returns, new.returns, returns)
+        self.expr(old.returns, new.returns, returns)
 
     def params(self, wire: str, old: LockTask, new: LockTask) -> None:
         before = {p.name: p for p in old.params}
@@ -164,7 +163,7 @@ class _Comparison(RecordDiff):
                 self.param_added(param, place)
                 continue
             was = before[name]
-            self.type(was.type, param.type, place)
+            self.expr(was.type, param.type, place)
             if (
                 was.default is not None
                 and param.default is not None
