@@ -104,20 +104,16 @@ class _Reader:
             if keys not in _TUPLE_KEYS:
                 raise NodeError(path, 'a tuple type has either "of" (tuple[X, ...]) or "items"')
         elif kind not in _KEYS:
-            raise NodeError(
-                path, f"unknown type kind {kind!r}; the kinds are {', '.join(_KEYS)}, tuple"
-            )
+            kinds = ", ".join([*_KEYS, "tuple"])
+            raise NodeError((*path, "kind"), f"unknown type kind {kind!r}; the kinds are {kinds}")
         elif keys != _KEYS[kind]:
             wanted = ", ".join(f'"{k}"' for k in sorted(_KEYS[kind])) or "no other keys"
-            raise NodeError(path, f"a {kind} type has {wanted}, not {', '.join(sorted(keys))}")
+            got = ", ".join(f'"{k}"' for k in sorted(keys)) or "none"
+            raise NodeError(path, f"a {kind} type has {wanted}; this one has {got}")
         expr = self.shape(kind, node, path)
         if "meta" not in node:
             return expr
-        try:
-            meta = msgspec.convert(node["meta"], type=Constraints)
-        except msgspec.ValidationError as exc:
-            raise NodeError((*path, "meta"), f"not msgspec.Meta constraints: {exc}") from None
-        return Constrained(expr, meta)
+        return Constrained(expr, _constraints(node["meta"], (*path, "meta")))
 
     def shape(self, kind: str, node: dict[str, object], path: JsonPath) -> TypeExpr:
         """The node without its ``meta``."""
@@ -157,3 +153,14 @@ def _literal_values(values: object, path: JsonPath) -> tuple[str | int | bool | 
     ):
         raise NodeError(path, "a literal's values are a list of strings, integers, booleans, null")
     return tuple(values)
+
+
+def _constraints(meta: object, path: JsonPath) -> Constraints:
+    known = set(Constraints.__struct_fields__)
+    unknown = sorted(meta.keys() - known) if isinstance(meta, dict) else []
+    if unknown:
+        raise NodeError(path, f"{unknown[0]!r} is not a msgspec.Meta constraint")
+    try:
+        return msgspec.convert(meta, type=Constraints)
+    except msgspec.ValidationError as exc:
+        raise NodeError(path, f"not msgspec.Meta constraints: {exc}") from None
