@@ -15,9 +15,10 @@ _NEWLINE = re.compile(r"\n")
 _SCALARS = json.JSONDecoder()
 
 
-def value_lines(text: str) -> dict[JsonPath, int]:
-    """The line (from 1) on which each value of ``text``, a valid JSON document, starts."""
-    return _Walk(text).lines
+def value_lines(text: str, depth: int | None = None) -> dict[JsonPath, int]:
+    """The line (from 1) on which each value of ``text``, a valid JSON document, starts; with
+    ``depth``, only of the values whose path is at most that long."""
+    return _Walk(text, depth).lines
 
 
 def line_of(lines: dict[JsonPath, int], path: JsonPath) -> int:
@@ -44,8 +45,9 @@ def pointer(path: JsonPath) -> str:
 class _Walk:
     """One pass over the document's tokens; scalars are decoded by the standard library."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, depth: int | None) -> None:
         self.text = text
+        self.depth = depth
         self.starts = [0, *(m.end() for m in _NEWLINE.finditer(text))]
         self.lines: dict[JsonPath, int] = {}
         self.value(0, ())
@@ -60,7 +62,7 @@ class _Walk:
         at = self.skip(at)
         self.lines[path] = bisect_right(self.starts, at)
         opening = self.text[at]
-        if opening not in "{[":
+        if opening not in "{[" or (self.depth is not None and len(path) >= self.depth):
             return int(_SCALARS.raw_decode(self.text, at)[1])
         closing = "}" if opening == "{" else "]"
         at = self.skip(at + 1)

@@ -33,7 +33,7 @@ def model_locations(model: ContractModel) -> Locations:
 
 def lock_locations(lock: Lock, text: str, file: str) -> Locations:
     """Anchors of a lock file read from ``text``: the lines on which its entries start."""
-    lines = value_lines(text)
+    lines = value_lines(text, depth=len(("tasks", "<wire>", "params", 0)))
     table: Locations = {}
     for wire, task in lock.tasks.items():
         table["task", wire] = Location(file, lines["tasks", wire])

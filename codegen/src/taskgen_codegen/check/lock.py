@@ -205,13 +205,15 @@ def _json(value: object, indent: str, key: object) -> str:
     def item(key: object, rendered: str) -> str:
         return rendered if key is None else f"{msgspec.json.encode(key).decode()}: {rendered}"
 
-    # The document, its tasks and types, and each task and type are always laid out in full.
-    if len(indent) >= 6 and key not in _ONE_PER_LINE:
-        flat = opening + ", ".join(item(k, _json(v, inner, k)) for k, v in items) + closing
+    parts = [item(k, _json(v, inner, k)) for k, v in items]
+    # The document, its tasks and types, and each task and type are always laid out in full;
+    # a part laid out over lines does not fit on one.
+    if len(indent) >= 6 and key not in _ONE_PER_LINE and not any("\n" in p for p in parts):
+        flat = opening + ", ".join(parts) + closing
         # The line holds the indent, the key, the value and a comma.
         if len(item(key, flat)) + len(indent) + 1 <= _INLINE_WIDTH:
             return flat
-    lines = ",\n".join(inner + item(k, _json(v, inner, k)) for k, v in items)
+    lines = ",\n".join(inner + part for part in parts)
     return f"{opening}\n{lines}\n{indent}{closing}"
 
 
