@@ -244,10 +244,11 @@ def decode_lock(text: str | bytes, source: str) -> Lock:
         ) from None
     if not isinstance(document, dict):
         raise LockError(f"{source}:1: not a taskgen lock file (not a JSON object); {_REMEDY}")
-    read = _TYPE_READERS.get(document.get("version"))
+    version = document.get("version")
+    read = _TYPE_READERS.get(version) if type(version) is int else None
     if read is None:
         raise LockError(
-            f"{source}: lock file version {document.get('version')}, this taskgen reads "
+            f"{source}: lock file version {version}, this taskgen reads "
             f"{', '.join(map(str, _TYPE_READERS))}; use the taskgen version that wrote it, "
             "or rebuild to rewrite it"
         )
