@@ -36,12 +36,17 @@ def breaks_by_task(old: Lock, new: Lock, findings: list[Finding]) -> dict[str, f
 
     A finding about a named type concerns the tasks that reach the type in the same position
     (arguments or result), in the new contract or, for what it lost, the old one. A task is
-    keyed by its new wire name; its old one, if it changed, breaks old-to-new.
+    keyed by its new wire name; its old one, if it changed, breaks old-to-new. Where two tasks
+    swapped wire names, a task's types are compared with its function's, wherever it went
+    (as ``compare`` does).
     """
     out: dict[str, frozenset[Break]] = {}
+    functions_now = {t.function: wire for wire, t in new.tasks.items()}
     for wire in new.tasks:
+        was = old.tasks.get(wire)
+        same = functions_now.get(was.function, wire) if was is not None else wire
         reached = {
-            position: _reached(old, wire, position) | _reached(new, wire, position)
+            position: _reached(old, wire, position) | _reached(new, same, position)
             for position in ("args", "result")
         }
         out[wire] = frozenset(
