@@ -16,6 +16,7 @@ from collections.abc import Collection
 
 import msgspec
 
+from taskgen.errors import TaskgenError
 from taskgen_codegen.check.json_lines import JsonPath
 from taskgen_codegen.contract.model import (
     BUILTINS,
@@ -48,7 +49,7 @@ _KEYS: dict[str, frozenset[str]] = {
 _TUPLE_KEYS = (frozenset({"of"}), frozenset({"items"}))
 
 
-class NodeError(ValueError):
+class NodeError(TaskgenError):
     """A node that is not a type the lock can hold: where it is, and what is wrong with it."""
 
     def __init__(self, path: JsonPath, problem: str) -> None:
