@@ -267,7 +267,7 @@ def test_an_unreadable_lock_exits_2(project: Project) -> None:
     project.lock.write_text("{not json")
     run = project.taskgen("check")
     assert run.code == 2
-    assert "contracts/taskgen.lock: not a taskgen lock file" in run.err
+    assert "contracts/taskgen.lock:1: not a taskgen lock file" in run.err
 
 
 @pytest.mark.parametrize(

@@ -104,9 +104,8 @@ def _from_lock(config: BuildConfig) -> Baseline:
             "and check against it from then on (or pass --against <git ref>)"
         )
     text = path.read_text(encoding="utf-8")
-    return Baseline(
-        decode_lock(text, relative(path)), lock_locations(text, relative(path)), relative(path)
-    )
+    lock = decode_lock(text, relative(path))
+    return Baseline(lock, lock_locations(lock, text, relative(path)), relative(path))
 
 
 def _at_ref(config: BuildConfig, ref: str) -> Baseline:

@@ -14,7 +14,6 @@ from taskgen_codegen.check.compat_base import Anchor, Finding, Place
 from taskgen_codegen.check.compat_records import RecordDiff
 from taskgen_codegen.check.lock import Lock, LockParam, LockTask
 from taskgen_codegen.check.rules import SEVERITIES, Direction, Position
-from taskgen_codegen.check.spelling import parse_type
 from taskgen_codegen.contract.model import refs_of
 
 __all__ = ["Anchor", "Break", "Finding", "breaks_by_task", "compare"]
@@ -37,12 +36,17 @@ def breaks_by_task(old: Lock, new: Lock, findings: list[Finding]) -> dict[str, f
 
     A finding about a named type concerns the tasks that reach the type in the same position
     (arguments or result), in the new contract or, for what it lost, the old one. A task is
-    keyed by its new wire name; its old one, if it changed, breaks old-to-new.
+    keyed by its new wire name; its old one, if it changed, breaks old-to-new. Where two tasks
+    swapped wire names, a task's types are compared with its function's, wherever it went
+    (as ``compare`` does).
     """
     out: dict[str, frozenset[Break]] = {}
+    functions_now = {t.function: wire for wire, t in new.tasks.items()}
     for wire in new.tasks:
+        was = old.tasks.get(wire)
+        same = functions_now.get(was.function, wire) if was is not None else wire
         reached = {
-            position: _reached(old, wire, position) | _reached(new, wire, position)
+            position: _reached(old, wire, position) | _reached(new, same, position)
             for position in ("args", "result")
         }
         out[wire] = frozenset(
@@ -69,8 +73,8 @@ def _reached(lock: Lock, wire: str, position: str) -> set[str]:
     task = lock.tasks.get(wire)
     if task is None:
         return set()
-    spelled = [p.type for p in task.params] if position == "args" else [task.returns]
-    todo = set().union(*(refs_of(parse_type(s)) for s in spelled))
+    roots = [p.type for p in task.params] if position == "args" else [task.returns]
+    todo = set().union(*(refs_of(t) for t in roots))
     seen: set[str] = set()
     while todo:
         name = todo.pop()
@@ -79,7 +83,7 @@ def _reached(lock: Lock, wire: str, position: str) -> set[str]:
         seen.add(name)
         kind = lock.types[name]
         inner = [f.type for f in kind.fields] + ([kind.base] if kind.base else [])
-        todo |= set().union(*(refs_of(parse_type(s)) for s in inner))
+        todo |= set().union(*(refs_of(t) for t in inner))
     return seen
 
 
@@ -150,7 +154,7 @@ class _Comparison(RecordDiff):
             )
         self.params(wire, old, new)
         returns = Place(f"task {wire}, return value", ("task", wire), "result")
-        self.type(old.returns, new.returns, returns)
+        self.expr(old.returns, new.returns, returns)
 
     def params(self, wire: str, old: LockTask, new: LockTask) -> None:
         before = {p.name: p for p in old.params}
@@ -164,7 +168,7 @@ class _Comparison(RecordDiff):
                 self.param_added(param, place)
                 continue
             was = before[name]
-            self.type(was.type, param.type, place)
+            self.expr(was.type, param.type, place)
             if (
                 was.default is not None
                 and param.default is not None

@@ -14,7 +14,6 @@ from taskgen_codegen.check.compat_base import Place
 from taskgen_codegen.check.compat_types import TypeDiff, old_readers
 from taskgen_codegen.check.lock import SOURCE_OPTIONS, Lock, LockField, LockType, OptionValue
 from taskgen_codegen.check.rules import Direction, Directions
-from taskgen_codegen.check.spelling import parse_type
 from taskgen_codegen.contract.model import Constrained, Container, Ref, TypeExpr, Union
 
 
@@ -42,7 +41,7 @@ class RecordDiff(TypeDiff):
             self.enum(new_name, old, new, at)
         elif old.kind == "newtype" and new.kind == "newtype":
             assert old.base is not None and new.base is not None
-            self.type(old.base, new.base, at)
+            self.expr(old.base, new.base, at)
         elif _is_record(old) and _is_record(new):
             self.record(new_name, old, new, at)
         else:
@@ -205,7 +204,7 @@ class RecordDiff(TypeDiff):
         rename = next((g for g in gone if g.type == field.type), None)
         hint = (
             f"; if it renames {rename.name}, keep its wire name: "
-            f"`{field.name}: {field.type} = msgspec.field(name={rename.wire_name!r})`"
+            f"`{field.name}: {field.type.spell()} = msgspec.field(name={rename.wire_name!r})`"
             if rename is not None and new.kind in ("struct",)
             else ""
         )
@@ -282,7 +281,7 @@ class RecordDiff(TypeDiff):
                     here,
                     f"renamed from {was.name} (wire name {now.wire_name!r} kept)",
                 )
-        self.type(was.type, now.type, here)
+        self.expr(was.type, now.type, here)
         self.presence(was, now, old, new, here)
 
     def presence(
@@ -418,13 +417,13 @@ def _is_record(kind: LockType) -> bool:
 
 def _union_members(lock: Lock) -> set[str]:
     """The named types that are an option of some union, anywhere in ``lock``."""
-    spelled = [t.returns for t in lock.tasks.values()]
-    spelled += [p.type for t in lock.tasks.values() for p in t.params]
-    spelled += [f.type for k in lock.types.values() for f in k.fields]
-    spelled += [k.base for k in lock.types.values() if k.base is not None]
+    types = [t.returns for t in lock.tasks.values()]
+    types += [p.type for t in lock.tasks.values() for p in t.params]
+    types += [f.type for k in lock.types.values() for f in k.fields]
+    types += [k.base for k in lock.types.values() if k.base is not None]
     found: set[str] = set()
-    for text in spelled:
-        _collect(parse_type(text), found, in_union=False)
+    for expr in types:
+        _collect(expr, found, in_union=False)
     return found
 
 

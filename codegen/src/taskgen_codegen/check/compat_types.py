@@ -11,7 +11,6 @@ import operator
 from taskgen_codegen.check import rules as R
 from taskgen_codegen.check.compat_base import Diff, Place
 from taskgen_codegen.check.lock import Lock
-from taskgen_codegen.check.spelling import parse_type
 from taskgen_codegen.contract.model import (
     Builtin,
     Constrained,
@@ -42,9 +41,6 @@ class TypeDiff(Diff):
 
     def definition(self, old_name: str, new_name: str, place: Place) -> None:
         raise NotImplementedError
-
-    def type(self, old: str, new: str, place: Place) -> None:
-        self.expr(parse_type(old), parse_type(new), place)
 
     def expr(self, old: TypeExpr, new: TypeExpr, place: Place) -> None:
         if isinstance(old, Union) or isinstance(new, Union):
@@ -241,7 +237,7 @@ def _unwrap(expr: TypeExpr, lock: Lock) -> TypeExpr:
     while isinstance(expr, Ref) and _is_newtype(expr, lock):
         base = lock.types[expr.name].base
         assert base is not None
-        expr = parse_type(base)
+        expr = base
     return expr
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 from taskgen_codegen.check.compat import Anchor, Finding
+from taskgen_codegen.check.json_lines import value_lines
+from taskgen_codegen.check.lock import Lock
 from taskgen_codegen.contract.errors import Location
 from taskgen_codegen.contract.model import ContractModel, EnumDef, NewTypeDef
 
@@ -31,22 +31,18 @@ def model_locations(model: ContractModel) -> Locations:
     return table
 
 
-def lock_locations(text: str, file: str) -> Locations:
-    """Anchors of a lock file written by ``encode_lock``, at the lines that spell them."""
+def lock_locations(lock: Lock, text: str, file: str) -> Locations:
+    """Anchors of a lock file read from ``text``: the lines on which its entries start."""
+    lines = value_lines(text, depth=len(("tasks", "<wire>", "params", 0)))
     table: Locations = {}
-    section = ""
-    owner = ""
-    for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        if line.startswith('  "') and line.rstrip().endswith("{"):
-            section = json.loads(stripped.partition(":")[0])
-        elif line.startswith('    "') and stripped.endswith("{"):
-            owner = json.loads(stripped.partition(":")[0])
-            table["task" if section == "tasks" else "type", owner] = Location(file, number)
-        elif stripped.startswith('{"name": '):
-            name = json.loads(stripped.rstrip(",")).get("name")
-            kind = "param" if section == "tasks" else "field"
-            table[kind, owner, name] = Location(file, number)
+    for wire, task in lock.tasks.items():
+        table["task", wire] = Location(file, lines["tasks", wire])
+        for index, param in enumerate(task.params):
+            table["param", wire, param.name] = Location(file, lines["tasks", wire, "params", index])
+    for name, kind in lock.types.items():
+        table["type", name] = Location(file, lines["types", name])
+        for index, field in enumerate(kind.fields):
+            table["field", name, field.name] = Location(file, lines["types", name, "fields", index])
     return table
 
 

@@ -1,9 +1,16 @@
-"""Reading a type back from the way the lock file spells it (``list[Money] | None``)."""
+"""Reading a lock of format version 1, which spelled each type as Python (``list[Money] | None``).
+
+Only the types differ from the current format, so a lock written by the previous taskgen is read
+as it is: ``taskgen check`` keeps its baseline, and the next ``taskgen build`` rewrites it.
+"""
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Collection
 
+from taskgen_codegen.check.json_lines import JsonPath
+from taskgen_codegen.check.lock_tree import NodeError
 from taskgen_codegen.contract.model import (
     BUILTINS,
     Builtin,
@@ -15,6 +22,7 @@ from taskgen_codegen.contract.model import (
     Ref,
     TypeExpr,
     Union,
+    refs_of,
 )
 
 _CONTAINERS: dict[str, ContainerKind] = {
@@ -26,13 +34,19 @@ _CONTAINERS: dict[str, ContainerKind] = {
 }
 
 
-def parse_type(spelled: str) -> TypeExpr:
-    """The type expression that ``TypeExpr.spell()`` wrote as ``spelled``."""
+def read_spelled(spelled: object, path: JsonPath, names: Collection[str]) -> TypeExpr:
+    """The type expression that ``TypeExpr.spell()`` wrote as ``spelled``; ``names`` are the
+    named types the lock defines. Raises ``NodeError`` for what is no such spelling."""
+    if not isinstance(spelled, str):
+        raise NodeError(path, 'a type of a version 1 lock is a string, like "list[int]"')
     try:
-        node = ast.parse(spelled, mode="eval").body
-        return _read(node)
-    except (SyntaxError, ValueError) as exc:
-        raise ValueError(f"cannot read the type {spelled!r}: {exc}") from None
+        expr = _read(ast.parse(spelled, mode="eval").body)
+    except (SyntaxError, ValueError, TypeError) as exc:
+        raise NodeError(path, f"cannot read the type {spelled!r}: {exc}") from None
+    unknown = sorted(refs_of(expr) - set(names))
+    if unknown:
+        raise NodeError(path, f'{unknown[0]!r} is not a type of the lock\'s "types"')
+    return expr
 
 
 def _dotted(node: ast.expr) -> str:
