@@ -99,6 +99,17 @@ async def create_groups(redis: Redis, keys: QueueKeys) -> int:
     return created
 
 
+async def join_groups(redis: Redis, keys: QueueKeys, consumer: str) -> None:
+    """Make ``consumer`` a member of each of the queue's groups now, in one round trip.
+
+    Valkey and Redis 7.2+ add a consumer at its first read, Redis 6.2-7.0 only once it reads an
+    entry: joining at start makes a worker visible (and sweepable) the same way on each."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for stream in keys.streams:
+            pipe.xgroup_createconsumer(stream, GROUP, consumer)
+        await pipe.execute()
+
+
 #: The policies that never evict a key without a TTL; every other one may drop queued tasks.
 SAFE_POLICIES = frozenset({"noeviction"})
 
