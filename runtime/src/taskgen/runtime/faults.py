@@ -117,12 +117,14 @@ SAFE_POLICIES = frozenset({"noeviction"})
 async def check_eviction_policy(redis: Redis, url: str) -> str | None:
     """Raise ``EvictingPolicy`` if the server may evict keys; its policy, or None if hidden.
 
-    Managed services often forbid ``CONFIG``: then the policy cannot be known and is not checked."""
+    It reads ``INFO memory``, not ``CONFIG GET``: managed services and least-privilege users
+    (``taskgen acl``) are often denied CONFIG, whose answers include passwords. Where INFO is
+    denied too, the policy cannot be known and is not checked."""
     try:
-        reply = await redis.config_get("maxmemory-policy")
+        reply = await redis.info("memory")
     except ResponseError:
         return None
-    raw: object = reply.get("maxmemory-policy")
+    raw: object = reply.get("maxmemory_policy")
     if raw is None:
         return None
     policy = raw.decode() if isinstance(raw, bytes) else str(raw)
