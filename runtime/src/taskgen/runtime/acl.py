@@ -46,6 +46,7 @@ WORKER: dict[str, str] = {
     "info": "the eviction-policy check at start (INFO memory)",
     "xlen": "taskgen dead list",
     "xrange": "taskgen dead list, requeue, purge",
+    "xrevrange": "taskgen dead requeue/purge --all: the newest letter, where the pass stops",
     "xdel": "taskgen dead purge",
 }
 
