@@ -20,6 +20,13 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(str(exc)) from exc
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that use the server fixture: ``-m server`` runs them on another server."""
+    for item in items:
+        if "redis_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.server)
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     """Name the server the tests run against, with its version."""
     existing = os.environ.get("TASKGEN_TEST_REDIS_URL")
