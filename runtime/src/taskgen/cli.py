@@ -116,6 +116,31 @@ def dead_purge(
     raise typer.Exit(change_letters(redis_url, queue, entries, all_, purge=True, prefix=prefix))
 
 
+@app.command("acl")
+def acl_rule(
+    role: Annotated[
+        str,
+        typer.Option(help="worker (also taskgen dead), or producer (enqueue and await results)."),
+    ],
+    prefix: Prefix = "taskgen",
+    server: Annotated[
+        str | None,
+        typer.Option(help="The server's version, e.g. 7.0 (Redis 7.0-7.1 lack CLIENT SETINFO)."),
+    ] = None,
+) -> None:
+    """Print the least-privilege ACL rule for a worker or a producer (ACL SETUSER <name> ...)."""
+    from taskgen.runtime.acl import ROLES, parse_version, rule
+
+    chosen = next((known for known in ROLES if known == role), None)
+    if chosen is None:
+        raise typer.BadParameter(f"{role!r}: use one of {', '.join(ROLES)}", param_hint="--role")
+    try:
+        version = parse_version(server) if server is not None else None
+        typer.echo(rule(chosen, prefix, version))
+    except ValueError as bad:
+        raise typer.BadParameter(str(bad)) from None
+
+
 #: Commands that another distribution provides, and which one, for a helpful refusal.
 ELSEWHERE = {
     "build": "taskgen-codegen",

@@ -4,12 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 import typer
 from redis.asyncio import Redis
 
 from taskgen.runtime.deadletters import DeadLetters
+from taskgen.runtime.faults import OUTAGE, describe, redact
 from taskgen.runtime.keys import DEFAULT_PREFIX
+from taskgen.runtime.tls import tls_refusal
+
+T = TypeVar("T")
+
+
+def _run(redis_url: str, work: Coroutine[Any, Any, T]) -> T:
+    """Run ``work``; an unreachable or TLS-refusing server ends the command with one line."""
+    try:
+        return asyncio.run(work)
+    except OUTAGE as exc:
+        refusal = tls_refusal(exc, redis_url)
+        message = refusal or f"cannot reach Redis at {redact(redis_url)}: {describe(exc)}"
+        typer.secho(f"taskgen dead: {message}", fg="red", err=True)
+        raise typer.Exit(2) from None
 
 
 def list_letters(redis_url: str, queue: str, limit: int, prefix: str = DEFAULT_PREFIX) -> None:
@@ -30,7 +47,7 @@ def list_letters(redis_url: str, queue: str, limit: int, prefix: str = DEFAULT_P
         finally:
             await redis.aclose()
 
-    asyncio.run(read())
+    _run(redis_url, read())
 
 
 def change_letters(
@@ -56,6 +73,6 @@ def change_letters(
         finally:
             await redis.aclose()
 
-    done = asyncio.run(act())
+    done = _run(redis_url, act())
     typer.echo(f"{'purged' if purge else 'requeued'} {done} dead letter(s) of queue {queue}")
     return 0

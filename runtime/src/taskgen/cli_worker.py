@@ -12,6 +12,7 @@ import typer
 from taskgen.runtime import HandlerMismatch, Worker
 from taskgen.runtime.faults import EvictingPolicy
 from taskgen.runtime.supervisor import RECYCLE, supervise
+from taskgen.runtime.tls import TlsRefused
 
 
 def load_worker(target: str) -> Worker:
@@ -93,7 +94,7 @@ def run_worker(
         worker.max_memory_mb = max_memory
     try:
         worker.main(burst=burst)
-    except EvictingPolicy as refused:
+    except (EvictingPolicy, TlsRefused) as refused:
         typer.secho(f"taskgen worker: {refused}", fg="red", err=True)
         return 2
     return RECYCLE if worker.spent else 0

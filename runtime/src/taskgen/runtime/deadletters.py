@@ -73,8 +73,17 @@ class DeadLetters:
 
     async def _pages(self, entries: Iterable[str] | None) -> Any:
         if entries is None:
-            while letters := await self.list(PAGE):
-                yield letters
+            # Every letter there is now, and none that arrives meanwhile: a requeued task that
+            # a running worker dead-letters again must not be requeued again in the same pass
+            # (nor, if it keeps failing, for ever).
+            newest: Any = await self._redis.xrevrange(self.keys.dead, "+", "-", count=1)
+            after = "-"
+            while newest:
+                page: Any = await self._redis.xrange(self.keys.dead, after, newest[0][0], PAGE)
+                if not page:
+                    return
+                yield [_letter(entry, fields) for entry, fields in page]
+                after = f"({page[-1][0].decode()}"
             return
         wanted = list(entries)
         for i in range(0, len(wanted), PAGE):

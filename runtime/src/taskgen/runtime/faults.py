@@ -99,6 +99,17 @@ async def create_groups(redis: Redis, keys: QueueKeys) -> int:
     return created
 
 
+async def join_groups(redis: Redis, keys: QueueKeys, consumer: str) -> None:
+    """Make ``consumer`` a member of each of the queue's groups now, in one round trip.
+
+    Valkey and Redis 7.2+ add a consumer at its first read, Redis 6.2-7.0 only once it reads an
+    entry: joining at start makes a worker visible (and sweepable) the same way on each."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for stream in keys.streams:
+            pipe.xgroup_createconsumer(stream, GROUP, consumer)
+        await pipe.execute()
+
+
 #: The policies that never evict a key without a TTL; every other one may drop queued tasks.
 SAFE_POLICIES = frozenset({"noeviction"})
 
@@ -106,12 +117,14 @@ SAFE_POLICIES = frozenset({"noeviction"})
 async def check_eviction_policy(redis: Redis, url: str) -> str | None:
     """Raise ``EvictingPolicy`` if the server may evict keys; its policy, or None if hidden.
 
-    Managed services often forbid ``CONFIG``: then the policy cannot be known and is not checked."""
+    It reads ``INFO memory``, not ``CONFIG GET``: managed services and least-privilege users
+    (``taskgen acl``) are often denied CONFIG, whose answers include passwords. Where INFO is
+    denied too, the policy cannot be known and is not checked."""
     try:
-        reply = await redis.config_get("maxmemory-policy")
+        reply = await redis.info("memory")
     except ResponseError:
         return None
-    raw: object = reply.get("maxmemory-policy")
+    raw: object = reply.get("maxmemory_policy")
     if raw is None:
         return None
     policy = raw.decode() if isinstance(raw, bytes) else str(raw)

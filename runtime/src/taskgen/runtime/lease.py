@@ -26,6 +26,7 @@ from taskgen.runtime.execution import Delivery, Executor
 from taskgen.runtime.faults import Backoff, create_groups, describe, missing_group
 from taskgen.runtime.keys import GROUP, QueueKeys
 from taskgen.runtime.observe import notify_reclaimed
+from taskgen.runtime.reclaim_deleted import report_deleted
 from taskgen.runtime.scripts import Scripts
 from taskgen.runtime.slots import Slots
 
@@ -160,10 +161,12 @@ class LeaseKeeper:
             room = self._batch - len(self._waiting)
             if room <= 0:
                 return
-            flat = await self._scripts.reclaim(
+            flat, gone = await self._scripts.reclaim(
                 keys=keys.streams,
                 args=[GROUP, self._consumer, self._lease_ms, room, keys.base],
             )
+            if gone:
+                report_deleted(keys, gone)
             held = self._executor.inflight.get(keys) or {}
             taken = 0
             for i in range(0, len(flat), 6):

@@ -32,6 +32,7 @@ from taskgen.runtime.faults import (
     check_eviction_policy,
     create_groups,
     describe,
+    join_groups,
     missing_group,
     pause,
     redact,
@@ -47,6 +48,7 @@ from taskgen.runtime.scheduler import Scheduler
 from taskgen.runtime.scripts import Scripts
 from taskgen.runtime.slots import Slots
 from taskgen.runtime.stopping import stop_tasks
+from taskgen.runtime.tls import tls_refusal
 from taskgen.runtime.wire import new_task_id
 from taskgen.vocabulary import Retry
 
@@ -186,9 +188,14 @@ class Worker:
                 if not self.allow_eviction:
                     await check_eviction_policy(redis, self.redis_url)
                 for queue in self.queues:
-                    await create_groups(redis, QueueKeys(queue, self.prefix))
+                    keys = QueueKeys(queue, self.prefix)
+                    await create_groups(redis, keys)
+                    await join_groups(redis, keys, self.consumer)
                 return True
             except OUTAGE as exc:
+                refusal = tls_refusal(exc, self.redis_url)
+                if refusal is not None:
+                    raise refusal from None
                 delay = backoff.next()
                 log.warning(
                     "cannot reach Redis at %s, retrying in %.2fs: %s",
