@@ -9,6 +9,7 @@ import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from taskgen.runtime import tracing
 from taskgen.runtime.batch import Chunk, encode_calls, incomplete, was_created
 from taskgen.runtime.connection import async_redis
 from taskgen.runtime.handle import TaskHandle
@@ -101,8 +102,17 @@ class Client:
             await self._registry.check(task)
         keys = self.keys(task.queue)
         reply = self._results.reply
-        task_id, record = pack_call(task, args, options, now_ms(), reply=reply)
-        created = await self._scripts.enqueue(keys=[keys.delayed], args=[keys.base, record])
+        span = tracing.sending(task.queue)
+        trace = span.headers if span is not None else None
+        task_id, record = pack_call(task, args, options, now_ms(), reply=reply, trace=trace)
+        try:
+            created = await self._scripts.enqueue(keys=[keys.delayed], args=[keys.base, record])
+        except BaseException as exc:
+            if span is not None:
+                span.failed(exc)
+            raise
+        if span is not None:
+            span.sent([task_id])
         ours = created[0] == 1 or options.task_id is None  # see batch.was_created
         if reply and ours:
             self._results.expect(keys.done_channel(task_id))
@@ -116,18 +126,26 @@ class Client:
         if self._registry is not None:
             await _consult(self._registry, calls)
         reply = self._results.reply
-        chunks = encode_calls(calls, now_ms(), reply)
-        handles: list[TaskHandle[R]] = []
-        for chunk in chunks:
-            keys = self.keys(chunk.queue)
-            try:
-                created = await self._scripts.enqueue(
-                    keys=[keys.delayed], args=[keys.base, chunk.records]
-                )
-            except (RedisError, OSError) as exc:
-                total = sum(len(c.ids) for c in chunks)
-                raise incomplete(handles, chunk, total, exc) from exc
-            handles += self._handles(chunk, created, reply)
+        span = tracing.sending_calls(calls)
+        try:
+            chunks = encode_calls(calls, now_ms(), reply, span.headers if span else None)
+            handles: list[TaskHandle[R]] = []
+            for chunk in chunks:
+                keys = self.keys(chunk.queue)
+                try:
+                    created = await self._scripts.enqueue(
+                        keys=[keys.delayed], args=[keys.base, chunk.records]
+                    )
+                except (RedisError, OSError) as exc:
+                    total = sum(len(c.ids) for c in chunks)
+                    raise incomplete(handles, chunk, total, exc) from exc
+                handles += self._handles(chunk, created, reply)
+        except BaseException as exc:
+            if span is not None:
+                span.failed(exc)
+            raise
+        if span is not None:
+            span.sent([h.id for h in handles])
         return handles
 
     def _handles(self, chunk: Chunk, created: list[int], reply: bytes) -> list[TaskHandle[R]]:

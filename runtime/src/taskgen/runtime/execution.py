@@ -240,7 +240,6 @@ class Executor:
             self._done(delivery, binding, msgspec.Raw(encoded))
         elif encoded.type == "ResultTooLarge":
             # Trying again would build the same value again: fail now, and keep it out of Redis.
-            log.warning("task %s (%s): %s", binding.task.name, delivery.task_id, encoded.message)
             self._end(delivery, TaskStatus.FAILED, error=encoded, dead="result too large")
         else:
             self._failed(delivery, binding, encoded, TaskStatus.FAILED)
@@ -313,15 +312,6 @@ class Executor:
         assert envelope is not None
         if envelope.attempt < binding.retry.attempts:
             wait = retry_delay(binding.retry, envelope.attempt) if delay is None else delay
-            log.info(
-                "task %s (%s) attempt %d failed, retrying in %.2fs: %s: %s",
-                envelope.task,
-                envelope.id,
-                envelope.attempt,
-                wait,
-                error.type,
-                error.message,
-            )
             following = msgspec.structs.replace(envelope, attempt=envelope.attempt + 1)
             self._record(
                 delivery,
@@ -337,23 +327,13 @@ class Executor:
                 ),
             )
             if self.observers:
-                self._observe(delivery, Ending(status, error, retrying=True))
+                self._observe(delivery, Ending(status, error, retrying=True, retry_in=wait))
             return
         reason = "retries exhausted" if binding.retry.attempts > 1 else "failed"
-        log.warning(
-            "task %s (%s) %s on attempt %d, dead-lettered: %s: %s",
-            envelope.task,
-            envelope.id,
-            reason,
-            envelope.attempt,
-            error.type,
-            error.message,
-        )
         self._end(delivery, status, error=error, ttl=binding.task.result_ttl, dead=reason)
 
     def _reject(self, delivery: Delivery, task: str, reason: str, kind: str) -> None:
         reason = clean(reason)
-        log.error("rejected task entry %s: %s", _name(delivery), reason)
         self._end(
             delivery,
             TaskStatus.REJECTED,
@@ -371,7 +351,6 @@ class Executor:
             "that took it before died or stopped before it ended (a task that crashes its "
             f"worker?), and the limit is {limit} (Worker(max_deliveries=...)); not run again"
         )
-        log.error("task entry %s: %s", _name(delivery), reason)
         self._end(
             delivery, TaskStatus.FAILED, error=ErrorInfo("TooManyDeliveries", reason), dead=reason
         )

@@ -65,7 +65,7 @@ class Run:
 class Ending:
     """How one run ended: its status, and whether it is retried or dead-lettered."""
 
-    __slots__ = ("dead", "error", "retrying", "status")
+    __slots__ = ("dead", "error", "retry_in", "retrying", "status")
 
     def __init__(
         self,
@@ -74,6 +74,7 @@ class Ending:
         *,
         retrying: bool = False,
         dead: bool = False,
+        retry_in: float = 0.0,
     ) -> None:
         #: DONE, FAILED, TIMED_OUT, ABORTED, EXPIRED or REJECTED (FAILED/TIMED_OUT when retrying).
         self.status = status
@@ -82,6 +83,8 @@ class Ending:
         self.retrying = retrying
         #: The task went to the dead-letter stream.
         self.dead = dead
+        #: Seconds until the next attempt, when retrying.
+        self.retry_in = retry_in
 
 
 class TaskObserver:

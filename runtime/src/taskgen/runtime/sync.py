@@ -12,6 +12,7 @@ from redis import Redis
 from redis.client import PubSub
 from redis.exceptions import RedisError
 
+from taskgen.runtime import tracing
 from taskgen.runtime.batch import encode_calls, incomplete, was_created
 from taskgen.runtime.client import aborted_outcome
 from taskgen.runtime.connection import WAITING_POOL_SIZE, sync_redis
@@ -90,8 +91,17 @@ class SyncClient:
     ) -> SyncTaskHandle[R]:
         """Enqueue one task; one round trip to Redis."""
         keys = self.keys(task.queue)
-        task_id, record = pack_call(task, args, options, now_ms())
-        created = self._enqueue(keys=[keys.delayed], args=[keys.base, record])
+        span = tracing.sending(task.queue)
+        trace = span.headers if span is not None else None
+        task_id, record = pack_call(task, args, options, now_ms(), trace=trace)
+        try:
+            created = self._enqueue(keys=[keys.delayed], args=[keys.base, record])
+        except BaseException as exc:
+            if span is not None:
+                span.failed(exc)
+            raise
+        if span is not None:
+            span.sent([task_id])
         ours = created[0] == 1 or options.task_id is None  # see batch.was_created
         return SyncTaskHandle(self, task, task_id, created=ours)
 
@@ -99,19 +109,28 @@ class SyncClient:
         """Enqueue many tasks, of any queues, in order: all are encoded first (one that cannot
         be raises ``EnqueueFailed`` before anything is sent), then one script call per 1,000
         tasks of a queue. If sending fails midway, ``EnqueueFailed.handles`` holds what went."""
-        chunks = encode_calls(calls, now_ms())
-        handles: list[SyncTaskHandle[R]] = []
-        for chunk in chunks:
-            keys = self.keys(chunk.queue)
-            try:
-                created = self._enqueue(keys=[keys.delayed], args=[keys.base, chunk.records])
-            except (RedisError, OSError) as exc:
-                total = sum(len(c.ids) for c in chunks)
-                raise incomplete(handles, chunk, total, exc) from exc
-            handles += [
-                SyncTaskHandle(self, call.task, task_id, created=was_created(call, flag))
-                for call, task_id, flag in zip(chunk.calls, chunk.ids, created, strict=True)
-            ]
+        calls = list(calls)
+        span = tracing.sending_calls(calls)
+        try:
+            chunks = encode_calls(calls, now_ms(), trace=span.headers if span else None)
+            handles: list[SyncTaskHandle[R]] = []
+            for chunk in chunks:
+                keys = self.keys(chunk.queue)
+                try:
+                    created = self._enqueue(keys=[keys.delayed], args=[keys.base, chunk.records])
+                except (RedisError, OSError) as exc:
+                    total = sum(len(c.ids) for c in chunks)
+                    raise incomplete(handles, chunk, total, exc) from exc
+                handles += [
+                    SyncTaskHandle(self, call.task, task_id, created=was_created(call, flag))
+                    for call, task_id, flag in zip(chunk.calls, chunk.ids, created, strict=True)
+                ]
+        except BaseException as exc:
+            if span is not None:
+                span.failed(exc)
+            raise
+        if span is not None:
+            span.sent([h.id for h in handles])
         return handles
 
     def handle(self, task: TaskDef[Any, R], task_id: str) -> SyncTaskHandle[R]:
