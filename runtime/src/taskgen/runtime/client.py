@@ -180,7 +180,7 @@ class Client:
         keys = self.keys(task.queue)
         outcome = aborted_outcome()
         done = await self._scripts.abort(
-            keys=[keys.task(task_id), keys.delayed],
+            keys=[keys.task(task_id), keys.delayed, keys.retrying],
             args=[
                 keys.base,
                 GROUP,

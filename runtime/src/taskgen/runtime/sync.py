@@ -196,7 +196,7 @@ class SyncClient:
         """Abort a task; False when it had already ended or is unknown."""
         keys = self.keys(task.queue)
         done = self._abort(
-            keys=[keys.task(task_id), keys.delayed],
+            keys=[keys.task(task_id), keys.delayed, keys.retrying],
             args=[
                 keys.base,
                 GROUP,
