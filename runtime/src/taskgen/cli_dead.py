@@ -4,12 +4,38 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+from collections.abc import Awaitable, Callable
 
 import typer
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from taskgen.runtime.deadletters import DeadLetters
+from taskgen.runtime.faults import describe, redact
 from taskgen.runtime.keys import DEFAULT_PREFIX
+
+
+def _against_redis(redis_url: str, work: Callable[[], Awaitable[None]]) -> int:
+    """Run ``work``; a bad URL or an unreachable Redis is one line on stderr and exit code 1."""
+
+    async def run() -> None:
+        await work()
+
+    try:
+        asyncio.run(run())
+    except ValueError as bad:
+        if "URL" not in str(bad):
+            raise
+        typer.secho(f"taskgen dead: --redis-url {redact(redis_url)!r}: {bad}", fg="red", err=True)
+        return 2
+    except (RedisError, OSError) as error:
+        typer.secho(
+            f"taskgen dead: cannot use Redis at {redact(redis_url)}: {describe(error)}",
+            fg="red",
+            err=True,
+        )
+        return 1
+    return 0
 
 
 def list_letters(redis_url: str, queue: str, limit: int, prefix: str = DEFAULT_PREFIX) -> None:
@@ -30,7 +56,7 @@ def list_letters(redis_url: str, queue: str, limit: int, prefix: str = DEFAULT_P
         finally:
             await redis.aclose()
 
-    asyncio.run(read())
+    raise typer.Exit(_against_redis(redis_url, read))
 
 
 def change_letters(
@@ -56,6 +82,13 @@ def change_letters(
         finally:
             await redis.aclose()
 
-    done = asyncio.run(act())
+    done = 0
+
+    async def report() -> None:
+        nonlocal done
+        done = await act()
+
+    if code := _against_redis(redis_url, report):
+        return code
     typer.echo(f"{'purged' if purge else 'requeued'} {done} dead letter(s) of queue {queue}")
     return 0

@@ -65,4 +65,3 @@ def _outcome(ending: Ending) -> str:
     if ending.dead:
         return "dead"
     return ending.status.value
-
