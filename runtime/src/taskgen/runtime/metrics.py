@@ -100,12 +100,16 @@ class WorkerMetrics(TaskObserver, Collector):
             counts.dead_lettered += 1
         if run.started is not None:
             counts.running -= 1
-            durations = self.durations.get(run.task)
-            if durations is None:
-                durations = self.durations[run.task] = Durations(self.bounds)
-            seconds = run.duration
-            durations.buckets[bisect.bisect_left(self.bounds, seconds)] += 1
-            durations.sum += seconds
+            self.took(run.task, run.duration)
+
+    def took(self, task: str, seconds: float) -> None:
+        """Add one run's duration to its task's histogram."""
+        durations = self.durations.get(task)
+        if durations is None:
+            durations = self.durations[task] = Durations(self.bounds)
+        # The first bucket whose upper bound holds it (Prometheus buckets are "le").
+        durations.buckets[bisect.bisect_left(self.bounds, seconds)] += 1
+        durations.sum += seconds
 
     def reclaimed(self, queue: str, count: int) -> None:
         """Count entries taken over from workers whose lease ran out."""
