@@ -49,7 +49,7 @@ class OutcomeLog(TaskObserver):
 def _outcome(ending: Ending) -> str:
     if ending.retrying:
         return "retrying"
-    if ending.dead:
+    if ending.dead and ending.status is not TaskStatus.REJECTED:
         return "dead"
     return ending.status.value
 

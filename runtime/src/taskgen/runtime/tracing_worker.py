@@ -14,6 +14,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from taskgen.runtime import tracing
 from taskgen.runtime.observe import Ending, Run, TaskObserver
+from taskgen.runtime.wire import TaskStatus
 
 
 class TaskSpans(TaskObserver):
@@ -62,6 +63,6 @@ class TaskSpans(TaskObserver):
 def _outcome(ending: Ending) -> str:
     if ending.retrying:
         return "retrying"
-    if ending.dead:
+    if ending.dead and ending.status is not TaskStatus.REJECTED:
         return "dead"
     return ending.status.value
