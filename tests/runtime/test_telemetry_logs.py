@@ -18,9 +18,9 @@ from taskgen.runtime import Binding, Client, EnqueueOptions, TaskFailed, TaskRej
 from taskgen.runtime.wire import TaskStatus
 from tests.fixtures.telemetry_worker import WORK, WorkArgs, work
 from tests.redis_server import free_port
+from tests.runtime.test_telemetry_metrics import UNKNOWN
 from tests.support import REPO
 from tests.tasks_fixture import running_worker
-from tests.runtime.test_telemetry_metrics import UNKNOWN
 
 TELE = "tests.fixtures.telemetry_worker:worker"
 FIELDS = ("task", "task_id", "queue", "attempt", "duration", "outcome")
