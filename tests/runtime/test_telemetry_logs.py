@@ -16,9 +16,8 @@ import pytest
 
 from taskgen.runtime import Binding, Client, EnqueueOptions, TaskFailed, TaskRejected
 from taskgen.runtime.wire import TaskStatus
-from tests.fixtures.telemetry_worker import WORK, WorkArgs, work
+from tests.fixtures.telemetry_worker import UNKNOWN, WORK, WorkArgs, work
 from tests.redis_server import free_port
-from tests.runtime.test_telemetry_metrics import UNKNOWN
 from tests.support import REPO
 from tests.tasks_fixture import running_worker
 

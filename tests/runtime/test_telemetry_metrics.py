@@ -14,17 +14,14 @@ import pytest
 import redis.asyncio
 from prometheus_client.parser import text_string_to_metric_families
 
-from taskgen.runtime import Call, Client, EnqueueOptions, TaskDef, TaskFailed, TaskRejected
+from taskgen.runtime import Call, Client, EnqueueOptions, TaskFailed, TaskRejected
 from taskgen.runtime.metrics import WorkerMetrics
 from taskgen.runtime.observe import Ending, Run
 from taskgen.runtime.wire import ErrorInfo, TaskStatus
-from tests.fixtures.telemetry_worker import WORK, WorkArgs
+from tests.fixtures.telemetry_worker import UNKNOWN, WORK, WorkArgs
 from tests.support import worker_process
 
 TELE = "tests.fixtures.telemetry_worker:worker"
-UNKNOWN = TaskDef[WorkArgs, str](
-    name="tele.unknown", queue="tele", fingerprint="x", args=WorkArgs, result=str
-)
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
