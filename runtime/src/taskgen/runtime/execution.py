@@ -60,6 +60,8 @@ STREAMS = [number(i) for i in range(len(LEVELS))]
 STATUSES = {status: status.value.encode() for status in TaskStatus}
 DONE_PREFIX = [pack([b"F", stream]) for stream in STREAMS]
 DONE_STATUS = pack([STATUSES[TaskStatus.DONE]])
+#: Every plain success ends the same way: one Ending for all (observers only read it).
+DONE_ENDING = Ending(TaskStatus.DONE)
 
 
 class Executor:
@@ -442,7 +444,7 @@ class Executor:
         ))  # fmt: skip
         self._record(delivery, record)
         if self.observers:
-            self._observe(delivery, Ending(TaskStatus.DONE))
+            self._observe(delivery, DONE_ENDING)
 
     def _observe(self, delivery: Delivery, ending: Ending, task: str | None = None) -> None:
         """Tell observers how a run ended; an entry never started gets a run made up now."""

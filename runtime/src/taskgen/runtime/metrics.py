@@ -10,8 +10,9 @@ are kept in plain Python objects and turned into metric families only when scrap
 from __future__ import annotations
 
 import asyncio
-import bisect
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
+from time import perf_counter
 
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import (
@@ -30,6 +31,7 @@ from taskgen.runtime.wire import TaskStatus
 #: Upper bounds of the duration histogram's buckets, in seconds.
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 
+DONE = TaskStatus.DONE
 FAILURES = {TaskStatus.FAILED, TaskStatus.TIMED_OUT}
 
 #: Counter name (after ``taskgen_tasks_``), its help, and the ``TaskCounts`` slot it reads.
@@ -42,16 +44,6 @@ COUNTERS = (
 )
 
 
-class TaskCounts:
-    """The counts of one task on one queue."""
-
-    __slots__ = ("dead_lettered", "failed", "retried", "running", "started", "succeeded")
-
-    def __init__(self) -> None:
-        self.started = self.succeeded = self.failed = self.retried = 0
-        self.dead_lettered = self.running = 0
-
-
 class Durations:
     """A histogram of one task's run durations: a count per bucket, their sum."""
 
@@ -60,6 +52,25 @@ class Durations:
     def __init__(self, bounds: Sequence[float]) -> None:
         self.buckets = [0] * (len(bounds) + 1)
         self.sum = 0.0
+
+
+class TaskCounts:
+    """The counts of one task on one queue, and its task's duration histogram."""
+
+    __slots__ = (
+        "dead_lettered",
+        "durations",
+        "failed",
+        "retried",
+        "running",
+        "started",
+        "succeeded",
+    )
+
+    def __init__(self, durations: Durations) -> None:
+        self.started = self.succeeded = self.failed = self.retried = 0
+        self.dead_lettered = self.running = 0
+        self.durations = durations
 
 
 class WorkerMetrics(TaskObserver, Collector):
@@ -73,24 +84,19 @@ class WorkerMetrics(TaskObserver, Collector):
 
     # -- observing (in the worker's event loop) --------------------------------------------
 
-    def _counts(self, run: Run) -> TaskCounts:
-        key = (run.task, run.queue)
-        counts = self.counts.get(key)
-        if counts is None:
-            counts = self.counts[key] = TaskCounts()
-        return counts
+    # Inlined lookups and no helper calls on the common path: this runs twice per task.
 
     def started(self, run: Run) -> None:
         """Count the start; the run is running until it ends."""
-        counts = self._counts(run)
+        counts = self.counts.get((run.task, run.queue)) or self._add(run)
         counts.started += 1
         counts.running += 1
 
     def ended(self, run: Run, ending: Ending) -> None:
         """Count how the run ended, and its duration if it ran."""
-        counts = self._counts(run)
+        counts = self.counts.get((run.task, run.queue)) or self._add(run)
         status = ending.status
-        if status is TaskStatus.DONE:
+        if status is DONE:
             counts.succeeded += 1
         elif status in FAILURES:
             counts.failed += 1
@@ -98,18 +104,31 @@ class WorkerMetrics(TaskObserver, Collector):
             counts.retried += 1
         if ending.dead:
             counts.dead_lettered += 1
-        if run.started is not None:
+        started = run.started
+        if started is not None:
             counts.running -= 1
-            self.took(run.task, run.duration)
+            seconds = perf_counter() - started
+            durations = counts.durations
+            # The first bucket whose upper bound holds it (Prometheus buckets are "le").
+            durations.buckets[bisect_left(self.bounds, seconds)] += 1
+            durations.sum += seconds
 
     def took(self, task: str, seconds: float) -> None:
         """Add one run's duration to its task's histogram."""
+        durations = self._durations(task)
+        durations.buckets[bisect_left(self.bounds, seconds)] += 1
+        durations.sum += seconds
+
+    def _add(self, run: Run) -> TaskCounts:
+        counts = TaskCounts(self._durations(run.task))
+        self.counts[(run.task, run.queue)] = counts
+        return counts
+
+    def _durations(self, task: str) -> Durations:
         durations = self.durations.get(task)
         if durations is None:
             durations = self.durations[task] = Durations(self.bounds)
-        # The first bucket whose upper bound holds it (Prometheus buckets are "le").
-        durations.buckets[bisect.bisect_left(self.bounds, seconds)] += 1
-        durations.sum += seconds
+        return durations
 
     def reclaimed(self, queue: str, count: int) -> None:
         """Count entries taken over from workers whose lease ran out."""
@@ -137,7 +156,9 @@ class WorkerMetrics(TaskObserver, Collector):
             labels=["task"],
         )
         for task, durations in list(self.durations.items()):
-            histogram.add_metric([task], _cumulative(self.bounds, durations.buckets), durations.sum)
+            buckets = list(durations.buckets)
+            if any(buckets):  # a task none of whose runs started (all rejected) has none
+                histogram.add_metric([task], _cumulative(self.bounds, buckets), durations.sum)
         yield histogram
         takeovers = CounterMetricFamily(
             "taskgen_lease_takeovers",
@@ -152,7 +173,7 @@ class WorkerMetrics(TaskObserver, Collector):
 def _cumulative(bounds: Sequence[float], buckets: list[int]) -> list[tuple[str, float]]:
     total = 0
     cumulative: list[tuple[str, float]] = []
-    for bound, count in zip([*map(repr, map(float, bounds)), "+Inf"], list(buckets), strict=True):
+    for bound, count in zip([*map(repr, map(float, bounds)), "+Inf"], buckets, strict=True):
         total += count
         cumulative.append((bound, total))
     return cumulative

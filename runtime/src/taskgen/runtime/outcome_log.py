@@ -14,9 +14,6 @@ from taskgen.runtime.wire import TaskStatus
 
 log = logging.getLogger("taskgen.worker")
 
-#: The level of each kind of ending: failures that lose work stand out, the rest is routine.
-QUIET = {TaskStatus.DONE, TaskStatus.ABORTED, TaskStatus.EXPIRED}
-
 
 class OutcomeLog(TaskObserver):
     """Logs every run's ending: done and retried at INFO, dead-lettered at WARNING, rejected
