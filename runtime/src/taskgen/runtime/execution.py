@@ -29,7 +29,14 @@ from taskgen.runtime.failures import (
 )
 from taskgen.runtime.injection import NO_EXTRAS
 from taskgen.runtime.keys import LEVELS, QueueKeys
-from taskgen.runtime.observe import Ending, Run, TaskObserver, notify_ended, notify_started
+from taskgen.runtime.observe import (
+    Ending,
+    Run,
+    TaskObserver,
+    notify_ended,
+    notify_started,
+    overrides,
+)
 from taskgen.runtime.packing import LENGTH, number, pack
 from taskgen.runtime.recycling import Recycler
 from taskgen.runtime.slots import Slots
@@ -91,6 +98,10 @@ class Executor:
         self.recycler = recycler
         #: Told about every run's start and ending (metrics, traces, logs, the heartbeat).
         self.observers = tuple(observers)
+        #: Those that act on a start (the outcome log, for one, only on endings).
+        self.starters = tuple(o for o in self.observers if overrides(o, "started"))
+        #: Whether any is told of every run: if not, a task that succeeds costs them nothing.
+        self.every_run = any(o.every_run() for o in self.observers)
         #: Deliveries not yet ended, per queue and entry id: their leases are renewed.
         self.inflight: dict[QueueKeys, dict[bytes, Delivery]] = {}
         self.idle = asyncio.Event()
@@ -176,7 +187,7 @@ class Executor:
             envelope.enqueued_at,
             self.state,
         )
-        if self.observers:
+        if self.every_run:
             delivery.run = Run(
                 envelope.task,
                 envelope.id,
@@ -203,7 +214,9 @@ class Executor:
             delivery.timer = loop.call_later(binding.timeout, self._cancel, delivery, TIMEOUT)
         if delivery.run is not None:
             # Inside the task's own context: what observers make current, the handler runs under.
-            notify_started(self.observers, delivery.run)
+            notify_started(self.starters, delivery.run)
+        elif self.observers:
+            delivery.began = time.perf_counter()
         try:
             try:
                 if binding.resolver is None and binding.is_async:  # the common case, inlined
@@ -329,7 +342,8 @@ class Executor:
                 ),
             )
             if self.observers:
-                self._observe(delivery, Ending(status, error, retrying=True, retry_in=wait))
+                ending = Ending(status, error, retrying=True, retry_in=wait)
+                notify_ended(self.observers, delivery.observed(), ending)
             return
         reason = "retries exhausted" if binding.retry.attempts > 1 else "failed"
         self._end(delivery, status, error=error, ttl=binding.task.result_ttl, dead=reason)
@@ -415,7 +429,8 @@ class Executor:
             values += [name.encode(), clean(dead).encode(), delivery.payload]
         self._record(delivery, pack(values))
         if self.observers:
-            self._observe(delivery, Ending(status, error, dead=dead is not None), task)
+            ending = Ending(status, error, dead=dead is not None)
+            notify_ended(self.observers, delivery.observed(task), ending)
 
     def _done(self, delivery: Delivery, binding: Binding[Any, Any], value: msgspec.Raw) -> None:
         """The common ending, from pre-packed pieces (see ``complete.lua``, record F)."""
@@ -443,24 +458,8 @@ class Executor:
             LENGTH(len(envelope.reply)), envelope.reply,
         ))  # fmt: skip
         self._record(delivery, record)
-        if self.observers:
-            self._observe(delivery, DONE_ENDING)
-
-    def _observe(self, delivery: Delivery, ending: Ending, task: str | None = None) -> None:
-        """Tell observers how a run ended; an entry never started gets a run made up now."""
-        run = delivery.run
-        if run is None:
-            envelope = delivery.envelope
-            run = Run(
-                task or (envelope.task if envelope else "?"),
-                envelope.id if envelope else delivery.task_id.decode(errors="replace"),
-                delivery.keys.queue,
-                envelope.attempt if envelope else 1,
-                delivery.redeliveries + 1,
-                envelope.enqueued_at if envelope else 0,
-                envelope.trace if envelope else None,
-            )
-        notify_ended(self.observers, run, ending)
+        if self.every_run:
+            notify_ended(self.observers, delivery.observed(), DONE_ENDING)
 
     def _record(self, delivery: Delivery, record: bytes) -> None:
         self.completer.add(delivery.keys, record)

@@ -90,6 +90,13 @@ class Ending:
 class TaskObserver:
     """Base of worker observers: override what you need; every method does nothing here."""
 
+    def every_run(self) -> bool:
+        """Whether it is told of every start and every plain success (asked once, at start).
+
+        False: only of runs that did not simply succeed, each with a ``Run`` made at its end.
+        A worker whose observers all say False makes no ``Run`` for a task that succeeds."""
+        return True
+
     def started(self, run: Run) -> None:
         """The handler is about to be called, in the task's own context."""
 
@@ -98,6 +105,11 @@ class TaskObserver:
 
     def reclaimed(self, queue: str, count: int) -> None:
         """This worker took over ``count`` entries whose lease had run out."""
+
+
+def overrides(observer: TaskObserver, event: str) -> bool:
+    """Whether the observer does something on ``event`` (the base class does nothing)."""
+    return getattr(type(observer), event) is not getattr(TaskObserver, event)
 
 
 def notify_started(observers: Sequence[TaskObserver], run: Run) -> None:

@@ -19,6 +19,10 @@ class OutcomeLog(TaskObserver):
     """Logs every run's ending: done and retried at INFO, dead-lettered at WARNING, rejected
     entries at ERROR."""
 
+    def every_run(self) -> bool:
+        """Plain successes are logged at INFO: without it, only the other endings matter."""
+        return log.isEnabledFor(logging.INFO)
+
     def ended(self, run: Run, ending: Ending) -> None:
         """Write the run's line, if its level is enabled."""
         if ending.status is TaskStatus.REJECTED:
