@@ -163,3 +163,29 @@ def test_a_command_line_mistake_is_one_readable_line(
     assert len(errors) == 1, done.stderr
     assert words in errors[0], done.stderr
     assert "Traceback" not in done.stderr and "╭" not in done.stderr
+
+
+async def test_at_warning_a_success_costs_no_run_and_a_failure_line_keeps_its_duration(
+    redis_url: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With INFO off, no observer needs plain successes: no Run is made at a start (the hot
+    path stays as without observers); a dead-letter line still says how long the run took."""
+    caplog.set_level(logging.WARNING, logger="taskgen.worker")
+
+    def no_run_at_start(*args: object) -> None:
+        raise AssertionError("a Run was made at a start")
+
+    monkeypatch.setattr("taskgen.runtime.execution.Run", no_run_at_start)
+    binding = Binding(WORK, work, lambda ctx, a, _: work(ctx, a.how))
+    async with (
+        Client.from_url(redis_url, registry="off") as client,
+        running_worker(redis_url, [binding], tracing=False),
+    ):
+        ok = await client.enqueue(WORK, WorkArgs(how="ok"))
+        failing = await client.enqueue(WORK, WorkArgs(how="fail"))
+        assert await ok.result(timeout=10) == "ok"
+        with pytest.raises(TaskFailed):
+            await failing.result(timeout=10)
+    (line,) = outcome_records(caplog)
+    assert line.outcome == "dead" and line.task_id == failing.id  # type: ignore[attr-defined]
+    assert " in 0.0" in line.getMessage() and line.duration > 0  # type: ignore[attr-defined]
