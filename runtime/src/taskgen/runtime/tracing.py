@@ -1,14 +1,16 @@
 """Trace context for enqueued tasks: a producer span per enqueue, its W3C headers in the envelope.
 
 OpenTelemetry is optional (the ``otel`` extra) and never imported here: an application that
-traces has imported it and set a tracer provider. Until one is set, each enqueue costs a
-dictionary lookup (is ``opentelemetry.trace`` loaded at all?); once a provider is found, its
-tracer is kept. Spans follow OpenTelemetry's messaging conventions: ``send <queue>`` (PRODUCER)
-on enqueue, ``process <queue>`` (CONSUMER, see ``tracing_worker``) around each run.
+traces has imported it and set a tracer provider. Until one is set, each enqueue costs two
+lookups (is ``opentelemetry.trace`` loaded? has its global provider been set?); once a provider
+is set (it can be only once), its tracer, or that it traces nothing, is kept. Spans follow
+OpenTelemetry's messaging conventions: ``send <queue>`` (PRODUCER) on enqueue, ``process
+<queue>`` (CONSUMER, see ``tracing_worker``) around each run.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -19,18 +21,30 @@ if TYPE_CHECKING:
 SYSTEM = "taskgen"
 
 _tracer: Any = None
+#: The provider that was set traces nothing (the API's no-op one).
+_silent = False
+#: A provider named in the environment is made by the API on the first ask, not before.
+_FROM_ENVIRONMENT = "OTEL_PYTHON_TRACER_PROVIDER" in os.environ
+_UNKNOWN = object()
 
 
 def tracer() -> Any:
     """The application's tracer for taskgen spans, or None while no tracer provider is set."""
-    global _tracer
-    if _tracer is not None:
+    global _tracer, _silent
+    if _tracer is not None or _silent:
         return _tracer
     api = sys.modules.get("opentelemetry.trace")
     if api is None:
         return None  # nothing imported OpenTelemetry, so nothing set a provider
+    # The API's own get_tracer_provider() looks at os.environ on every call while none is set:
+    # its module global says as much for a fraction of the cost (if it is ever renamed, ask).
+    if getattr(api, "_TRACER_PROVIDER", _UNKNOWN) is None and not _FROM_ENVIRONMENT:
+        return None
     provider = api.get_tracer_provider()
-    if isinstance(provider, api.ProxyTracerProvider | api.NoOpTracerProvider):
+    if isinstance(provider, api.ProxyTracerProvider):
+        return None
+    if isinstance(provider, api.NoOpTracerProvider):
+        _silent = True
         return None
     from importlib.metadata import version
 
@@ -81,7 +95,7 @@ class Sending:
 
 def sending(queue: str) -> Sending | None:
     """A producer span for enqueueing one task, or None when nothing traces."""
-    found = _tracer if _tracer is not None else tracer()
+    found = tracer()
     if found is None:
         return None
     return Sending(found, {queue}, 1)
@@ -89,7 +103,7 @@ def sending(queue: str) -> Sending | None:
 
 def sending_calls(calls: list[Any]) -> Sending | None:
     """A producer span for enqueueing ``calls`` (``Call`` objects) at once, or None."""
-    found = _tracer if _tracer is not None else tracer()
+    found = tracer()
     if found is None or not calls:
         return None
     return Sending(found, {call.task.queue for call in calls}, len(calls))
