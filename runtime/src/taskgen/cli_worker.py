@@ -174,6 +174,8 @@ def _serve_metrics(worker: Worker, port: int, address: str) -> str | None:
             prefix=worker.prefix,
             address=address,
         )
+    except OverflowError:  # port + slot past 65535 with --processes
+        return f"cannot serve metrics on port {port}: ports end at 65535"
     except OSError as error:
         return f"cannot serve metrics on {address}:{port}: {error.strerror or error}"
     logging.getLogger("taskgen.worker").info("metrics on http://%s:%d/metrics", address, port)
