@@ -36,7 +36,7 @@ class TaskSpans(TaskObserver):
         span = run.notes.pop("span", None) or self._open(run)
         span.set_attribute("taskgen.task.outcome", _outcome(ending))
         error = ending.error
-        if error is not None and ending.status.value != "aborted":
+        if error is not None and ending.status is not TaskStatus.ABORTED:
             span.set_attribute("error.type", error.type)
             span.set_status(Status(StatusCode.ERROR, f"{error.type}: {error.message}"))
         span.end()
