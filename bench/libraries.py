@@ -45,9 +45,12 @@ LIBRARIES = [
             "bench.peers.taskgen:worker",
             "--concurrency",
             C,
+            # No line per task (as saq's --quiet): at INFO each costs more than the task.
+            "--log-level",
+            "WARNING",
         ],
         f"`Client.enqueue_many` (one call) / `enqueue` with a semaphore of 32; "
-        f"`taskgen worker --concurrency {C}`; results awaited by pub/sub",
+        f"`taskgen worker --concurrency {C} --log-level WARNING`; results awaited by pub/sub",
         peer=False,
     ),
     Library(

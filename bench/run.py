@@ -1,6 +1,7 @@
 """``./dev bench``: every workload for every library against one server, one table.
 
 ./dev bench [--only taskgen,saq] [--quick] [--skip-install] [--workloads drain_1,memory]
+./dev bench --only taskgen --workloads drain_1,drain_2 --taskgen-args='--metrics-port {port}'
 ./dev bench --soak SECONDS    (lost results under load and killed connections: bench/soak.py)
 """
 
@@ -64,7 +65,7 @@ def main() -> None:
     results: dict[str, dict[str, Any]] = {lib.name: {} for lib in libraries}
     with server.started() as running:
         _say(f"server: {running.name} {running.version} at {running.url}")
-        bench = Bench(running, sizes, ready, logs)
+        bench = Bench(running, sizes, ready, logs, tuple(options.taskgen_args.split()))
         try:
             for workload in options.workloads:
                 for lib in libraries:
@@ -145,6 +146,13 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument(
         "--skip-install", action="store_true", help="use the peers' virtualenvs as they are"
+    )
+    parser.add_argument(
+        "--taskgen-args",
+        default="",
+        metavar="ARGS",
+        help="more arguments for each taskgen worker process, e.g. "
+        "'--metrics-port {port}' ({port}: a free port per process)",
     )
     parser.add_argument(
         "--soak",

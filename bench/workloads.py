@@ -56,6 +56,8 @@ class Bench:
     sizes: Sizes
     envs: dict[str, Env]
     logs: Path
+    #: More arguments for each ``taskgen worker`` process; ``{port}`` becomes a free port.
+    taskgen_args: tuple[str, ...] = ()
 
     # -- the workloads ---------------------------------------------------------------------
 
@@ -218,9 +220,23 @@ class Bench:
         env = self._env(lib)
         argv = lib.worker(env.bin, sleeps)
         return [
-            procs.start(argv, env=self._vars(ttl), cwd=REPO, log=self._worker_log(lib))
+            procs.start(
+                [*argv, *self._own_args(lib)],
+                env=self._vars(ttl),
+                cwd=REPO,
+                log=self._worker_log(lib),
+            )
             for _ in range(processes)
         ]
+
+    def _own_args(self, lib: Library) -> list[str]:
+        """``--taskgen-args`` for a taskgen worker (each process its own ``{port}``)."""
+        if lib.name != "taskgen" or not self.taskgen_args:
+            return []
+        from tests.redis_server import free_port
+
+        port = str(free_port())
+        return [arg.replace("{port}", port) for arg in self.taskgen_args]
 
     def _client(self, lib: Library, *args: str, timeout: float, ttl: int | None = None) -> Any:
         env = self._env(lib)

@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -76,7 +77,10 @@ def worker_process(
     cwd: Path = REPO,
     env: dict[str, str] | None = None,
 ) -> Iterator[subprocess.Popen[str]]:
-    """A real ``taskgen worker`` process; stopped with SIGTERM, which must exit cleanly."""
+    """A real ``taskgen worker`` process; stopped with SIGTERM, which must exit cleanly.
+
+    Its output is read as it comes (a worker logs a line per task: a full pipe would block
+    it), and shown if it exits with an error."""
     environment = dict(env if env is not None else os.environ)
     environment["TASKGEN_REDIS_URL"] = redis_url
     process = subprocess.Popen(
@@ -87,11 +91,17 @@ def worker_process(
         stderr=subprocess.STDOUT,
         text=True,
     )
+    lines: list[str] = []
+    assert process.stdout is not None
+    reader = threading.Thread(target=lines.extend, args=(process.stdout,), daemon=True)
+    reader.start()
     try:
         yield process
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=30)
+        process.wait(timeout=30)
+        reader.join(timeout=10)
+        output = "".join(lines)
         if process.returncode not in (0, -signal.SIGKILL):
             raise AssertionError(f"worker exited with {process.returncode}:\n{output}")

@@ -101,10 +101,13 @@ async def test_a_final_failure_is_reported_dead_lettered(redis_url: str) -> None
     assert recorder.ends == [("math.add", 1, TaskStatus.FAILED, False, True)]
 
 
-async def test_without_observers_no_run_is_made(redis_url: str) -> None:
+async def test_every_worker_logs_outcomes_through_one_observer_first(redis_url: str) -> None:
+    """The outcome log is an observer the worker adds ahead of the user's, not part of them."""
+    recorder = Recorder()
     async with (
         Client.from_url(redis_url, registry="off") as client,
-        running_worker(redis_url, [bind_add()]) as worker,
+        running_worker(redis_url, [bind_add()], observers=[recorder], tracing=False) as worker,
     ):
         assert await (await client.enqueue(ADD, AddArgs(a=1, b=1))).result(timeout=10) == 2
-        assert worker.observers == []
+        assert worker.observers == [recorder]
+        assert [type(o).__name__ for o in worker._observers()] == ["OutcomeLog", "Recorder"]

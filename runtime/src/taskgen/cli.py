@@ -7,7 +7,7 @@ entry point group: the runtime never imports the tool, and a worker image needs 
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -16,6 +16,8 @@ app = typer.Typer(
     help="Contract-first background tasks: generate typed clients, run workers.",
     no_args_is_help=True,
     add_completion=False,
+    # A mistake at the command line gets one line (see main); a bug, Python's own traceback.
+    pretty_exceptions_enable=False,
 )
 
 
@@ -23,14 +25,33 @@ app = typer.Typer(
 def worker(
     target: Annotated[str, typer.Argument(help="The Worker to run, as module:attribute.")],
     burst: Annotated[bool, typer.Option("--burst", help="Exit once every queue is empty.")] = False,
-    concurrency: Annotated[int | None, typer.Option(help="Tasks run at once per process.")] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(min=1, help="Tasks run at once per process.")
+    ] = None,
     processes: Annotated[
         int, typer.Option(min=1, help="Worker processes to run (restarted if they die).")
     ] = 1,
     redis_url: Annotated[
         str | None, typer.Option(envvar="TASKGEN_REDIS_URL", help="Redis to serve.")
     ] = None,
-    log_level: Annotated[str, typer.Option(help="Logging level.")] = "INFO",
+    log_level: Annotated[
+        str, typer.Option(help="Logging level: DEBUG, INFO, WARNING or ERROR.")
+    ] = "INFO",
+    log_format: Annotated[
+        str, typer.Option(help="text, or json: one JSON object per line, for log pipelines.")
+    ] = "text",
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=65535,
+            help="Serve Prometheus metrics on this port (needs taskgen-runtime[metrics]); "
+            "with --processes N, process k serves on port + k.",
+        ),
+    ] = None,
+    metrics_address: Annotated[
+        str, typer.Option(help="The address the metrics endpoint listens on.")
+    ] = "0.0.0.0",
     max_tasks_per_process: Annotated[
         int | None,
         typer.Option(
@@ -54,6 +75,9 @@ def worker(
             concurrency=concurrency,
             redis_url=redis_url,
             log_level=log_level,
+            log_format=log_format,
+            metrics_port=metrics_port,
+            metrics_address=metrics_address,
             processes=processes,
             max_tasks=max_tasks_per_process,
             max_memory=max_memory_per_process,
@@ -181,4 +205,37 @@ def main() -> None:
                 file=sys.stderr,
             )
             raise SystemExit(2)
-    app()
+    raise SystemExit(_run_app())
+
+
+def _run_app() -> int:
+    """Run the app; a usage error (an unknown option, a bad value) is one line on stderr."""
+    import sys
+
+    errors = _click_errors()
+    asks_for_help: Any = getattr(errors, "NoArgsIsHelpError", ())
+    try:
+        code = app(standalone_mode=False)
+    except errors.UsageError as error:
+        if isinstance(error, asks_for_help):
+            error.show()  # the help text, as click shows it
+        else:
+            where = error.ctx.command_path if error.ctx is not None else "taskgen"
+            print(f"{where}: {error.format_message()} (see {where} --help)", file=sys.stderr)
+        return int(error.exit_code)
+    except errors.ClickException as error:
+        print(f"taskgen: {error.format_message()}", file=sys.stderr)
+        return int(error.exit_code)
+    except typer.Abort:
+        return 130
+    return code if isinstance(code, int) else 0
+
+
+def _click_errors() -> Any:
+    """click's exception classes: typer vendors click from 0.2x on, older typer uses click."""
+    from importlib import import_module
+
+    try:
+        return import_module("typer._click.exceptions")
+    except ImportError:
+        return import_module("click.exceptions")

@@ -4,29 +4,43 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-from collections.abc import Coroutine
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable
 
 import typer
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from taskgen.runtime.deadletters import DeadLetters
-from taskgen.runtime.faults import OUTAGE, describe, redact
+from taskgen.runtime.faults import describe, redact
 from taskgen.runtime.keys import DEFAULT_PREFIX
 from taskgen.runtime.tls import tls_refusal
 
-T = TypeVar("T")
 
+def _against_redis(redis_url: str, work: Callable[[], Awaitable[None]]) -> int:
+    """Run ``work``; a bad URL or an unreachable Redis is one line on stderr and exit code 1."""
 
-def _run(redis_url: str, work: Coroutine[Any, Any, T]) -> T:
-    """Run ``work``; an unreachable or TLS-refusing server ends the command with one line."""
+    async def run() -> None:
+        await work()
+
     try:
-        return asyncio.run(work)
-    except OUTAGE as exc:
-        refusal = tls_refusal(exc, redis_url)
-        message = refusal or f"cannot reach Redis at {redact(redis_url)}: {describe(exc)}"
-        typer.secho(f"taskgen dead: {message}", fg="red", err=True)
-        raise typer.Exit(2) from None
+        asyncio.run(run())
+    except ValueError as bad:
+        if "URL" not in str(bad):
+            raise
+        typer.secho(f"taskgen dead: --redis-url {redact(redis_url)!r}: {bad}", fg="red", err=True)
+        return 2
+    except (RedisError, OSError) as error:
+        refusal = tls_refusal(error, redis_url)
+        if refusal:
+            typer.secho(f"taskgen dead: {refusal}", fg="red", err=True)
+            return 2
+        typer.secho(
+            f"taskgen dead: cannot use Redis at {redact(redis_url)}: {describe(error)}",
+            fg="red",
+            err=True,
+        )
+        return 1
+    return 0
 
 
 def list_letters(redis_url: str, queue: str, limit: int, prefix: str = DEFAULT_PREFIX) -> None:
@@ -47,7 +61,7 @@ def list_letters(redis_url: str, queue: str, limit: int, prefix: str = DEFAULT_P
         finally:
             await redis.aclose()
 
-    _run(redis_url, read())
+    raise typer.Exit(_against_redis(redis_url, read))
 
 
 def change_letters(
@@ -73,6 +87,13 @@ def change_letters(
         finally:
             await redis.aclose()
 
-    done = _run(redis_url, act())
+    done = 0
+
+    async def report() -> None:
+        nonlocal done
+        done = await act()
+
+    if code := _against_redis(redis_url, report):
+        return code
     typer.echo(f"{'purged' if purge else 'requeued'} {done} dead letter(s) of queue {queue}")
     return 0

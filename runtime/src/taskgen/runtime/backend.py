@@ -93,7 +93,7 @@ class RedisBackend:
     async def abort(self, keys: QueueKeys, task_id: str, outcome: bytes, ttl_ms: int) -> bool:
         """One script call: ends a queued or scheduled task, flags a running one."""
         done = await self._scripts.abort(
-            keys=[keys.task(task_id), keys.delayed],
+            keys=[keys.task(task_id), keys.delayed, keys.retrying],
             args=[keys.base, GROUP, task_id, outcome, ttl_ms],
         )
         return int(done) != 0

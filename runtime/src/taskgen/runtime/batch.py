@@ -6,7 +6,6 @@ that fails while it is being sent fails with the handles of the tasks already en
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 import msgspec
@@ -28,16 +27,26 @@ class Chunk(NamedTuple):
     records: bytes
 
 
-def encode_calls(calls: Iterable[Call[Any]], now: int, reply: bytes = b"") -> list[Chunk]:
+def encode_calls(
+    calls: list[Call[Any]],
+    now: int,
+    reply: bytes = b"",
+    trace: dict[str, str] | None = None,
+) -> list[Chunk]:
     """Every call encoded, grouped by queue in chunks of at most ``ENQUEUE_CHUNK``, in order;
     raises ``EnqueueFailed`` naming the first call that cannot be encoded."""
     by_queue: dict[str, tuple[list[Call[Any]], list[str], list[bytes]]] = {}
-    calls = list(calls)
     fresh = iter(new_task_ids(len(calls)))
     for position, call in enumerate(calls):
         try:
             task_id, record = pack_call(
-                call.task, call.args, call.options, now, call.options.task_id or next(fresh), reply
+                call.task,
+                call.args,
+                call.options,
+                now,
+                call.options.task_id or next(fresh),
+                reply,
+                trace,
             )
         except (msgspec.EncodeError, TypeError, ValueError, OverflowError) as exc:
             raise EnqueueFailed(

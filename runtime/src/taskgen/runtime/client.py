@@ -9,6 +9,7 @@ import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from taskgen.runtime import tracing
 from taskgen.runtime.backend import Backend, RedisBackend
 from taskgen.runtime.batch import Chunk, encode_calls, incomplete, was_created
 from taskgen.runtime.connection import async_redis
@@ -114,8 +115,17 @@ class Client:
         keys = self.keys(task.queue)
         backend = self._backend
         reply = backend.reply
-        task_id, record = pack_call(task, args, options, now_ms(), reply=reply)
-        created = await backend.enqueue(keys, record)
+        span = tracing.sending(task.queue)
+        trace = span.headers if span is not None else None
+        task_id, record = pack_call(task, args, options, now_ms(), reply=reply, trace=trace)
+        try:
+            created = await backend.enqueue(keys, record)
+        except BaseException as exc:
+            if span is not None:
+                span.failed(exc)
+            raise
+        if span is not None:
+            span.sent([task_id])
         ours = created[0] == 1 or options.task_id is None  # see batch.was_created
         if reply and ours:
             backend.expect(keys, task_id)
@@ -129,16 +139,24 @@ class Client:
         if self._registry is not None:
             await _consult(self._registry, calls)
         reply = self._backend.reply
-        chunks = encode_calls(calls, now_ms(), reply)
-        handles: list[TaskHandle[R]] = []
-        for chunk in chunks:
-            keys = self.keys(chunk.queue)
-            try:
-                created = await self._backend.enqueue(keys, chunk.records)
-            except (RedisError, OSError) as exc:
-                total = sum(len(c.ids) for c in chunks)
-                raise incomplete(handles, chunk, total, exc) from exc
-            handles += self._handles(chunk, created, reply)
+        span = tracing.sending_calls(calls)
+        try:
+            chunks = encode_calls(calls, now_ms(), reply, span.headers if span else None)
+            handles: list[TaskHandle[R]] = []
+            for chunk in chunks:
+                keys = self.keys(chunk.queue)
+                try:
+                    created = await self._backend.enqueue(keys, chunk.records)
+                except (RedisError, OSError) as exc:
+                    total = sum(len(c.ids) for c in chunks)
+                    raise incomplete(handles, chunk, total, exc) from exc
+                handles += self._handles(chunk, created, reply)
+        except BaseException as exc:
+            if span is not None:
+                span.failed(exc)
+            raise
+        if span is not None:
+            span.sent([h.id for h in handles])
         return handles
 
     def _handles(self, chunk: Chunk, created: list[int], reply: bytes) -> list[TaskHandle[R]]:

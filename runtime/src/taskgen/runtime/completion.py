@@ -119,7 +119,7 @@ class Completer:
 
     async def _call(self, keys: QueueKeys, records: list[bytes], client: Any) -> Any:
         return await self._scripts.complete(
-            keys=[*keys.streams, keys.delayed, keys.dead],
+            keys=[*keys.streams, keys.delayed, keys.dead, keys.retrying, keys.throughput],
             args=[keys.base, b"".join(records), GROUP, self._cap],
             client=client,
         )

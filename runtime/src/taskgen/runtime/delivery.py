@@ -14,6 +14,7 @@ class Delivery:
     """One stream entry handed to this worker, from receipt until its outcome is recorded."""
 
     __slots__ = (
+        "began",
         "cancelled",
         "entry",
         "envelope",
@@ -43,8 +44,27 @@ class Delivery:
         self.payload = payload
         self.redeliveries = redeliveries
         self.envelope: Envelope | None = None
-        #: What observers know of this run (None when the worker has no observers).
+        #: What observers know of this run (None until one needs it).
         self.run: Run | None = None
+        #: ``time.perf_counter()`` when the handler was called, if no ``run`` keeps it.
+        self.began: float | None = None
         self.runner: asyncio.Future[Any] | None = None
         self.timer: asyncio.TimerHandle | None = None
         self.cancelled: str | None = None
+
+    def observed(self, task: str | None = None) -> Run:
+        """This run as observers see it: the one made at its start, or one made up now."""
+        if self.run is not None:
+            return self.run
+        envelope = self.envelope
+        run = Run(
+            task or (envelope.task if envelope else "?"),
+            envelope.id if envelope else self.task_id.decode(errors="replace"),
+            self.keys.queue,
+            envelope.attempt if envelope else 1,
+            self.redeliveries + 1,
+            envelope.enqueued_at if envelope else 0,
+            envelope.trace if envelope else None,
+        )
+        run.started = self.began
+        return run

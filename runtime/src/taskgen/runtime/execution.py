@@ -29,7 +29,14 @@ from taskgen.runtime.failures import (
 )
 from taskgen.runtime.injection import NO_EXTRAS
 from taskgen.runtime.keys import LEVELS, QueueKeys
-from taskgen.runtime.observe import Ending, Run, TaskObserver, notify_ended, notify_started
+from taskgen.runtime.observe import (
+    Ending,
+    Run,
+    TaskObserver,
+    notify_ended,
+    notify_started,
+    overrides,
+)
 from taskgen.runtime.packing import LENGTH, number, pack
 from taskgen.runtime.recycling import Recycler
 from taskgen.runtime.slots import Slots
@@ -60,6 +67,8 @@ STREAMS = [number(i) for i in range(len(LEVELS))]
 STATUSES = {status: status.value.encode() for status in TaskStatus}
 DONE_PREFIX = [pack([b"F", stream]) for stream in STREAMS]
 DONE_STATUS = pack([STATUSES[TaskStatus.DONE]])
+#: Every plain success ends the same way: one Ending for all (observers only read it).
+DONE_ENDING = Ending(TaskStatus.DONE)
 
 
 class Executor:
@@ -89,6 +98,10 @@ class Executor:
         self.recycler = recycler
         #: Told about every run's start and ending (metrics, traces, logs, the heartbeat).
         self.observers = tuple(observers)
+        #: Those that act on a start (the outcome log, for one, only on endings).
+        self.starters = tuple(o for o in self.observers if overrides(o, "started"))
+        #: Whether any is told of every run: if not, a task that succeeds costs them nothing.
+        self.every_run = any(o.every_run() for o in self.observers)
         #: Deliveries not yet ended, per queue and entry id: their leases are renewed.
         self.inflight: dict[QueueKeys, dict[bytes, Delivery]] = {}
         self.idle = asyncio.Event()
@@ -174,7 +187,7 @@ class Executor:
             envelope.enqueued_at,
             self.state,
         )
-        if self.observers:
+        if self.every_run:
             delivery.run = Run(
                 envelope.task,
                 envelope.id,
@@ -201,7 +214,9 @@ class Executor:
             delivery.timer = loop.call_later(binding.timeout, self._cancel, delivery, TIMEOUT)
         if delivery.run is not None:
             # Inside the task's own context: what observers make current, the handler runs under.
-            notify_started(self.observers, delivery.run)
+            notify_started(self.starters, delivery.run)
+        elif self.observers:
+            delivery.began = time.perf_counter()
         try:
             try:
                 if binding.resolver is None and binding.is_async:  # the common case, inlined
@@ -240,7 +255,6 @@ class Executor:
             self._done(delivery, binding, msgspec.Raw(encoded))
         elif encoded.type == "ResultTooLarge":
             # Trying again would build the same value again: fail now, and keep it out of Redis.
-            log.warning("task %s (%s): %s", binding.task.name, delivery.task_id, encoded.message)
             self._end(delivery, TaskStatus.FAILED, error=encoded, dead="result too large")
         else:
             self._failed(delivery, binding, encoded, TaskStatus.FAILED)
@@ -313,15 +327,6 @@ class Executor:
         assert envelope is not None
         if envelope.attempt < binding.retry.attempts:
             wait = retry_delay(binding.retry, envelope.attempt) if delay is None else delay
-            log.info(
-                "task %s (%s) attempt %d failed, retrying in %.2fs: %s: %s",
-                envelope.task,
-                envelope.id,
-                envelope.attempt,
-                wait,
-                error.type,
-                error.message,
-            )
             following = msgspec.structs.replace(envelope, attempt=envelope.attempt + 1)
             self._record(
                 delivery,
@@ -337,23 +342,14 @@ class Executor:
                 ),
             )
             if self.observers:
-                self._observe(delivery, Ending(status, error, retrying=True))
+                ending = Ending(status, error, retrying=True, retry_in=wait)
+                notify_ended(self.observers, delivery.observed(), ending)
             return
         reason = "retries exhausted" if binding.retry.attempts > 1 else "failed"
-        log.warning(
-            "task %s (%s) %s on attempt %d, dead-lettered: %s: %s",
-            envelope.task,
-            envelope.id,
-            reason,
-            envelope.attempt,
-            error.type,
-            error.message,
-        )
         self._end(delivery, status, error=error, ttl=binding.task.result_ttl, dead=reason)
 
     def _reject(self, delivery: Delivery, task: str, reason: str, kind: str) -> None:
         reason = clean(reason)
-        log.error("rejected task entry %s: %s", _name(delivery), reason)
         self._end(
             delivery,
             TaskStatus.REJECTED,
@@ -371,7 +367,6 @@ class Executor:
             "that took it before died or stopped before it ended (a task that crashes its "
             f"worker?), and the limit is {limit} (Worker(max_deliveries=...)); not run again"
         )
-        log.error("task entry %s: %s", _name(delivery), reason)
         self._end(
             delivery, TaskStatus.FAILED, error=ErrorInfo("TooManyDeliveries", reason), dead=reason
         )
@@ -434,7 +429,8 @@ class Executor:
             values += [name.encode(), clean(dead).encode(), delivery.payload]
         self._record(delivery, pack(values))
         if self.observers:
-            self._observe(delivery, Ending(status, error, dead=dead is not None), task)
+            ending = Ending(status, error, dead=dead is not None)
+            notify_ended(self.observers, delivery.observed(task), ending)
 
     def _done(self, delivery: Delivery, binding: Binding[Any, Any], value: msgspec.Raw) -> None:
         """The common ending, from pre-packed pieces (see ``complete.lua``, record F)."""
@@ -462,24 +458,8 @@ class Executor:
             LENGTH(len(envelope.reply)), envelope.reply,
         ))  # fmt: skip
         self._record(delivery, record)
-        if self.observers:
-            self._observe(delivery, Ending(TaskStatus.DONE))
-
-    def _observe(self, delivery: Delivery, ending: Ending, task: str | None = None) -> None:
-        """Tell observers how a run ended; an entry never started gets a run made up now."""
-        run = delivery.run
-        if run is None:
-            envelope = delivery.envelope
-            run = Run(
-                task or (envelope.task if envelope else "?"),
-                envelope.id if envelope else delivery.task_id.decode(errors="replace"),
-                delivery.keys.queue,
-                envelope.attempt if envelope else 1,
-                delivery.redeliveries + 1,
-                envelope.enqueued_at if envelope else 0,
-                envelope.trace if envelope else None,
-            )
-        notify_ended(self.observers, run, ending)
+        if self.every_run:
+            notify_ended(self.observers, delivery.observed(), DONE_ENDING)
 
     def _record(self, delivery: Delivery, record: bytes) -> None:
         self.completer.add(delivery.keys, record)

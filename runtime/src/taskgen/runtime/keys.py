@@ -25,6 +25,8 @@ TASK_FIELDS: dict[str, str] = {
     "c": "the reply channel of the client that enqueued it ('' for none)",
     "a": "abort requested while a worker runs it",
     "o": "the outcome, once it has ended",
+    "d": "the id of its dead-letter entry, once it was dead-lettered",
+    "g": "its latest progress report (msgpack ``Progress``), while it runs and after",
 }
 
 #: The field that holds a task's outcome.
@@ -34,10 +36,27 @@ OUTCOME = "o"
 LEVELS: tuple[Priority, ...] = tuple(sorted(Priority, reverse=True))
 
 
+def queues_key(prefix: str = DEFAULT_PREFIX) -> str:
+    """The set of queue names that workers add theirs to when they start."""
+    return f"{prefix}:queues"
+
+
 class QueueKeys:
     """Names of the keys and channels of one queue."""
 
-    __slots__ = ("alive", "base", "control", "cron", "dead", "delayed", "queue", "streams")
+    __slots__ = (
+        "alive",
+        "base",
+        "control",
+        "cron",
+        "dead",
+        "delayed",
+        "heartbeats",
+        "queue",
+        "retrying",
+        "streams",
+        "throughput",
+    )
 
     def __init__(self, queue: str, prefix: str = DEFAULT_PREFIX) -> None:
         self.queue = queue
@@ -50,6 +69,12 @@ class QueueKeys:
         self.cron = f"{self.base}:cron"
         #: Worker liveness: consumer name -> when its heartbeat runs out (epoch ms).
         self.alive = f"{self.base}:alive"
+        #: Who the live workers are: consumer name -> msgpack ``Heartbeat`` (``heartbeat.py``).
+        self.heartbeats = f"{self.base}:heartbeats"
+        #: The ids of the tasks in ``delayed`` that wait to be retried (the rest are scheduled).
+        self.retrying = f"{self.base}:retrying"
+        #: Tasks ended per 5-second bucket, in a ring of slots (see ``complete.lua``).
+        self.throughput = f"{self.base}:throughput"
 
     def task(self, task_id: str) -> str:
         """The hash that holds a task's state and, once it ends, its outcome."""

@@ -65,7 +65,7 @@ class Run:
 class Ending:
     """How one run ended: its status, and whether it is retried or dead-lettered."""
 
-    __slots__ = ("dead", "error", "retrying", "status")
+    __slots__ = ("dead", "error", "retry_in", "retrying", "status")
 
     def __init__(
         self,
@@ -74,6 +74,7 @@ class Ending:
         *,
         retrying: bool = False,
         dead: bool = False,
+        retry_in: float = 0.0,
     ) -> None:
         #: DONE, FAILED, TIMED_OUT, ABORTED, EXPIRED or REJECTED (FAILED/TIMED_OUT when retrying).
         self.status = status
@@ -82,10 +83,19 @@ class Ending:
         self.retrying = retrying
         #: The task went to the dead-letter stream.
         self.dead = dead
+        #: Seconds until the next attempt, when retrying.
+        self.retry_in = retry_in
 
 
 class TaskObserver:
     """Base of worker observers: override what you need; every method does nothing here."""
+
+    def every_run(self) -> bool:
+        """Whether it is told of every start and every plain success (asked once, at start).
+
+        False: only of runs that did not simply succeed, each with a ``Run`` made at its end.
+        A worker whose observers all say False makes no ``Run`` for a task that succeeds."""
+        return True
 
     def started(self, run: Run) -> None:
         """The handler is about to be called, in the task's own context."""
@@ -95,6 +105,11 @@ class TaskObserver:
 
     def reclaimed(self, queue: str, count: int) -> None:
         """This worker took over ``count`` entries whose lease had run out."""
+
+
+def overrides(observer: TaskObserver, event: str) -> bool:
+    """Whether the observer does something on ``event`` (the base class does nothing)."""
+    return getattr(type(observer), event) is not getattr(TaskObserver, event)
 
 
 def notify_started(observers: Sequence[TaskObserver], run: Run) -> None:

@@ -34,7 +34,8 @@ class Scheduler:
             self.wake.clear()
             try:
                 moved, wait_ms = await self._scripts.promote(
-                    keys=[self.keys.delayed], args=[self.keys.base, PROMOTE_BATCH]
+                    keys=[self.keys.delayed, self.keys.retrying],
+                    args=[self.keys.base, PROMOTE_BATCH],
                 )
             except (RedisError, OSError) as exc:
                 log.warning(

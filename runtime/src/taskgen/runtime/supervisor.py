@@ -23,6 +23,10 @@ REFUSED = 2
 #: stopped cleanly: it is replaced at once (EX_TEMPFAIL).
 RECYCLE = 75
 
+#: The environment variable that tells each child its slot, 0 to N-1 (kept by a replacement),
+#: so per-process settings such as the metrics port can differ.
+SLOT = "TASKGEN_PROCESS_SLOT"
+
 
 def supervise(worker_args: Sequence[str], processes: int) -> int:
     """Run ``processes`` copies of ``taskgen worker <worker_args>``, restarting any that dies.
@@ -31,12 +35,12 @@ def supervise(worker_args: Sequence[str], processes: int) -> int:
     refuses to start (exit code 2) stops them all. Returns the first non-zero exit code of a
     child after the stop, or 0 when all ended cleanly."""
     command = [sys.executable, "-m", "taskgen", "worker", *worker_args]
-    children: dict[int, float] = {}
+    children: dict[int, tuple[float, int]] = {}
     stopping = False
 
-    def start() -> None:
-        child = subprocess.Popen(command)
-        children[child.pid] = time.monotonic()
+    def start(slot: int) -> None:
+        child = subprocess.Popen(command, env={**os.environ, SLOT: str(slot)})
+        children[child.pid] = (time.monotonic(), slot)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         nonlocal stopping
@@ -47,17 +51,18 @@ def supervise(worker_args: Sequence[str], processes: int) -> int:
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     codes: list[int] = []
     try:
-        for _ in range(processes):
-            start()
+        for slot in range(processes):
+            start(slot)
         while children:
             pid, status = os.waitpid(-1, 0)  # a signal runs stop() and the wait goes on
-            started = children.pop(pid, None)
-            if started is None:
+            child = children.pop(pid, None)
+            if child is None:
                 continue
+            started, slot = child
             code = os.waitstatus_to_exitcode(status)
             if code == RECYCLE and not stopping:
                 log.info("worker process %d ran its share of tasks; starting another", pid)
-                start()
+                start(slot)
                 continue
             if stopping or code == 0:  # stopped, or done (--burst): not to be replaced
                 codes.append(0 if code == RECYCLE else code)
@@ -71,7 +76,7 @@ def supervise(worker_args: Sequence[str], processes: int) -> int:
             if time.monotonic() - started < QUICK_DEATH:
                 time.sleep(QUICK_DEATH)
             if not stopping:
-                start()
+                start(slot)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

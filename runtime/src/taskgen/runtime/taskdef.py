@@ -144,8 +144,10 @@ def encode_call(
     now: int,
     task_id: str | None = None,
     reply: bytes = b"",
+    trace: dict[str, str] | None = None,
 ) -> tuple[str, int, int, bytes]:
-    """One task's id, priority level, delay in ms and encoded envelope."""
+    """One task's id, priority level, delay in ms and encoded envelope (``trace``: the
+    enqueuing side's W3C trace headers)."""
     task_id = options.task_id or task_id or new_task_id()
     if options is NO_OPTIONS:
         priority, delay, expires_at = task.priority, 0, 0
@@ -162,7 +164,7 @@ def encode_call(
         1,
         priority,
         expires_at,
-        None,
+        trace,
         reply,
     )
     return task_id, int(priority), delay, ENCODER.encode(envelope)
@@ -175,7 +177,8 @@ def pack_call(
     now: int,
     task_id: str | None = None,
     reply: bytes = b"",
+    trace: dict[str, str] | None = None,
 ) -> tuple[str, bytes]:
     """The task id, and the packed record the enqueue script reads for this task."""
-    task_id, level, delay, envelope = encode_call(task, args, options, now, task_id, reply)
+    task_id, level, delay, envelope = encode_call(task, args, options, now, task_id, reply, trace)
     return task_id, pack([task_id.encode(), number(level), number(delay), envelope, reply])

@@ -73,6 +73,9 @@ class Outcome(msgspec.Struct, array_like=True, gc=False, frozen=True):
     #: The worker's contract fingerprint of the task (set on values), so a client that cannot
     #: decode the value can say whether the two sides run different contracts.
     fingerprint: str = ""
+    #: When the task was enqueued and when its last run started, in epoch ms (0: unknown).
+    enqueued_at: int = 0
+    started_at: int = 0
 
 
 ENVELOPE = msgspec.msgpack.Decoder(Envelope)

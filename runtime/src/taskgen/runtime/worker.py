@@ -41,6 +41,7 @@ from taskgen.runtime.injection import Injector
 from taskgen.runtime.keys import DEFAULT_PREFIX, GROUP, QueueKeys
 from taskgen.runtime.lease import LeaseKeeper
 from taskgen.runtime.observe import TaskObserver
+from taskgen.runtime.outcome_log import OutcomeLog
 from taskgen.runtime.reader import QueueReader
 from taskgen.runtime.recycling import Recycler
 from taskgen.runtime.registry_publisher import RegistryPublisher
@@ -49,6 +50,7 @@ from taskgen.runtime.scripts import Scripts
 from taskgen.runtime.slots import Slots
 from taskgen.runtime.stopping import stop_tasks
 from taskgen.runtime.tls import tls_refusal
+from taskgen.runtime.tracing import worker_spans
 from taskgen.runtime.wire import new_task_id
 from taskgen.vocabulary import Retry
 
@@ -88,6 +90,7 @@ class Worker:
         max_tasks: int | None = None,
         max_memory_mb: int | None = None,
         observers: Iterable[TaskObserver] = (),
+        tracing: bool | None = None,
     ) -> None:
         if lease <= 0 or grace < 0:
             raise ValueError("lease must be > 0 and grace >= 0 seconds")
@@ -119,6 +122,8 @@ class Worker:
         self.spent = False
         #: Told about every task run (see ``taskgen.runtime.observe``): metrics, traces, logs.
         self.observers = list(observers)
+        #: OpenTelemetry spans per run: None traces once the application set a tracer provider.
+        self.tracing = tracing
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{new_task_id()[:8]}"
         self._stop: asyncio.Event | None = None
 
@@ -132,6 +137,14 @@ class Worker:
             return None
         memory = self.max_memory_mb * 2**20 if self.max_memory_mb is not None else None
         return Recycler(self._spent, max_tasks=self.max_tasks, max_memory=memory)
+
+    def _observers(self) -> list[TaskObserver]:
+        """Every worker's outcome log, the user's observers, and spans if the app traces."""
+        observers: list[TaskObserver] = [OutcomeLog(), *self.observers]
+        spans = worker_spans(self.tracing, GROUP)
+        if spans is not None:
+            observers.append(spans)
+        return observers
 
     def _spent(self) -> None:
         self.spent = True
@@ -232,7 +245,7 @@ class Worker:
             max_result_bytes=self.max_result_bytes,
             max_deliveries=self.max_deliveries,
             recycler=self._recycler(),
-            observers=self.observers,
+            observers=self._observers(),
         )
         readers = [
             QueueReader(

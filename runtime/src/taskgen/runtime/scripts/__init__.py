@@ -34,3 +34,4 @@ class Scripts:
         self.sweep = load("sweep")
         self.requeue = load("requeue")
         self.cron = load("cron")
+        self.stats = load("stats")

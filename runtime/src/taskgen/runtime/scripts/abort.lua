@@ -1,6 +1,6 @@
 -- Abort a task.  A queued or scheduled task is removed and ends as aborted; a task that a
 -- worker has taken is flagged, and the workers are told to cancel it.
--- KEYS[1]: the task hash, KEYS[2]: the delayed set.
+-- KEYS[1]: the task hash, KEYS[2]: the delayed set, KEYS[3]: the retrying set.
 -- ARGV[1]: key base, ARGV[2]: group, ARGV[3]: task id, ARGV[4]: the aborted outcome,
 -- ARGV[5]: its ttl in ms.
 -- Returns 1: aborted; 2: a worker was asked to cancel it; 0: it had ended or is unknown.
@@ -18,6 +18,7 @@ if status == 'queued' then
   redis.call('XDEL', stream, state[3])
 elseif status == 'scheduled' then
   redis.call('ZREM', KEYS[2], id)
+  redis.call('SREM', KEYS[3], id)
 else
   return 0
 end

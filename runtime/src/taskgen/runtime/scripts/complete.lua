@@ -1,5 +1,6 @@
 -- Record how a batch of tasks ended, acknowledge their entries and drop them from the streams.
--- KEYS: the ready streams (highest level first), then the delayed set, then the dead letters.
+-- KEYS: the ready streams (highest level first), then the delayed set, the dead letters, the
+-- retrying set and the throughput ring.
 -- ARGV[1]: key base, ARGV[2]: packed records, ARGV[3]: group, ARGV[4]: dead-letter cap.
 -- A record is a kind, then its values:
 --   F  stream index, entry id, task id, status, outcome, ttl ms, reply channel     (ended)
@@ -8,6 +9,9 @@
 -- The outcome is published on the task's channel and, when the enqueueing client gave one, on
 -- its reply channel, prefixed with the task channel's name.
 --   R  stream index, entry id, task id, envelope of the next attempt, delay ms   (retry)
+--   P  task id, progress                  (the latest progress report of a running task)
+-- The throughput ring counts the batch's endings in its 5-second bucket: 16 slots, slot
+-- bucket % 16 holding 'bucket done failed retried', so it never holds more than 16 fields.
 local base, group, cap = ARGV[1], ARGV[3], ARGV[4]
 local blob, at = ARGV[2], 1
 -- One value of the packed argument: a 4-byte big-endian length, then the bytes.
@@ -16,42 +20,59 @@ local function take()
   at = from + n
   return string.sub(blob, from, at - 1)
 end
-local nstreams = #KEYS - 2
+local nstreams = #KEYS - 4
 local delayed, dead = KEYS[nstreams + 1], KEYS[nstreams + 2]
+local retrying, ring = KEYS[nstreams + 3], KEYS[nstreams + 4]
 local acks = {}
 local now, earliest
-while at <= #blob do
-  local kind, s, entry, id = take(), tonumber(take()) + 1, take(), take()
-  local list = acks[s]
-  if not list then
-    list = {}
-    acks[s] = list
+local done, failed, retried = 0, 0, 0
+local function clock()
+  if not now then
+    local t = redis.call('TIME')
+    now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   end
-  list[#list + 1] = entry
-  local key = base .. ':task:' .. id
-  if kind == 'R' then
-    local envelope, delay = take(), tonumber(take())
-    if not now then
-      local t = redis.call('TIME')
-      now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-    end
-    local due = now + delay
-    redis.call('HSET', key, 's', 'scheduled', 'p', envelope)
-    redis.call('ZADD', delayed, due, id)
-    if not earliest or due < earliest then earliest = due end
+  return now
+end
+while at <= #blob do
+  local kind = take()
+  if kind == 'P' then
+    local id, progress = take(), take()
+    local key = base .. ':task:' .. id
+    -- Never for a task whose hash is gone: that would make one that does not expire.
+    if redis.call('EXISTS', key) == 1 then redis.call('HSET', key, 'g', progress) end
   else
-    local status, outcome, ttl, reply = take(), take(), take(), take()
-    redis.call('HSET', key, 's', status, 'o', outcome)
-    redis.call('PEXPIRE', key, ttl)
-    local channel = base .. ':done:' .. id
-    redis.call('PUBLISH', channel, outcome)
-    if reply ~= '' then
-      redis.call('PUBLISH', reply, struct.pack('>I4', #channel) .. channel .. outcome)
+    local s, entry, id = tonumber(take()) + 1, take(), take()
+    local list = acks[s]
+    if not list then
+      list = {}
+      acks[s] = list
     end
-    if kind == 'D' then
-      local task, reason, envelope = take(), take(), take()
-      redis.call('XADD', dead, 'MAXLEN', '~', cap, '*', 'id', id, 'task', task,
-        'reason', reason, 'envelope', envelope, 'outcome', outcome)
+    list[#list + 1] = entry
+    local key = base .. ':task:' .. id
+    if kind == 'R' then
+      local envelope, delay = take(), tonumber(take())
+      local due = clock() + delay
+      redis.call('HSET', key, 's', 'scheduled', 'p', envelope)
+      redis.call('ZADD', delayed, due, id)
+      redis.call('SADD', retrying, id)
+      retried = retried + 1
+      if not earliest or due < earliest then earliest = due end
+    else
+      local status, outcome, ttl, reply = take(), take(), take(), take()
+      redis.call('HSET', key, 's', status, 'o', outcome)
+      redis.call('PEXPIRE', key, ttl)
+      if status == 'done' then done = done + 1 else failed = failed + 1 end
+      local channel = base .. ':done:' .. id
+      redis.call('PUBLISH', channel, outcome)
+      if reply ~= '' then
+        redis.call('PUBLISH', reply, struct.pack('>I4', #channel) .. channel .. outcome)
+      end
+      if kind == 'D' then
+        local task, reason, envelope = take(), take(), take()
+        local letter = redis.call('XADD', dead, 'MAXLEN', '~', cap, '*', 'id', id, 'task', task,
+          'reason', reason, 'envelope', envelope, 'outcome', outcome)
+        redis.call('HSET', key, 'd', letter)
+      end
     end
   end
 end
@@ -62,6 +83,18 @@ for s, list in pairs(acks) do
     redis.call('XACK', KEYS[s], group, unpack(chunk))
     redis.call('XDEL', KEYS[s], unpack(chunk))
   end
+end
+if done + failed + retried > 0 then
+  local bucket = math.floor(clock() / 5000)
+  local slot = bucket % 16
+  local d, f, r = 0, 0, 0
+  local held = redis.call('HGET', ring, slot)
+  if held then
+    local b, hd, hf, hr = string.match(held, '^(%d+) (%d+) (%d+) (%d+)$')
+    if tonumber(b) == bucket then d, f, r = tonumber(hd), tonumber(hf), tonumber(hr) end
+  end
+  redis.call('HSET', ring, slot, string.format('%d %d %d %d', bucket, d + done, f + failed,
+    r + retried))
 end
 if earliest then
   local first = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')

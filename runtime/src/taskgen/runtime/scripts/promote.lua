@@ -1,5 +1,6 @@
 -- Move delayed and retrying tasks that are due onto their ready streams.
--- KEYS[1]: the delayed set.  ARGV[1]: key base, ARGV[2]: most tasks to move in one call.
+-- KEYS[1]: the delayed set, KEYS[2]: the retrying set (ids of the retries in it).
+-- ARGV[1]: key base, ARGV[2]: most tasks to move in one call.
 -- Returns {tasks moved, ms until the next one is due (-1: none)}.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -15,6 +16,7 @@ for _, id in ipairs(due) do
     redis.call('HDEL', key, 'p')
   end
   redis.call('ZREM', KEYS[1], id)
+  redis.call('SREM', KEYS[2], id)
 end
 local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 local wait = -1
