@@ -116,6 +116,31 @@ def dead_purge(
     raise typer.Exit(change_letters(redis_url, queue, entries, all_, purge=True, prefix=prefix))
 
 
+@app.command()
+def dashboard(
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to serve on.")] = 8080,
+    host: Annotated[
+        str, typer.Option(help="Address to bind (only this machine by default).")
+    ] = "127.0.0.1",
+    redis_url: RedisUrl = "redis://localhost:6379/0",
+    tasks: Annotated[
+        str | None,
+        typer.Option(
+            help="Module of the contract's TaskDefs (or module:worker), for typed payloads."
+        ),
+    ] = None,
+    prefix: Prefix = "taskgen",
+    allow_writes: Annotated[
+        bool,
+        typer.Option("--allow-writes", help="Offer requeue, purge and abort (put it behind auth)."),
+    ] = False,
+) -> None:
+    """Serve the web dashboard: queues, workers, tasks, dead letters."""
+    from taskgen.cli_dashboard import serve
+
+    raise typer.Exit(serve(host, port, redis_url, tasks, prefix, allow_writes))
+
+
 #: Commands that another distribution provides, and which one, for a helpful refusal.
 ELSEWHERE = {"build": "taskgen-codegen", "check": "taskgen-codegen"}
 
@@ -140,7 +165,11 @@ def main() -> None:
     import sys
 
     command = sys.argv[1] if len(sys.argv) > 1 else ""
-    if command not in {"worker", "dead"}:  # the runtime's own commands skip the plugin scan
+    if command not in {
+        "worker",
+        "dead",
+        "dashboard",
+    }:  # the runtime's own commands skip the plugin scan
         with_plugins()
         registered = {
             info.name or getattr(info.callback, "__name__", "") for info in app.registered_commands
