@@ -27,6 +27,10 @@ def serve(
             fg="yellow",
             err=True,
         )
-    app = dashboard(redis_url, tasks=tasks, prefix=prefix, allow_writes=allow_writes)
+    try:
+        app = dashboard(redis_url, tasks=tasks, prefix=prefix, allow_writes=allow_writes)
+    except ValueError as bad:  # --tasks names nothing importable
+        typer.secho(f"taskgen dashboard: --tasks: {bad}", fg="red", err=True)
+        return 2
     uvicorn.run(app, host=host, port=port, log_level="info")
     return 0
