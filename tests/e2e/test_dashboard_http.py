@@ -243,3 +243,11 @@ def test_the_command_says_what_to_do_with_a_tasks_module_it_cannot_import() -> N
 )
 def test_ages_read_short(seconds: float | None, shown: str) -> None:
     assert age(seconds) == shown
+
+
+def test_the_client_side_imports_nothing_of_the_dashboard() -> None:
+    probe = "import sys, taskgen, taskgen.runtime; print('\\n'.join(sys.modules))"
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert not [m for m in loaded if m.startswith(("taskgen.dashboard", "starlette", "jinja2"))]
