@@ -4,6 +4,8 @@ documented FastAPI mount behind authentication, and the ``taskgen dashboard`` co
 from __future__ import annotations
 
 import asyncio
+import html
+import json
 import re
 import signal
 import socket
@@ -16,6 +18,8 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from redis.asyncio import Redis
 from starlette.testclient import TestClient
 
@@ -24,6 +28,9 @@ from taskgen.dashboard.guard import READ_ONLY
 from taskgen.dashboard.render import age
 from taskgen.runtime import Binding, Client, Context, TaskDef, TaskFailed, Worker
 from taskgen.runtime.keys import QueueKeys
+from taskgen.runtime.sync import SyncClient
+from taskgen.runtime.taskdef import EnqueueOptions
+from taskgen.runtime.wire import TaskStatus
 from taskgen.testing import running_worker
 from tests.support import REPO
 
@@ -251,3 +258,34 @@ def test_the_client_side_imports_nothing_of_the_dashboard() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout.split()
     assert not [m for m in loaded if m.startswith(("taskgen.dashboard", "starlette", "jinja2"))]
+
+
+TEXT = st.characters(exclude_categories=("Cs",))  # what msgspec can encode: no lone surrogates
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(task_id=st.text(TEXT, min_size=1, max_size=30), note=st.text(TEXT, max_size=60))
+def test_any_task_id_and_payload_reads_back_exactly_and_its_abort_reaches_it(
+    redis_url: str, task_id: str, note: str
+) -> None:
+    with SyncClient.from_url(redis_url) as enqueuer:
+        enqueuer.redis.flushdb()  # one example's task must not meet the next one's
+        handle = enqueuer.enqueue(BREAK, BreakArgs(note=note), EnqueueOptions(task_id=task_id))
+    app = dashboard(redis_url, tasks={BREAK.name: BREAK}, allow_writes=True, secret="t")
+    with TestClient(app, follow_redirects=False) as client:
+        found = client.get("/tasks", params={"id": task_id})  # the header's id box
+        assert found.status_code == 303
+        page = client.get(found.headers["location"])
+        assert page.status_code == 200
+        shown = re.search(r'<pre class="payload" id="args">(.*?)</pre>', page.text, re.S)
+        assert shown and json.loads(html.unescape(shown.group(1))) == {"note": note}
+        shown_id = re.search(r"<dt>id</dt><dd><code>(.*?)</code></dd>", page.text, re.S)
+        assert shown_id and html.unescape(shown_id.group(1)) == task_id
+        action = re.search(r'<form method="post" action="([^"]+)"', page.text)
+        assert action
+        form = {"token": "t", "queue": BREAK.queue, "task": BREAK.name}
+        aborted = client.post(html.unescape(action.group(1)), data=form)
+        assert aborted.status_code == 303
+    assert handle.status() is TaskStatus.ABORTED

@@ -70,16 +70,18 @@ def _types(tasks: str | Mapping[str, TaskDef[Any, Any]] | None) -> dict[str, Tas
 
 def _routes() -> list[Route | Mount]:
     return [
+        # A task id is any text a client chose, '/' included: it is matched as a path, and
+        # the POST routes come first so that ".../abort" is not read as part of an id.
+        Route("/queues/{queue}/requeue", actions.requeue, methods=["POST"], name="requeue"),
+        Route("/queues/{queue}/purge", actions.purge, methods=["POST"], name="purge"),
+        Route("/tasks/{task_id:path}/abort", actions.abort, methods=["POST"], name="abort"),
         Route("/", pages.overview, name="overview"),
         Route("/workers", pages.workers, name="workers"),
         Route("/queues/{queue}", pages.queue, name="queue"),
         Route("/tasks", pages.find, name="find"),
-        Route("/tasks/{task_id}", pages.task, name="task"),
+        Route("/tasks/{task_id:path}", pages.task, name="task"),
         Route("/api/queues", pages.queues_json, name="queues_json"),
-        Route("/api/tasks/{task_id}", pages.task_json, name="task_json"),
-        Route("/queues/{queue}/requeue", actions.requeue, methods=["POST"], name="requeue"),
-        Route("/queues/{queue}/purge", actions.purge, methods=["POST"], name="purge"),
-        Route("/tasks/{task_id}/abort", actions.abort, methods=["POST"], name="abort"),
+        Route("/api/tasks/{task_id:path}", pages.task_json, name="task_json"),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
 

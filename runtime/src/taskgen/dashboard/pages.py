@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import msgspec
 from starlette.requests import Request
@@ -19,10 +20,12 @@ def board_of(request: Request) -> Board:
     return board
 
 
-def link(request: Request, name: str, **params: Any) -> str:
-    """The path of one of the dashboard's routes, under wherever the app is mounted."""
+def link(request: Request, name: str, **params: str) -> str:
+    """The path of one of the dashboard's routes, under wherever the app is mounted; values
+    are percent-encoded, as a task id may hold any character."""
     root: str = request.scope.get("root_path", "")
-    return root.rstrip("/") + str(request.app.url_path_for(name, **params))
+    quoted = {key: quote(value, safe="") for key, value in params.items()}
+    return root.rstrip("/") + str(request.app.url_path_for(name, **quoted))
 
 
 def page(request: Request, template: str, status_code: int = 200, **context: Any) -> Response:
@@ -78,7 +81,7 @@ async def queue(request: Request) -> Response:
 
 async def find(request: Request) -> Response:
     """The task-id search box's target: on to that task's page."""
-    task_id = request.query_params.get("id", "").strip()
+    task_id = request.query_params.get("id", "")  # as typed: an id may hold any character
     if not task_id:
         return RedirectResponse(link(request, "overview"), status_code=303)
     return RedirectResponse(link(request, "task", task_id=task_id), status_code=303)

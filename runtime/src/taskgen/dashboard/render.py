@@ -50,6 +50,8 @@ def sparkline(values: Sequence[float]) -> str:
     """The points of an SVG polyline drawing ``values`` left to right, scaled to the box."""
     if not values:
         return ""
+    if len(values) == 1:
+        values = [values[0], values[0]]  # one sample: a level line, not an invisible point
     top = max(max(values), 1)
     step = WIDTH / max(len(values) - 1, 1)
     return " ".join(
