@@ -23,7 +23,8 @@ from taskgen.runtime.context import Context
 from taskgen.runtime.failures import MAX_RESULT_BYTES, encode_result, error_info
 from taskgen.runtime.handle import TaskHandle
 from taskgen.runtime.injection import NO_EXTRAS, Injector
-from taskgen.runtime.keys import DEFAULT_PREFIX
+from taskgen.runtime.keys import DEFAULT_PREFIX, QueueKeys
+from taskgen.runtime.progress import Progress, ProgressSink, checked
 from taskgen.runtime.taskdef import NO_OPTIONS, Call, EnqueueOptions, TaskDef, encode_call
 from taskgen.runtime.wire import (
     ENCODER,
@@ -83,6 +84,7 @@ class EagerClient(Client):
         self._state = state
         self._lifespan = contextlib.AsyncExitStack()
         self._outcomes: dict[str, bytes] = {}
+        self._progress = _KeptProgress()
         #: Every task enqueued, in order.
         self.enqueued: list[Enqueued] = []
 
@@ -121,6 +123,10 @@ class EagerClient(Client):
             msgspec.msgpack.decode(outcome, type=Outcome).status if outcome else TaskStatus.UNKNOWN
         )
 
+    async def progress(self, queue: str, task_id: str) -> Progress | None:
+        """The last progress the task's handler reported while it ran inline."""
+        return self._progress.latest.get(task_id)
+
     async def abort(self, task: TaskDef[Any, Any], task_id: str) -> bool:
         """Too late: eager tasks have always ended."""
         return False
@@ -145,6 +151,8 @@ class EagerClient(Client):
             delivery=1,
             enqueued_at=now_ms(),
             state=self._state,
+            reporter=self._progress,
+            keys=self.keys(task.queue),
         )
         try:
             async with contextlib.AsyncExitStack() as cleanups:
@@ -164,3 +172,14 @@ class EagerClient(Client):
         if isinstance(encoded, ErrorInfo):
             return Outcome(TaskStatus.FAILED, error=encoded, finished_at=now_ms())
         return Outcome(TaskStatus.DONE, msgspec.Raw(encoded), finished_at=now_ms())
+
+
+class _KeptProgress(ProgressSink):
+    """Keeps the latest progress of each eager task, as a worker would store it."""
+
+    def __init__(self) -> None:
+        self.latest: dict[str, Progress] = {}
+
+    def report(self, keys: QueueKeys, task_id: str, value: float, message: str) -> None:
+        """Keep the report."""
+        self.latest[task_id] = checked(value, message)

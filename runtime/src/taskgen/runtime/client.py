@@ -13,6 +13,7 @@ from taskgen.runtime.batch import Chunk, encode_calls, incomplete, was_created
 from taskgen.runtime.connection import async_redis
 from taskgen.runtime.handle import TaskHandle
 from taskgen.runtime.keys import DEFAULT_PREFIX, GROUP, QueueKeys
+from taskgen.runtime.progress import Progress, decode_progress
 from taskgen.runtime.registry import MODES, Mode
 from taskgen.runtime.registry_cache import RegistryCache
 from taskgen.runtime.results import RECHECK, ResultWaiter
@@ -156,6 +157,11 @@ class Client:
         keys = self.keys(queue)
         status = await self._scripts.status(keys=[keys.task(task_id)], args=[keys.base, GROUP])
         return TaskStatus(status.decode())
+
+    async def progress(self, queue: str, task_id: str) -> Progress | None:
+        """A task's latest progress report; None before its first (or once its result expired)."""
+        raw = await self.redis.hget(self.keys(queue).task(task_id), "g")
+        return decode_progress(raw)
 
     async def abort(self, task: TaskDef[Any, Any], task_id: str) -> bool:
         """Abort a task; False when it had already ended or is unknown."""

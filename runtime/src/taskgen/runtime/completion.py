@@ -31,6 +31,8 @@ class Completer:
         self._pending: dict[QueueKeys, list[bytes]] = {}
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
+        #: The latest progress record of each task that reported one since the last write.
+        self._progress: dict[QueueKeys, dict[str, bytes]] = {}
         #: The records of the write in flight.
         self._sending: dict[QueueKeys, list[bytes]] = {}
         #: False from a failed write until the next write that succeeds.
@@ -43,6 +45,15 @@ class Completer:
             self._pending[keys] = [record]
         else:
             batch.append(record)
+        self._wake.set()
+
+    def progress(self, keys: QueueKeys, task_id: str, record: bytes) -> None:
+        """Keep a task's latest progress record (replacing an unwritten one) for the next write."""
+        reports = self._progress.get(keys)
+        if reports is None:
+            self._progress[keys] = {task_id: record}
+        else:
+            reports[task_id] = record
         self._wake.set()
 
     async def run(self) -> None:
@@ -73,7 +84,8 @@ class Completer:
     async def _flush(self) -> None:
         async with self._lock:
             backoff = Backoff(most=1.0)
-            while self._pending:
+            while self._pending or self._progress:
+                self._take_progress()
                 pending = self._sending = self._pending
                 self._pending = {}
                 try:
@@ -94,6 +106,12 @@ class Completer:
                 else:
                     self._sending = {}
                     self.writing = True
+
+    def _take_progress(self) -> None:
+        """Progress records go first in their queue's batch, before any task's ending."""
+        for keys, reports in self._progress.items():
+            self._pending[keys] = [*reports.values(), *self._pending.get(keys, ())]
+        self._progress = {}
 
     async def _write(self, pending: dict[QueueKeys, list[bytes]]) -> None:
         if len(pending) == 1:

@@ -22,6 +22,7 @@ class Delivery:
         "redeliveries",
         "run",
         "runner",
+        "started_at",
         "stream",
         "task_id",
         "timer",
@@ -48,3 +49,5 @@ class Delivery:
         self.runner: asyncio.Future[Any] | None = None
         self.timer: asyncio.TimerHandle | None = None
         self.cancelled: str | None = None
+        #: When its handler was called, in epoch milliseconds (0: not yet).
+        self.started_at = 0

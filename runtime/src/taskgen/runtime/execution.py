@@ -31,6 +31,7 @@ from taskgen.runtime.injection import NO_EXTRAS
 from taskgen.runtime.keys import LEVELS, QueueKeys
 from taskgen.runtime.observe import Ending, Run, TaskObserver, notify_ended, notify_started
 from taskgen.runtime.packing import LENGTH, number, pack
+from taskgen.runtime.progress import ProgressReporter
 from taskgen.runtime.recycling import Recycler
 from taskgen.runtime.slots import Slots
 from taskgen.runtime.stopping import stop_tasks
@@ -94,6 +95,8 @@ class Executor:
         self.idle = asyncio.Event()
         self.idle.set()
         self._aborts: dict[str, float] = {}
+        #: Where handlers' ``ctx.progress()`` reports go: the completer's next batch.
+        self.reporter = ProgressReporter(completer.progress)
 
     # -- receiving -------------------------------------------------------------------------
 
@@ -173,6 +176,8 @@ class Executor:
             delivery.redeliveries + 1,
             envelope.enqueued_at,
             self.state,
+            reporter=self.reporter,
+            keys=delivery.keys,
         )
         if self.observers:
             delivery.run = Run(
@@ -199,6 +204,7 @@ class Executor:
     ) -> None:
         if binding.timeout is not None:
             delivery.timer = loop.call_later(binding.timeout, self._cancel, delivery, TIMEOUT)
+        delivery.started_at = now_ms()
         if delivery.run is not None:
             # Inside the task's own context: what observers make current, the handler runs under.
             notify_started(self.observers, delivery.run)
@@ -414,6 +420,8 @@ class Executor:
                 now_ms(),
                 envelope.attempt if envelope else 1,
                 delivery.redeliveries + 1,
+                enqueued_at=envelope.enqueued_at if envelope else 0,
+                started_at=delivery.started_at,
             )
         )
         if ttl is None:
@@ -449,6 +457,8 @@ class Executor:
                 envelope.attempt,
                 delivery.redeliveries + 1,
                 binding.task.fingerprint,
+                envelope.enqueued_at,
+                delivery.started_at,
             )
         )
         entry, task_id = delivery.entry, delivery.task_id

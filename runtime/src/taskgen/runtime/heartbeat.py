@@ -9,9 +9,16 @@ the next sweep (``sweep.lua``) removes them.
 
 from __future__ import annotations
 
+import os
+import socket
+from collections.abc import Iterable
+
 import msgspec
 
-__all__ = ["Heartbeat"]
+from taskgen.runtime.observe import Ending, Run, TaskObserver
+from taskgen.runtime.wire import ENCODER, TaskStatus, now_ms
+
+__all__ = ["Heartbeat", "HeartbeatWriter", "Tally"]
 
 
 class Heartbeat(msgspec.Struct, array_like=True, frozen=True, gc=False):
@@ -40,3 +47,89 @@ class Heartbeat(msgspec.Struct, array_like=True, frozen=True, gc=False):
 TASKS_SHOWN = 1000
 
 HEARTBEAT = msgspec.msgpack.Decoder(Heartbeat)
+
+
+class Tally(TaskObserver):
+    """The worker's own observer: what runs now, and how many runs ended (and not done)."""
+
+    __slots__ = ("failed", "processed", "running")
+
+    def __init__(self) -> None:
+        #: Task id -> when its run started (epoch ms).
+        self.running: dict[str, int] = {}
+        self.processed = 0
+        self.failed = 0
+
+    def started(self, run: Run) -> None:
+        """Note the run as running."""
+        self.running[run.task_id] = now_ms()
+
+    def ended(self, run: Run, ending: Ending) -> None:
+        """Count the run; one that did not end done counts as failed."""
+        self.running.pop(run.task_id, None)
+        self.processed += 1
+        if ending.status is not TaskStatus.DONE:
+            self.failed += 1
+
+
+class HeartbeatWriter:
+    """Builds this worker's record from what does not change and its tally."""
+
+    __slots__ = ("_fixed", "tally")
+
+    def __init__(
+        self,
+        tally: Tally,
+        *,
+        queues: Iterable[str],
+        concurrency: int,
+        fingerprints: dict[str, str],
+    ) -> None:
+        self.tally = tally
+        self._fixed = (
+            socket.gethostname(),
+            os.getpid(),
+            tuple(queues),
+            concurrency,
+            now_ms(),
+            _version(),
+            fingerprints,
+        )
+
+    def record(self) -> bytes:
+        """The record as of now, msgpack-encoded."""
+        host, pid, queues, concurrency, started_at, version, fingerprints = self._fixed
+        tally = self.tally
+        running = tally.running
+        shown = running if len(running) <= TASKS_SHOWN else dict(_first(running, TASKS_SHOWN))
+        return ENCODER.encode(
+            Heartbeat(
+                host,
+                pid,
+                queues,
+                concurrency,
+                len(running),
+                tally.processed,
+                tally.failed,
+                started_at,
+                version,
+                fingerprints,
+                shown,
+            )
+        )
+
+
+def _first(running: dict[str, int], count: int) -> Iterable[tuple[str, int]]:
+    for i, item in enumerate(running.items()):
+        if i >= count:
+            return
+        yield item
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("taskgen-runtime")
+    except PackageNotFoundError:
+        return "unknown"

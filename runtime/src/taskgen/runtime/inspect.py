@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 from taskgen.runtime import bigint
 from taskgen.runtime.heartbeat import HEARTBEAT
 from taskgen.runtime.keys import DEFAULT_PREFIX, GROUP, LEVELS, QueueKeys, queues_key
-from taskgen.runtime.progress import PROGRESS, Progress
+from taskgen.runtime.progress import Progress, decode_progress
 from taskgen.runtime.scripts import Scripts
 from taskgen.runtime.taskdef import TaskDef
 from taskgen.runtime.wire import ENVELOPE, OUTCOME, Envelope, ErrorInfo, Outcome, TaskStatus
@@ -417,7 +417,7 @@ async def _details(
         expires_at=(envelope.expires_at or None) if envelope else None,
         worker=holder,
         args=bytes(envelope.args) if envelope else None,
-        progress=_progress(state.get(b"g")),
+        progress=decode_progress(state.get(b"g")),
         dead_letter=dead_letter,
     )
     if outcome is not None:
@@ -462,15 +462,6 @@ def _outcome(raw: bytes | None) -> Outcome | None:
         return None
     try:
         return OUTCOME.decode(raw)
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return None
-
-
-def _progress(raw: bytes | None) -> Progress | None:
-    if not raw:
-        return None
-    try:
-        return PROGRESS.decode(raw)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
 

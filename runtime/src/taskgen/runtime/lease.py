@@ -17,7 +17,7 @@ import asyncio
 import collections
 import logging
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -49,8 +49,11 @@ class LeaseKeeper:
         consumer: str,
         lease: float,
         batch: int,
+        heartbeat: Callable[[], bytes] | None = None,
     ) -> None:
         self._queues = list(queues)
+        #: Builds this worker's heartbeat record (see ``heartbeat.py``), sent with each renewal.
+        self._heartbeat = heartbeat
         self._redis = redis
         self._scripts = scripts
         self._executor = executor
@@ -138,12 +141,15 @@ class LeaseKeeper:
     async def renew(self) -> None:
         """Beat the heartbeat and reset the idle time of every entry this worker holds."""
         heartbeat = self._lease_ms * HEARTBEAT_LEASES
+        record = self._heartbeat() if self._heartbeat is not None else b""
         for keys in self._queues:
             held = self._executor.inflight.get(keys) or {}
-            args: list[bytes | str | int] = [GROUP, self._consumer, heartbeat]
+            args: list[bytes | str | int] = [GROUP, self._consumer, heartbeat, record]
             for delivery in list(held.values()):
                 args += (delivery.stream, delivery.entry)
-            lost = await self._scripts.renew(keys=[*keys.streams, keys.alive], args=args)
+            lost = await self._scripts.renew(
+                keys=[*keys.streams, keys.alive, keys.heartbeats], args=args
+            )
             for entry in lost:
                 if entry in held:
                     log.warning(
@@ -193,7 +199,7 @@ class LeaseKeeper:
         idle = self._lease_ms * HEARTBEAT_LEASES
         for keys in self._queues:
             removed = await self._scripts.sweep(
-                keys=[*keys.streams, keys.alive], args=[GROUP, idle]
+                keys=[*keys.streams, keys.alive, keys.heartbeats], args=[GROUP, idle]
             )
             if removed:
                 log.info(

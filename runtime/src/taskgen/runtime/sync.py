@@ -18,6 +18,7 @@ from taskgen.runtime.connection import WAITING_POOL_SIZE, sync_redis
 from taskgen.runtime.errors import ResultTimeout
 from taskgen.runtime.handle import unwrap
 from taskgen.runtime.keys import DEFAULT_PREFIX, GROUP, QueueKeys
+from taskgen.runtime.progress import Progress, decode_progress
 from taskgen.runtime.results import RECHECK, RECHECK_MAX, RECONNECT
 from taskgen.runtime.scripts import source
 from taskgen.runtime.taskdef import NO_OPTIONS, Call, EnqueueOptions, TaskDef, pack_call
@@ -173,6 +174,11 @@ class SyncClient:
         status = self._status(keys=[keys.task(task_id)], args=[keys.base, GROUP])
         return TaskStatus(status.decode())
 
+    def progress(self, queue: str, task_id: str) -> Progress | None:
+        """A task's latest progress report; None before its first (or once its result expired)."""
+        raw = self.redis.hget(self.keys(queue).task(task_id), "g")
+        return decode_progress(raw)
+
     def abort(self, task: TaskDef[Any, Any], task_id: str) -> bool:
         """Abort a task; False when it had already ended or is unknown."""
         keys = self.keys(task.queue)
@@ -212,6 +218,10 @@ class SyncTaskHandle(Generic[R]):
     def status(self) -> TaskStatus:
         """Where the task is now."""
         return self._client.status(self.task.queue, self.id)
+
+    def progress(self) -> Progress | None:
+        """The latest progress the task's handler reported (``ctx.progress``), or None."""
+        return self._client.progress(self.task.queue, self.id)
 
     def abort(self) -> bool:
         """Stop the task; False when it had already ended (or is unknown)."""

@@ -36,8 +36,9 @@ from taskgen.runtime.faults import (
     pause,
     redact,
 )
+from taskgen.runtime.heartbeat import HeartbeatWriter, Tally
 from taskgen.runtime.injection import Injector
-from taskgen.runtime.keys import DEFAULT_PREFIX, GROUP, QueueKeys
+from taskgen.runtime.keys import DEFAULT_PREFIX, GROUP, QueueKeys, queues_key
 from taskgen.runtime.lease import LeaseKeeper
 from taskgen.runtime.observe import TaskObserver
 from taskgen.runtime.reader import QueueReader
@@ -187,6 +188,8 @@ class Worker:
                     await check_eviction_policy(redis, self.redis_url)
                 for queue in self.queues:
                     await create_groups(redis, QueueKeys(queue, self.prefix))
+                # So `taskgen status` and the dashboard find the queues without a SCAN.
+                await redis.sadd(queues_key(self.prefix), *self.queues)
                 return True
             except OUTAGE as exc:
                 delay = backoff.next()
@@ -216,6 +219,14 @@ class Worker:
         slots = Slots(self.concurrency)
         completer = Completer(redis, scripts, dead_letter_cap=self.dead_letter_cap)
         threads = ThreadPoolExecutor(self.threads, thread_name_prefix="taskgen-handler")
+        # The heartbeat's counters come from an observer every worker has.
+        tally = Tally()
+        heartbeat = HeartbeatWriter(
+            tally,
+            queues=self.queues,
+            concurrency=self.concurrency,
+            fingerprints={name: b.task.fingerprint for name, b in self.bindings.items()},
+        )
         executor = Executor(
             self.bindings,
             completer,
@@ -225,7 +236,7 @@ class Worker:
             max_result_bytes=self.max_result_bytes,
             max_deliveries=self.max_deliveries,
             recycler=self._recycler(),
-            observers=self.observers,
+            observers=[*self.observers, tally],
         )
         readers = [
             QueueReader(
@@ -249,6 +260,7 @@ class Worker:
             consumer=self.consumer,
             lease=self.lease,
             batch=self.concurrency,
+            heartbeat=heartbeat.record,
         )
         control = ControlListener(redis, schedulers, executor)
         # The contract registry: clients see this worker's tasks before it reads any.
@@ -363,6 +375,7 @@ class Worker:
             for stream in keys.streams:
                 pipe.xgroup_delconsumer(stream, GROUP, self.consumer)
             pipe.zrem(keys.alive, self.consumer)
+            pipe.hdel(keys.heartbeats, self.consumer)
             await pipe.execute(raise_on_error=False)
 
 
