@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -79,7 +80,7 @@ def test_drain_fail_requeue_and_abort_through_the_pages(
         shot(page, "queues-waiting")
 
         env = {**os.environ, "DASH_FLAG": str(flag)}
-        with worker_process(redis_url, target=WORKER, env=env):
+        with worker_process(redis_url, target=WORKER, env=env) as worker:
             # The count falls on the page without a reload, and the fragile order dies.
             expect(figure(page, "shipping", "ready")).to_have_text("0", timeout=SHOWN)
             expect(figure(page, "shipping", "dead")).to_have_text("1", timeout=SHOWN)
@@ -113,9 +114,18 @@ def test_drain_fail_requeue_and_abort_through_the_pages(
             assert client.handle(SHIP, fragile.id).result(timeout=10) == "shipped o-vase express"
             shot(page, "task-done")
 
-            # Abort a running task from its page.
+            # The worker, holding a task: from its row to the task's page, and abort it there.
             held = client.enqueue(HOLD, HoldArgs(seconds=3600))
-            page.goto(f"{base}/tasks/{held.id}")
+            page.get_by_role("link", name="Workers").click()
+            row = page.locator("tr", has_text=f"{worker.pid}")
+            expect(row).to_contain_text("shipping")
+            holding = row.locator(f'a[href="/tasks/{held.id}"]')
+            deadline = time.monotonic() + SHOWN / 1000
+            while not holding.count():  # the record is rewritten with each lease renewal
+                assert time.monotonic() < deadline, "the worker's record never showed the task"
+                page.reload()
+            shot(page, "workers")
+            holding.click()
             expect(page.locator("#status")).to_have_text("running", timeout=SHOWN)
             page.get_by_role("button", name="Abort").click()
             expect(page.locator(".notice")).to_have_text("abort requested")
