@@ -96,7 +96,10 @@ async def test_what_tasks_put_in_a_page_is_escaped(redis_url: str, redis: Redis)
     app = dashboard(redis=redis, tasks={BREAK.name: BREAK})
     async with http(app) as client:
         for path in ["/queues/lab", f"/tasks/{task_id}"]:
-            page = (await client.get(path)).text
+            answer = await client.get(path)
+            policy = answer.headers["content-security-policy"]
+            assert "default-src 'self'" in policy and "frame-ancestors 'self'" in policy
+            page = answer.text
             assert "broke on" in page
             assert HOSTILE not in page
             assert "&lt;script&gt;" in page

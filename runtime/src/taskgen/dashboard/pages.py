@@ -14,6 +14,14 @@ from taskgen.dashboard.guard import WriteGuard
 from taskgen.dashboard.render import live, progress
 
 
+#: Pages load only the dashboard's own script and style, and only a page of the same site may
+#: frame them: an injected script would not run, and no other site can overlay the buttons.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'self'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
 def board_of(request: Request) -> Board:
     """The board the app was built with."""
     board: Board = request.app.state.board
@@ -41,7 +49,7 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
     )
     templates = request.app.state.templates
     response: Response = templates.TemplateResponse(
-        request, template, context, status_code=status_code
+        request, template, context, status_code=status_code, headers=PAGE_HEADERS
     )
     return response
 
