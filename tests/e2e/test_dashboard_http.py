@@ -12,13 +12,13 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import msgspec
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
 from starlette.testclient import TestClient
@@ -32,6 +32,7 @@ from taskgen.runtime.sync import SyncClient
 from taskgen.runtime.taskdef import EnqueueOptions
 from taskgen.runtime.wire import TaskStatus
 from taskgen.testing import running_worker
+from tests.browser import served
 from tests.support import REPO
 
 DOC = REPO / "docs" / "dashboard.md"
@@ -266,18 +267,30 @@ def test_the_client_side_imports_nothing_of_the_dashboard() -> None:
 TEXT = st.characters(exclude_categories=("Cs",))  # what msgspec can encode: no lone surrogates
 
 
+@pytest.fixture(scope="module")
+def served_board(redis_server: str) -> Iterator[str]:
+    """A writable dashboard served by uvicorn (a real server decodes a path once; Starlette's
+    TestClient decodes it twice, so it cannot stand in here)."""
+    with served(
+        dashboard(redis_server, tasks={BREAK.name: BREAK}, allow_writes=True, secret="t")
+    ) as base:
+        yield base
+
+
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(task_id=st.text(TEXT, min_size=1, max_size=30), note=st.text(TEXT, max_size=60))
+@example(task_id="\n", note="")
+@example(task_id="a/b/abort", note="</pre><script>")
+@example(task_id="%2F?#", note="&amp;")
 def test_any_task_id_and_payload_reads_back_exactly_and_its_abort_reaches_it(
-    redis_url: str, task_id: str, note: str
+    redis_server: str, served_board: str, task_id: str, note: str
 ) -> None:
-    with SyncClient.from_url(redis_url) as enqueuer:
+    with SyncClient.from_url(redis_server) as enqueuer:
         enqueuer.redis.flushdb()  # one example's task must not meet the next one's
         handle = enqueuer.enqueue(BREAK, BreakArgs(note=note), EnqueueOptions(task_id=task_id))
-    app = dashboard(redis_url, tasks={BREAK.name: BREAK}, allow_writes=True, secret="t")
-    with TestClient(app, follow_redirects=False) as client:
+    with httpx.Client(base_url=served_board, follow_redirects=False) as client:
         found = client.get("/tasks", params={"id": task_id})  # the header's id box
         assert found.status_code == 303
         page = client.get(found.headers["location"])

@@ -10,6 +10,7 @@ from typing import Any
 import jinja2
 from redis.asyncio import Redis
 from starlette.applications import Starlette
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -23,6 +24,22 @@ from taskgen.runtime.keys import DEFAULT_PREFIX
 from taskgen.runtime.taskdef import TaskDef
 
 HERE = Path(__file__).parent
+
+
+class TaskIdConvertor(Convertor[str]):
+    """A task id in a path: any text a client chose, '/' and line breaks included."""
+
+    regex = "[\\s\\S]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+# Starlette keeps convertors in one table per process; the name is ours alone.
+register_url_convertor("taskgen_task_id", TaskIdConvertor())
 
 
 def dashboard(
@@ -70,18 +87,19 @@ def _types(tasks: str | Mapping[str, TaskDef[Any, Any]] | None) -> dict[str, Tas
 
 def _routes() -> list[Route | Mount]:
     return [
-        # A task id is any text a client chose, '/' included: it is matched as a path, and
-        # the POST routes come first so that ".../abort" is not read as part of an id.
+        # The POST routes come first, so that ".../abort" is not read as part of a task id.
         Route("/queues/{queue}/requeue", actions.requeue, methods=["POST"], name="requeue"),
         Route("/queues/{queue}/purge", actions.purge, methods=["POST"], name="purge"),
-        Route("/tasks/{task_id:path}/abort", actions.abort, methods=["POST"], name="abort"),
+        Route(
+            "/tasks/{task_id:taskgen_task_id}/abort", actions.abort, methods=["POST"], name="abort"
+        ),
         Route("/", pages.overview, name="overview"),
         Route("/workers", pages.workers, name="workers"),
         Route("/queues/{queue}", pages.queue, name="queue"),
         Route("/tasks", pages.find, name="find"),
-        Route("/tasks/{task_id:path}", pages.task, name="task"),
+        Route("/tasks/{task_id:taskgen_task_id}", pages.task, name="task"),
         Route("/api/queues", pages.queues_json, name="queues_json"),
-        Route("/api/tasks/{task_id:path}", pages.task_json, name="task_json"),
+        Route("/api/tasks/{task_id:taskgen_task_id}", pages.task_json, name="task_json"),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
 

@@ -13,7 +13,6 @@ from taskgen.dashboard.board import Board
 from taskgen.dashboard.guard import WriteGuard
 from taskgen.dashboard.render import live, progress
 
-
 #: Pages load only the dashboard's own script and style, and only a page of the same site may
 #: frame them: an injected script would not run, and no other site can overlay the buttons.
 PAGE_HEADERS = {
