@@ -187,7 +187,7 @@ async def test_progress_reports_are_coalesced_into_the_next_batch(redis_url: str
     async def busy(ctx: Context, a: int, b: int) -> int:
         for i in range(reports):
             ctx.progress(i, f"item {i}")
-        await asyncio.sleep(0)
+            await asyncio.sleep(0)  # the completer could write between any two reports
         ctx.progress(reports, "all")
         return a + b
 

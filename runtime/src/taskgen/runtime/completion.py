@@ -19,6 +19,10 @@ from taskgen.runtime.scripts import Scripts
 
 log = logging.getLogger("taskgen.worker")
 
+#: Seconds a progress report waits, at most, for a batch of endings to ride with: a handler
+#: that reports in a loop costs at most a few writes a second, never one per report.
+PROGRESS_DELAY = 0.25
+
 
 class Completer:
     """Buffers completion records and flushes them, batched, as soon as Redis is free."""
@@ -33,6 +37,7 @@ class Completer:
         self._lock = asyncio.Lock()
         #: The latest progress record of each task that reported one since the last write.
         self._progress: dict[QueueKeys, dict[str, bytes]] = {}
+        self._progress_timer: asyncio.TimerHandle | None = None
         #: The records of the write in flight.
         self._sending: dict[QueueKeys, list[bytes]] = {}
         #: False from a failed write until the next write that succeeds.
@@ -48,13 +53,16 @@ class Completer:
         self._wake.set()
 
     def progress(self, keys: QueueKeys, task_id: str, record: bytes) -> None:
-        """Keep a task's latest progress record (replacing an unwritten one) for the next write."""
+        """Keep a task's latest progress record (replacing an unwritten one) for the next
+        write: the next batch of endings, or a write of its own ``PROGRESS_DELAY`` later."""
         reports = self._progress.get(keys)
         if reports is None:
             self._progress[keys] = {task_id: record}
         else:
             reports[task_id] = record
-        self._wake.set()
+        if self._progress_timer is None:
+            loop = asyncio.get_running_loop()
+            self._progress_timer = loop.call_later(PROGRESS_DELAY, self._wake.set)
 
     async def run(self) -> None:
         """Flush whenever records are waiting."""
@@ -109,6 +117,9 @@ class Completer:
 
     def _take_progress(self) -> None:
         """Progress records go first in their queue's batch, before any task's ending."""
+        if self._progress_timer is not None:
+            self._progress_timer.cancel()
+            self._progress_timer = None
         for keys, reports in self._progress.items():
             self._pending[keys] = [*reports.values(), *self._pending.get(keys, ())]
         self._progress = {}
