@@ -141,29 +141,34 @@ async def test_a_killed_worker_leaves_once_its_heartbeat_runs_out_a_stopped_one_
     async def pids() -> set[int]:
         return {w.pid for w in await workers(r, ["ops"])}
 
-    with (
-        worker_process(redis_url, target=OPS, env=options) as victim,
-        worker_process(redis_url, target=OPS, env=options) as survivor,
-    ):
+    with worker_process(redis_url, target=OPS, env=options) as victim:
 
-        async def both() -> bool:
-            return await pids() == {victim.pid, survivor.pid}
+        async def listed() -> bool:
+            return await pids() == {victim.pid}
 
-        await until(both, "both workers beat")
+        await until(listed, "the worker beats")
         victim.kill()
         victim.wait()
+        killed = time.monotonic()
         # Dead, but its heartbeat has not run out yet.
-        assert victim.pid in await pids()
+        assert await pids() == {victim.pid}
 
-        async def victim_gone() -> bool:
-            return await pids() == {survivor.pid}
+        async def gone() -> bool:
+            return await pids() == set()
 
-        await until(victim_gone, "the killed worker leaves the list", timeout=10)
+        await until(gone, "the killed worker leaves the list", timeout=10)
+        assert time.monotonic() - killed > 0.5
+        # No other worker swept yet: its record is still there, only no longer live.
+        assert await r.hlen(KEYS.heartbeats) == 1
+
+    with worker_process(redis_url, target=OPS, env=options) as survivor:
 
         async def swept() -> bool:
-            return int(await r.hlen(KEYS.heartbeats)) == 1
+            names = [n.decode() for n in await r.hkeys(KEYS.heartbeats)]
+            return len(names) == 1 and f"-{survivor.pid}-" in names[0]
 
         await until(swept, "the survivor's sweep removes the dead worker's record")
+        assert await pids() == {survivor.pid}
         survivor.send_signal(signal.SIGTERM)
         assert survivor.wait(30) == 0
         assert await pids() == set()
