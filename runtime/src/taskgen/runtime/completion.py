@@ -16,8 +16,12 @@ from redis.exceptions import RedisError
 from taskgen.runtime.faults import Backoff, describe
 from taskgen.runtime.keys import GROUP, QueueKeys
 from taskgen.runtime.scripts import Scripts
+from taskgen.runtime.wire import now_ms
 
 log = logging.getLogger("taskgen.worker")
+
+#: The width of a throughput bucket (``QueueKeys.throughput``), in milliseconds.
+THROUGHPUT_BUCKET_MS = 5000
 
 #: Seconds a progress report waits, at most, for a batch of endings to ride with: a handler
 #: that reports in a loop costs at most a few writes a second, never one per report.
@@ -38,6 +42,8 @@ class Completer:
         #: The latest progress record of each task that reported one since the last write.
         self._progress: dict[QueueKeys, dict[str, bytes]] = {}
         self._progress_timer: asyncio.TimerHandle | None = None
+        #: The throughput bucket of each queue's last write (see ``complete.lua``).
+        self._buckets: dict[QueueKeys, int] = {}
         #: The records of the write in flight.
         self._sending: dict[QueueKeys, list[bytes]] = {}
         #: False from a failed write until the next write that succeeds.
@@ -135,8 +141,11 @@ class Completer:
             await pipe.execute()
 
     async def _call(self, keys: QueueKeys, records: list[bytes], client: Any) -> Any:
+        bucket = now_ms() // THROUGHPUT_BUCKET_MS
+        new_bucket = self._buckets.get(keys) != bucket
+        self._buckets[keys] = bucket
         return await self._scripts.complete(
             keys=[*keys.streams, keys.delayed, keys.dead, keys.retrying, keys.throughput],
-            args=[keys.base, b"".join(records), GROUP, self._cap],
+            args=[keys.base, b"".join(records), GROUP, self._cap, bucket, 1 if new_bucket else 0],
             client=client,
         )
