@@ -95,6 +95,10 @@ class Executor:
         self.idle = asyncio.Event()
         self.idle.set()
         self._aborts: dict[str, float] = {}
+        #: Runs ended (retries included), and of those how many did not end done: the
+        #: heartbeat's counters, kept here as plain increments (an observer costs more).
+        self.processed = 0
+        self.failed = 0
         #: Where handlers' ``ctx.progress()`` reports go: the completer's next batch.
         self.reporter = ProgressReporter(completer.progress)
 
@@ -329,6 +333,7 @@ class Executor:
                 error.message,
             )
             following = msgspec.structs.replace(envelope, attempt=envelope.attempt + 1)
+            self.failed += 1
             self._record(
                 delivery,
                 pack(
@@ -412,6 +417,7 @@ class Executor:
         task: str | None = None,
     ) -> None:
         envelope = delivery.envelope
+        self.failed += 1  # the done ending is ``_done``
         outcome = ENCODER.encode(
             Outcome(
                 status,
@@ -493,6 +499,7 @@ class Executor:
 
     def _record(self, delivery: Delivery, record: bytes) -> None:
         self.completer.add(delivery.keys, record)
+        self.processed += 1
         self._forget(delivery)
         if self.recycler is not None:
             self.recycler.task_ended()

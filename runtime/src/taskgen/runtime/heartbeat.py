@@ -12,13 +12,16 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import msgspec
 
-from taskgen.runtime.observe import Ending, Run, TaskObserver
-from taskgen.runtime.wire import ENCODER, TaskStatus, now_ms
+from taskgen.runtime.wire import ENCODER, now_ms
 
-__all__ = ["Heartbeat", "HeartbeatWriter", "Tally"]
+if TYPE_CHECKING:
+    from taskgen.runtime.execution import Executor
+
+__all__ = ["Heartbeat", "HeartbeatWriter"]
 
 
 class Heartbeat(msgspec.Struct, array_like=True, frozen=True, gc=False):
@@ -49,43 +52,23 @@ TASKS_SHOWN = 1000
 HEARTBEAT = msgspec.msgpack.Decoder(Heartbeat)
 
 
-class Tally(TaskObserver):
-    """The worker's own observer: what runs now, and how many runs ended (and not done)."""
-
-    __slots__ = ("failed", "processed", "running")
-
-    def __init__(self) -> None:
-        #: Task id -> when its run started (epoch ms).
-        self.running: dict[str, int] = {}
-        self.processed = 0
-        self.failed = 0
-
-    def started(self, run: Run) -> None:
-        """Note the run as running."""
-        self.running[run.task_id] = now_ms()
-
-    def ended(self, run: Run, ending: Ending) -> None:
-        """Count the run; one that did not end done counts as failed."""
-        self.running.pop(run.task_id, None)
-        self.processed += 1
-        if ending.status is not TaskStatus.DONE:
-            self.failed += 1
-
-
 class HeartbeatWriter:
-    """Builds this worker's record from what does not change and its tally."""
+    """Builds this worker's record from what does not change and its executor's state.
 
-    __slots__ = ("_fixed", "tally")
+    Reading the executor once per renewal, rather than observing every task, keeps the
+    per-task cost at the executor's two integer increments."""
+
+    __slots__ = ("_executor", "_fixed")
 
     def __init__(
         self,
-        tally: Tally,
+        executor: Executor,
         *,
         queues: Iterable[str],
         concurrency: int,
         fingerprints: dict[str, str],
     ) -> None:
-        self.tally = tally
+        self._executor = executor
         self._fixed = (
             socket.gethostname(),
             os.getpid(),
@@ -99,9 +82,13 @@ class HeartbeatWriter:
     def record(self) -> bytes:
         """The record as of now, msgpack-encoded."""
         host, pid, queues, concurrency, started_at, version, fingerprints = self._fixed
-        tally = self.tally
-        running = tally.running
-        shown = running if len(running) <= TASKS_SHOWN else dict(_first(running, TASKS_SHOWN))
+        executor = self._executor
+        running = {
+            delivery.envelope.id: delivery.started_at
+            for held in executor.inflight.values()
+            for delivery in held.values()
+            if delivery.started_at and delivery.envelope is not None
+        }
         return ENCODER.encode(
             Heartbeat(
                 host,
@@ -109,12 +96,12 @@ class HeartbeatWriter:
                 queues,
                 concurrency,
                 len(running),
-                tally.processed,
-                tally.failed,
+                executor.processed,
+                executor.failed,
                 started_at,
                 version,
                 fingerprints,
-                shown,
+                running if len(running) <= TASKS_SHOWN else dict(_first(running, TASKS_SHOWN)),
             )
         )
 

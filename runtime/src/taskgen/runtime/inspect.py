@@ -290,8 +290,8 @@ def _stats(queue: str, reply: list[Any]) -> QueueStats:
         if first:
             at = _entry_ms(first)
             oldest = at if oldest is None else min(oldest, at)
-    delayed, retrying, dead, ring = reply[1 + len(LEVELS) :]
-    completed, failed, retried = _throughput(ring, now)
+    delayed, retrying, dead, counts = reply[1 + len(LEVELS) :]
+    completed, failed, retried = _throughput(counts, now)
     return QueueStats(
         queue=queue,
         ready=ready,
@@ -306,19 +306,18 @@ def _stats(queue: str, reply: list[Any]) -> QueueStats:
     )
 
 
-def _throughput(ring: list[bytes], now: int) -> tuple[int, int, int]:
-    """Sum the ring's buckets of the last minute; each slot holds 'bucket done failed retried'."""
-    current = now // (THROUGHPUT_BUCKET * 1000)
-    first = current - THROUGHPUT_WINDOW // THROUGHPUT_BUCKET + 1
-    totals = [0, 0, 0]
-    for value in ring[1::2]:
-        parts = _text(value).split()
-        if len(parts) != 4 or not all(p.isdigit() for p in parts):
-            continue
-        if first <= int(parts[0]) <= current:
-            for i in range(3):
-                totals[i] += int(parts[1 + i])
-    return totals[0], totals[1], totals[2]
+def _throughput(fields: list[bytes], now: int) -> tuple[int, int, int]:
+    """Sum the buckets of the last minute: fields '<bucket>d', '<bucket>f', '<bucket>r'.
+
+    Buckets come from the workers' clocks: one a little ahead of Redis's still counts."""
+    first = now // (THROUGHPUT_BUCKET * 1000) - THROUGHPUT_WINDOW // THROUGHPUT_BUCKET + 1
+    totals = {"d": 0, "f": 0, "r": 0}
+    for i in range(0, len(fields) - 1, 2):
+        field, count = _text(fields[i]), _text(fields[i + 1])
+        bucket, kind = field[:-1], field[-1:]
+        if kind in totals and bucket.isdigit() and int(bucket) >= first and count.isdigit():
+            totals[kind] += int(count)
+    return totals["d"], totals["f"], totals["r"]
 
 
 def _record(name: str, raw: bytes, expires: int) -> WorkerRecord | None:

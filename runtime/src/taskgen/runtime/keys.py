@@ -73,7 +73,7 @@ class QueueKeys:
         self.heartbeats = f"{self.base}:heartbeats"
         #: The ids of the tasks in ``delayed`` that wait to be retried (the rest are scheduled).
         self.retrying = f"{self.base}:retrying"
-        #: Tasks ended per 5-second bucket, in a ring of slots (see ``complete.lua``).
+        #: Tasks ended per 5-second bucket, the last 16 buckets (see ``complete.lua``).
         self.throughput = f"{self.base}:throughput"
 
     def task(self, task_id: str) -> str:

@@ -36,7 +36,7 @@ from taskgen.runtime.faults import (
     pause,
     redact,
 )
-from taskgen.runtime.heartbeat import HeartbeatWriter, Tally
+from taskgen.runtime.heartbeat import HeartbeatWriter
 from taskgen.runtime.injection import Injector
 from taskgen.runtime.keys import DEFAULT_PREFIX, GROUP, QueueKeys, queues_key
 from taskgen.runtime.lease import LeaseKeeper
@@ -219,14 +219,6 @@ class Worker:
         slots = Slots(self.concurrency)
         completer = Completer(redis, scripts, dead_letter_cap=self.dead_letter_cap)
         threads = ThreadPoolExecutor(self.threads, thread_name_prefix="taskgen-handler")
-        # The heartbeat's counters come from an observer every worker has.
-        tally = Tally()
-        heartbeat = HeartbeatWriter(
-            tally,
-            queues=self.queues,
-            concurrency=self.concurrency,
-            fingerprints={name: b.task.fingerprint for name, b in self.bindings.items()},
-        )
         executor = Executor(
             self.bindings,
             completer,
@@ -236,7 +228,13 @@ class Worker:
             max_result_bytes=self.max_result_bytes,
             max_deliveries=self.max_deliveries,
             recycler=self._recycler(),
-            observers=[*self.observers, tally],
+            observers=self.observers,
+        )
+        heartbeat = HeartbeatWriter(
+            executor,
+            queues=self.queues,
+            concurrency=self.concurrency,
+            fingerprints={name: b.task.fingerprint for name, b in self.bindings.items()},
         )
         readers = [
             QueueReader(
