@@ -128,6 +128,7 @@ def test_drain_fail_requeue_and_abort_through_the_pages(
             holding.click()
             expect(page.locator("#status")).to_have_text("running", timeout=SHOWN)
             expect(page.locator("#progress")).to_have_text("0.25 — packing", timeout=SHOWN)
+            shot(page, "task-running")
             page.get_by_role("button", name="Abort").click()
             expect(page.locator(".notice")).to_have_text("abort requested")
             expect(page.locator("#status")).to_have_text("aborted", timeout=SHOWN)
