@@ -35,8 +35,11 @@ SHOTS = os.environ.get("TASKGEN_DASHBOARD_SHOTS")
 def browser() -> Iterator[Browser]:
     path = chromium_or_skip()
     with sync_playwright() as playwright:
-        # --no-sandbox: CI runs as root, where chromium's sandbox refuses to start.
-        launched = playwright.chromium.launch(executable_path=str(path), args=["--no-sandbox"])
+        # CI runs as root, where chromium's sandbox refuses to start, and containers often
+        # have a small /dev/shm.
+        launched = playwright.chromium.launch(
+            executable_path=str(path), args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
         yield launched
         launched.close()
 
