@@ -235,3 +235,18 @@ async def test_the_eager_client_keeps_the_last_progress() -> None:
         assert await handle.result() == 9
         progress = await handle.progress()
     assert progress is not None and (progress.value, progress.message) == (4.0, "of b")
+
+
+async def test_a_sweep_drops_retrying_ids_no_longer_delayed(redis_url: str) -> None:
+    """An older client's abort removes a retrying task from ``delayed`` only."""
+    r = redis.asyncio.Redis.from_url(redis_url)
+    keys = QueueKeys("math")
+    await r.sadd(keys.retrying, "aborted-by-an-old-client", "still-waiting")
+    await r.zadd(keys.delayed, {"still-waiting": time.time() * 1000 + 600_000})
+    async with running_worker(redis_url, [bind_add()], lease=0.3):
+        deadline = time.monotonic() + 10
+        while await r.scard(keys.retrying) != 1:
+            assert time.monotonic() < deadline, "the stale id was never swept"
+            await asyncio.sleep(0.05)
+    assert await r.smembers(keys.retrying) == {b"still-waiting"}
+    await r.aclose()

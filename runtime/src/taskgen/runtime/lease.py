@@ -200,7 +200,8 @@ class LeaseKeeper:
         idle = self._lease_ms * HEARTBEAT_LEASES
         for keys in self._queues:
             removed = await self._scripts.sweep(
-                keys=[*keys.streams, keys.alive, keys.heartbeats], args=[GROUP, idle]
+                keys=[*keys.streams, keys.alive, keys.heartbeats, keys.delayed, keys.retrying],
+                args=[GROUP, idle],
             )
             if removed:
                 log.info(
