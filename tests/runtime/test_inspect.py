@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 
 import msgspec
 import pytest
 import redis.asyncio
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from taskgen.runtime import (
     NO_RETRY,
@@ -18,6 +21,7 @@ from taskgen.runtime import (
     Priority,
     Retry,
     TaskFailed,
+    bigint,
 )
 from taskgen.runtime.inspect import (
     THROUGHPUT_BUCKET,
@@ -235,3 +239,66 @@ async def test_the_eager_client_keeps_the_last_progress() -> None:
         assert await handle.result() == 9
         progress = await handle.progress()
     assert progress is not None and (progress.value, progress.message) == (4.0, "of b")
+
+
+async def test_a_sweep_drops_retrying_ids_no_longer_delayed(redis_url: str) -> None:
+    """An older client's abort removes a retrying task from ``delayed`` only."""
+    r = redis.asyncio.Redis.from_url(redis_url)
+    keys = QueueKeys("math")
+    await r.sadd(keys.retrying, "aborted-by-an-old-client", "still-waiting")
+    await r.zadd(keys.delayed, {"still-waiting": time.time() * 1000 + 600_000})
+    async with running_worker(redis_url, [bind_add()], lease=0.3):
+        deadline = time.monotonic() + 10
+        while await r.scard(keys.retrying) != 1:
+            assert time.monotonic() < deadline, "the stale id was never swept"
+            await asyncio.sleep(0.05)
+    assert await r.smembers(keys.retrying) == {b"still-waiting"}
+    await r.aclose()
+
+
+class Shipment(msgspec.Struct, frozen=True, kw_only=True):
+    sku: str
+    count: int
+    weight: float | None = None
+    tags: list[str] = []
+    blob: bytes = b""
+
+
+SHIPMENTS = st.builds(
+    Shipment,
+    sku=st.text(max_size=20),
+    count=st.integers(min_value=-(2**100), max_value=2**100),  # big ints travel as BIG_INT
+    weight=st.none() | st.floats(allow_nan=False, allow_infinity=False),
+    tags=st.lists(st.text(max_size=5), max_size=4),
+    blob=st.binary(max_size=16),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(SHIPMENTS)
+def test_display_decodes_any_payload_typed_and_shows_it_raw_without_a_type(
+    shipment: Shipment,
+) -> None:
+    raw = bigint.encode(shipment)
+    typed = decode_for_display(raw, Shipment)
+    assert typed == msgspec.to_builtins(shipment)
+    assert msgspec.json.decode(msgspec.json.encode(typed)) == typed  # JSON-able as it is
+    untyped = decode_for_display(raw, None)
+    assert untyped["note"] == UNTYPED_NOTE
+    assert untyped["raw"]["count"] == shipment.count and untyped["raw"]["sku"] == shipment.sku
+    msgspec.json.encode(untyped)
+    mismatch = decode_for_display(raw, int)
+    assert "does not decode as int" in mismatch["note"] and mismatch["raw"] == untyped["raw"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats() | st.integers(min_value=-(2**60), max_value=2**60), st.text(max_size=10))
+def test_progress_accepts_every_finite_number_and_refuses_the_rest(
+    value: float, message: str
+) -> None:
+    context = Context("t", "math.add", "math", 1, 1, 0, None)
+    if math.isfinite(value):
+        context.progress(value, message)
+    else:
+        with pytest.raises(ValueError, match="finite number"):
+            context.progress(value, message)

@@ -248,3 +248,41 @@ async def test_progress_is_readable_while_a_task_runs_and_after(
             assert last is not None and (last.value, last.message) in {(1.0, ""), (7.0, "items")}
             assert last.at >= first.at
     await r.aclose()
+
+
+async def test_status_watch_redraws_until_ctrl_c(redis_url: str) -> None:
+    r = redis.asyncio.Redis.from_url(redis_url)
+    with worker_process(redis_url, target=OPS, env=env(lease="0.6")) as process:
+
+        async def listed() -> bool:
+            return [w.pid for w in await workers(r, ["ops"])] == [process.pid]
+
+        await until(listed, "the worker beats")
+        watch = subprocess.Popen(
+            [sys.executable, "-m", "taskgen", "status", "--watch", "--every", "0.2"],
+            cwd=REPO,
+            env={**os.environ, "TASKGEN_REDIS_URL": redis_url},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+        def three_snapshots() -> list[str]:
+            assert watch.stdout is not None
+            seen: list[str] = []
+            while sum(line.startswith("ops ") for line in seen) < 3:
+                line = watch.stdout.readline()
+                assert line, f"the watch ended: {watch.stderr.read() if watch.stderr else ''}"
+                seen.append(line)
+            return seen
+
+        try:
+            async with asyncio.timeout(30):
+                seen = await asyncio.to_thread(three_snapshots)
+        finally:
+            watch.send_signal(signal.SIGINT)
+            _, errors = watch.communicate(timeout=10)
+        assert watch.returncode == 0, errors
+        assert sum(line.startswith("queue ") for line in seen) == 3
+        assert "Traceback" not in errors
+    await r.aclose()

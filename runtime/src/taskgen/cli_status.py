@@ -201,14 +201,15 @@ def _numeric(rows: list[list[str]], column: int) -> bool:
 
 
 def _tables(status: Status) -> list[Any]:
+    from rich.box import SIMPLE
     from rich.table import Table
 
-    queues = Table(title="queues", title_justify="left")
+    queues = Table(title="queues", title_justify="left", box=SIMPLE)
     for i, name in enumerate(QUEUE_COLUMNS):
         queues.add_column(name, justify="left" if i == 0 else "right")
     for stats in status.queues:
         queues.add_row(*queue_row(stats))
-    live = Table(title="workers", title_justify="left")
+    live = Table(title="workers", title_justify="left", box=SIMPLE)
     for name in WORKER_COLUMNS:
         numeric = name in {"pid", "done", "failed", "up"}
         live.add_column(name, justify="right" if numeric else "left")

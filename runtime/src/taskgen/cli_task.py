@@ -116,8 +116,11 @@ def describe(shown: Shown, *, color: bool = False) -> str:
         if value is not None and value != "":
             lines.append(f"  {name:<12}{value}")
 
-    name = info.task or "?"
-    row("task", f"{name} (fingerprint {info.fingerprint})" if info.fingerprint else name)
+    if info.task:
+        fingerprint = f" (fingerprint {info.fingerprint})" if info.fingerprint else ""
+        row("task", info.task + fingerprint)
+    elif info.fingerprint:
+        row("task", f"? (ended: --tasks names it by its fingerprint, {info.fingerprint})")
     row("attempts", f"{info.attempts}, delivery {info.deliveries}")
     row("worker", info.worker)
     row("enqueued", _when(info.enqueued_at))

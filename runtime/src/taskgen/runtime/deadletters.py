@@ -73,8 +73,18 @@ class DeadLetters:
 
     async def _pages(self, entries: Iterable[str] | None) -> Any:
         if entries is None:
+            # The letters there now: a requeued letter that a worker dead-letters again while
+            # this runs is a new letter, not requeued a second time.
+            newest: Any = await self._redis.xrevrange(self.keys.dead, "+", "-", count=1)
+            if not newest:
+                return
+            last = _entry_order(newest[0][0].decode())
             while letters := await self.list(PAGE):
-                yield letters
+                letters = [x for x in letters if _entry_order(x.entry) <= last]
+                if letters:
+                    yield letters
+                if len(letters) < PAGE:
+                    return
             return
         wanted = list(entries)
         for i in range(0, len(wanted), PAGE):
@@ -102,6 +112,12 @@ def _letter(entry: bytes, fields: dict[bytes, bytes]) -> DeadLetter:
         outcome=outcome,
         at=int(entry_id.split("-")[0]),
     )
+
+
+def _entry_order(entry: str) -> tuple[int, int]:
+    """A stream entry id as numbers, so ids compare in stream order."""
+    ms, _, seq = entry.partition("-")
+    return int(ms), int(seq or 0)
 
 
 def _fresh(letter: DeadLetter) -> tuple[int, bytes]:

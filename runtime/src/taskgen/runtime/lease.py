@@ -7,8 +7,9 @@ A slow task on a live worker is therefore never taken over, and a dead worker's 
 redelivered about one lease after it stopped renewing them. Taken-over entries run before any
 new entry (they take the next free slot first), so a backlog does not delay them.
 
-The renewal also beats the worker's heartbeat in the queue's liveness set, and now and then
-the keeper removes the consumers of workers that are gone (no heartbeat, nothing pending).
+The renewal also beats the worker's heartbeat in the queue's liveness set and stores its
+heartbeat record (``heartbeat.py``), and now and then the keeper removes the consumers and
+records of workers that are gone (no heartbeat, nothing pending).
 """
 
 from __future__ import annotations
@@ -199,7 +200,8 @@ class LeaseKeeper:
         idle = self._lease_ms * HEARTBEAT_LEASES
         for keys in self._queues:
             removed = await self._scripts.sweep(
-                keys=[*keys.streams, keys.alive, keys.heartbeats], args=[GROUP, idle]
+                keys=[*keys.streams, keys.alive, keys.heartbeats, keys.delayed, keys.retrying],
+                args=[GROUP, idle],
             )
             if removed:
                 log.info(
