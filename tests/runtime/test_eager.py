@@ -96,7 +96,9 @@ async def outcomes(client: Client, enqueued: list[Call[Any]]) -> list[Outcome]:
         handle = await client.enqueue(call.task, call.args)
         raw = await client.wait_outcome(call.task.queue, handle.id, PATIENCE)
         assert raw is not None, f"{call.task.name} {call.args} never ended"
-        ended.append(msgspec.structs.replace(OUTCOME.decode(raw), finished_at=0))
+        ended.append(
+            msgspec.structs.replace(OUTCOME.decode(raw), finished_at=0, enqueued_at=0, started_at=0)
+        )
     return ended
 
 

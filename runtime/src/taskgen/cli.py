@@ -165,6 +165,96 @@ def acl_rule(
         raise typer.BadParameter(str(bad)) from None
 
 
+@app.command()
+def dashboard(
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to serve on.")] = 8080,
+    host: Annotated[
+        str, typer.Option(help="Address to bind (only this machine by default).")
+    ] = "127.0.0.1",
+    redis_url: RedisUrl = "redis://localhost:6379/0",
+    tasks: Annotated[
+        str | None,
+        typer.Option(
+            help="Module of the contract's TaskDefs (or module:worker), for typed payloads."
+        ),
+    ] = None,
+    prefix: Prefix = "taskgen",
+    allow_writes: Annotated[
+        bool,
+        typer.Option("--allow-writes", help="Offer requeue, purge and abort (put it behind auth)."),
+    ] = False,
+) -> None:
+    """Serve the web dashboard: queues, workers, tasks, dead letters."""
+    from taskgen.cli_dashboard import serve
+
+    raise typer.Exit(serve(host, port, redis_url, tasks, prefix, allow_writes))
+
+
+@app.command()
+def status(
+    queues: Annotated[
+        list[str] | None, typer.Argument(help="Queues to show (default: every known queue).")
+    ] = None,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Redraw every --every seconds until Ctrl-C.")
+    ] = False,
+    every: Annotated[float, typer.Option(min=0.1, help="Seconds between --watch redraws.")] = 2.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    scan: Annotated[
+        bool, typer.Option("--scan", help="Also find queues no worker has served (SCANs keys).")
+    ] = False,
+    redis_url: RedisUrl = "redis://localhost:6379/0",
+    prefix: Prefix = "taskgen",
+) -> None:
+    """Show each queue (ready by priority, scheduled, retrying, running, dead, oldest wait,
+    the last minute's throughput) and the live workers."""
+    from taskgen.cli_status import show_status
+
+    raise typer.Exit(
+        show_status(
+            redis_url,
+            queues or [],
+            prefix=prefix,
+            scan=scan,
+            as_json=as_json,
+            watch=watch,
+            every=every,
+        )
+    )
+
+
+task = typer.Typer(help="Look at one task.", no_args_is_help=True)
+app.add_typer(task, name="task")
+
+
+@task.command("show")
+def task_show(
+    task_id: Annotated[str, typer.Argument(help="The task's id (handle.id).")],
+    queue: Annotated[
+        str | None, typer.Option(help="Its queue (default: look in every known queue).")
+    ] = None,
+    tasks: Annotated[
+        str | None,
+        typer.Option(
+            help="Where the contract's types are, to decode the arguments and result: the "
+            "generated client's tasks module (e.g. shop_tasks.tasks) or a module:worker target."
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    redis_url: RedisUrl = "redis://localhost:6379/0",
+    prefix: Prefix = "taskgen",
+) -> None:
+    """Show one task's state, attempts, timings, progress, error, arguments and result."""
+    from taskgen.cli_task import show_task
+
+    raise typer.Exit(
+        show_task(redis_url, task_id, queue=queue, tasks=tasks, prefix=prefix, as_json=as_json)
+    )
+
+
+#: The runtime's own commands.
+RUNTIME_COMMANDS = {"worker", "dead", "status", "task", "dashboard", "acl"}
+
 #: Commands that another distribution provides, and which one, for a helpful refusal.
 ELSEWHERE = {
     "build": "taskgen-codegen",
@@ -193,7 +283,7 @@ def main() -> None:
     import sys
 
     command = sys.argv[1] if len(sys.argv) > 1 else ""
-    if command not in {"worker", "dead"}:  # the runtime's own commands skip the plugin scan
+    if command not in RUNTIME_COMMANDS:  # the runtime's own commands skip the plugin scan
         with_plugins()
         registered = {
             info.name or getattr(info.callback, "__name__", "") for info in app.registered_commands

@@ -27,6 +27,7 @@ from taskgen.runtime.errors import (
     TaskTimedOut,
 )
 from taskgen.runtime.handle import TaskHandle
+from taskgen.runtime.progress import Progress
 from taskgen.runtime.sync import SyncClient, SyncTaskHandle
 from taskgen.runtime.taskdef import Call, EnqueueOptions, TaskDef
 from taskgen.runtime.wire import TaskStatus
@@ -73,6 +74,7 @@ __all__ = [
     "EnqueueOptions",
     "HandlerMismatch",
     "Priority",
+    "Progress",
     "QueueMismatch",
     "QueueMismatchWarning",
     "ResultMismatch",

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 
-from taskgen.runtime.keys import GROUP, QueueKeys
+from taskgen.runtime.keys import GROUP, PROGRESS, QueueKeys
 from taskgen.runtime.results import RECHECK, ResultWaiter
 from taskgen.runtime.scripts import Scripts
 from taskgen.runtime.wire import TaskStatus
@@ -42,6 +42,10 @@ class Backend(Protocol):
 
     async def status(self, keys: QueueKeys, task_id: str) -> TaskStatus:
         """Where the task is now."""
+        ...
+
+    async def progress(self, keys: QueueKeys, task_id: str) -> bytes | None:
+        """The task's latest packed progress report, if any."""
         ...
 
     async def abort(self, keys: QueueKeys, task_id: str, outcome: bytes, ttl_ms: int) -> bool:
@@ -89,6 +93,11 @@ class RedisBackend:
         """One script call: the task's state, or ``running`` while a worker holds it."""
         status = await self._scripts.status(keys=[keys.task(task_id)], args=[keys.base, GROUP])
         return TaskStatus(status.decode())
+
+    async def progress(self, keys: QueueKeys, task_id: str) -> bytes | None:
+        """One HGET of the task hash's progress field."""
+        raw = await self.redis.hget(keys.task(task_id), PROGRESS)
+        return raw if isinstance(raw, bytes) else None
 
     async def abort(self, keys: QueueKeys, task_id: str, outcome: bytes, ttl_ms: int) -> bool:
         """One script call: ends a queued or scheduled task, flags a running one."""

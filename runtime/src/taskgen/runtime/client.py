@@ -15,6 +15,7 @@ from taskgen.runtime.batch import Chunk, encode_calls, incomplete, was_created
 from taskgen.runtime.connection import async_redis
 from taskgen.runtime.handle import TaskHandle
 from taskgen.runtime.keys import DEFAULT_PREFIX, QueueKeys
+from taskgen.runtime.progress import Progress, decode_progress
 from taskgen.runtime.registry import MODES, Mode
 from taskgen.runtime.registry_cache import RegistryCache
 from taskgen.runtime.results import RECHECK
@@ -182,6 +183,10 @@ class Client:
     async def status(self, queue: str, task_id: str) -> TaskStatus:
         """Where a task is now."""
         return await self._backend.status(self.keys(queue), task_id)
+
+    async def progress(self, queue: str, task_id: str) -> Progress | None:
+        """A task's latest progress report; None before its first (or once its result expired)."""
+        return decode_progress(await self._backend.progress(self.keys(queue), task_id))
 
     async def abort(self, task: TaskDef[Any, Any], task_id: str) -> bool:
         """Abort a task; False when it had already ended or is unknown."""

@@ -16,8 +16,16 @@ from redis.exceptions import RedisError
 from taskgen.runtime.faults import Backoff, describe
 from taskgen.runtime.keys import GROUP, QueueKeys
 from taskgen.runtime.scripts import Scripts
+from taskgen.runtime.wire import now_ms
 
 log = logging.getLogger("taskgen.worker")
+
+#: The width of a throughput bucket (``QueueKeys.throughput``), in milliseconds.
+THROUGHPUT_BUCKET_MS = 5000
+
+#: Seconds a progress report waits, at most, for a batch of endings to ride with: a handler
+#: that reports in a loop costs at most a few writes a second, never one per report.
+PROGRESS_DELAY = 0.25
 
 
 class CompletionSink(Protocol):
@@ -29,6 +37,10 @@ class CompletionSink(Protocol):
 
     def add(self, keys: QueueKeys, record: bytes) -> None:
         """Take one packed record."""
+        ...
+
+    def add_progress(self, keys: QueueKeys, task_id: str, record: bytes) -> None:
+        """Keep a task's latest progress record (``complete.lua``'s record P)."""
         ...
 
 
@@ -43,6 +55,11 @@ class Completer:
         self._pending: dict[QueueKeys, list[bytes]] = {}
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
+        #: The latest progress record of each task that reported one since the last write.
+        self._progress: dict[QueueKeys, dict[str, bytes]] = {}
+        self._progress_timer: asyncio.TimerHandle | None = None
+        #: The throughput bucket of each queue's last write (see ``complete.lua``).
+        self._buckets: dict[QueueKeys, int] = {}
         #: The records of the write in flight.
         self._sending: dict[QueueKeys, list[bytes]] = {}
         #: False from a failed write until the next write that succeeds.
@@ -56,6 +73,18 @@ class Completer:
         else:
             batch.append(record)
         self._wake.set()
+
+    def add_progress(self, keys: QueueKeys, task_id: str, record: bytes) -> None:
+        """Keep a task's latest progress record (replacing an unwritten one) for the next
+        write: the next batch of endings, or a write of its own ``PROGRESS_DELAY`` later."""
+        reports = self._progress.get(keys)
+        if reports is None:
+            self._progress[keys] = {task_id: record}
+        else:
+            reports[task_id] = record
+        if self._progress_timer is None:
+            loop = asyncio.get_running_loop()
+            self._progress_timer = loop.call_later(PROGRESS_DELAY, self._wake.set)
 
     async def run(self) -> None:
         """Flush whenever records are waiting."""
@@ -85,7 +114,8 @@ class Completer:
     async def _flush(self) -> None:
         async with self._lock:
             backoff = Backoff(most=1.0)
-            while self._pending:
+            while self._pending or self._progress:
+                self._take_progress()
                 pending = self._sending = self._pending
                 self._pending = {}
                 try:
@@ -107,6 +137,15 @@ class Completer:
                     self._sending = {}
                     self.writing = True
 
+    def _take_progress(self) -> None:
+        """Progress records go first in their queue's batch, before any task's ending."""
+        if self._progress_timer is not None:
+            self._progress_timer.cancel()
+            self._progress_timer = None
+        for keys, reports in self._progress.items():
+            self._pending[keys] = [*reports.values(), *self._pending.get(keys, ())]
+        self._progress = {}
+
     async def _write(self, pending: dict[QueueKeys, list[bytes]]) -> None:
         if len(pending) == 1:
             ((keys, records),) = pending.items()
@@ -118,8 +157,11 @@ class Completer:
             await pipe.execute()
 
     async def _call(self, keys: QueueKeys, records: list[bytes], client: Any) -> Any:
+        bucket = now_ms() // THROUGHPUT_BUCKET_MS
+        new_bucket = self._buckets.get(keys) != bucket
+        self._buckets[keys] = bucket
         return await self._scripts.complete(
             keys=[*keys.streams, keys.delayed, keys.dead, keys.retrying, keys.throughput],
-            args=[keys.base, b"".join(records), GROUP, self._cap],
+            args=[keys.base, b"".join(records), GROUP, self._cap, bucket, 1 if new_bucket else 0],
             client=client,
         )

@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from taskgen.runtime.progress import checked
+
+if TYPE_CHECKING:
+    from taskgen.runtime.keys import QueueKeys
+    from taskgen.runtime.progress import ProgressSink
 
 
 class Context:
     """Passed to every handler as its first argument."""
 
-    __slots__ = ("attempt", "delivery", "enqueued_at", "queue", "state", "task", "task_id")
+    __slots__ = (
+        "_keys",
+        "_reporter",
+        "attempt",
+        "delivery",
+        "enqueued_at",
+        "queue",
+        "state",
+        "task",
+        "task_id",
+    )
 
     def __init__(
         self,
@@ -19,6 +35,9 @@ class Context:
         delivery: int,
         enqueued_at: int,
         state: Any,
+        *,
+        reporter: ProgressSink | None = None,
+        keys: QueueKeys | None = None,
     ) -> None:
         #: The task's id, as the client's handle knows it.
         self.task_id = task_id
@@ -34,6 +53,18 @@ class Context:
         self.enqueued_at = enqueued_at
         #: Whatever the worker's lifespan yielded (None without a lifespan).
         self.state = state
+        self._reporter = reporter
+        self._keys = keys
+
+    def progress(self, value: float, message: str = "") -> None:
+        """Report how far the task has got (e.g. 0.25, or items done) with an optional message.
+
+        Cheap to call often: the worker keeps the latest report per task and writes it with
+        its next batch. Readable through ``handle.progress()`` and ``taskgen task show``."""
+        if self._reporter is None or self._keys is None:
+            checked(value, message)  # outside a worker (a test's context): checked, not kept
+            return
+        self._reporter.report(self._keys, self.task_id, value, message)
 
     def __repr__(self) -> str:
         return (

@@ -113,6 +113,12 @@ def _letter(entry: bytes, fields: dict[bytes, bytes]) -> DeadLetter:
     )
 
 
+def _entry_order(entry: str) -> tuple[int, int]:
+    """A stream entry id as numbers, so ids compare in stream order."""
+    ms, _, seq = entry.partition("-")
+    return int(ms), int(seq or 0)
+
+
 def _fresh(letter: DeadLetter) -> tuple[int, bytes]:
     """The letter's priority level and its envelope, reset to a first attempt."""
     try:

@@ -23,6 +23,7 @@ class Delivery:
         "redeliveries",
         "run",
         "runner",
+        "started_at",
         "stream",
         "task_id",
         "timer",
@@ -51,6 +52,8 @@ class Delivery:
         self.runner: asyncio.Future[Any] | None = None
         self.timer: asyncio.TimerHandle | None = None
         self.cancelled: str | None = None
+        #: When its handler was called, in epoch milliseconds (0: not yet).
+        self.started_at = 0
 
     def observed(self, task: str | None = None) -> Run:
         """This run as observers see it: the one made at its start, or one made up now."""

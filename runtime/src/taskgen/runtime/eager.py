@@ -48,6 +48,8 @@ class EagerQueue:
         self._pending: deque[Delivery] = deque()
         #: Every task id ever queued here; an outcome once the task has ended.
         self._tasks: dict[str, bytes | None] = {}
+        #: The latest progress report of each task (a packed ``Progress``).
+        self._progress: dict[str, bytes] = {}
 
     # -- the client's side (Backend) -------------------------------------------------------
 
@@ -80,6 +82,10 @@ class EagerQueue:
         outcome = self._tasks[task_id]
         return TaskStatus.QUEUED if outcome is None else OUTCOME.decode(outcome).status
 
+    async def progress(self, keys: QueueKeys, task_id: str) -> bytes | None:
+        """The latest progress its handler reported."""
+        return self._progress.get(task_id)
+
     async def abort(self, keys: QueueKeys, task_id: str, outcome: bytes, ttl_ms: int) -> bool:
         """Too late: ``EagerClient`` runs each task before its enqueue returns."""
         return False
@@ -108,6 +114,11 @@ class EagerQueue:
             self._pending.append(self._delivery(keys, int(stream), task_id, envelope))
         else:
             self._tasks[task_id.decode()] = rest[1]
+
+    def add_progress(self, keys: QueueKeys, task_id: str, record: bytes) -> None:
+        """A progress record (``complete.lua``'s P): kept as the task's latest."""
+        _kind, _task_id, report = unpack(record)
+        self._progress[task_id] = report
 
     def _delivery(self, keys: QueueKeys, stream: int, task_id: bytes, envelope: bytes) -> Delivery:
         entry = b"%d-0" % next(self._entries)

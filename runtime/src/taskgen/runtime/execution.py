@@ -38,6 +38,7 @@ from taskgen.runtime.observe import (
     overrides,
 )
 from taskgen.runtime.packing import LENGTH, number, pack
+from taskgen.runtime.progress import ProgressReporter
 from taskgen.runtime.recycling import Recycler
 from taskgen.runtime.slots import Slots
 from taskgen.runtime.stopping import stop_tasks
@@ -107,6 +108,12 @@ class Executor:
         self.idle = asyncio.Event()
         self.idle.set()
         self._aborts: dict[str, float] = {}
+        #: Runs ended (retries included), and of those how many did not end done: the
+        #: heartbeat's counters, kept here as plain increments (an observer costs more).
+        self.processed = 0
+        self.failed = 0
+        #: Where handlers' ``ctx.progress()`` reports go: the completer's next batch.
+        self._reporter: ProgressReporter | None = None
 
     # -- receiving -------------------------------------------------------------------------
 
@@ -186,6 +193,8 @@ class Executor:
             delivery.redeliveries + 1,
             envelope.enqueued_at,
             self.state,
+            reporter=self.reporter(),
+            keys=delivery.keys,
         )
         if self.every_run:
             delivery.run = Run(
@@ -200,6 +209,13 @@ class Executor:
         loop = asyncio.get_running_loop()
         delivery.runner = loop.create_task(self._run(delivery, binding, context, args, loop))
 
+    def reporter(self) -> ProgressReporter:
+        """Where handlers' progress reports go, made in the loop that runs them."""
+        if self._reporter is None:
+            loop = asyncio.get_running_loop()
+            self._reporter = ProgressReporter(self.completer.add_progress, loop)
+        return self._reporter
+
     # -- running ---------------------------------------------------------------------------
 
     async def _run(
@@ -212,6 +228,7 @@ class Executor:
     ) -> None:
         if binding.timeout is not None:
             delivery.timer = loop.call_later(binding.timeout, self._cancel, delivery, TIMEOUT)
+        delivery.started_at = now_ms()
         if delivery.run is not None:
             # Inside the task's own context: what observers make current, the handler runs under.
             notify_started(self.starters, delivery.run)
@@ -328,6 +345,7 @@ class Executor:
         if envelope.attempt < binding.retry.attempts:
             wait = retry_delay(binding.retry, envelope.attempt) if delay is None else delay
             following = msgspec.structs.replace(envelope, attempt=envelope.attempt + 1)
+            self.failed += 1
             self._record(
                 delivery,
                 pack(
@@ -401,6 +419,7 @@ class Executor:
         task: str | None = None,
     ) -> None:
         envelope = delivery.envelope
+        self.failed += 1  # the done ending is ``_done``
         outcome = ENCODER.encode(
             Outcome(
                 status,
@@ -409,6 +428,8 @@ class Executor:
                 now_ms(),
                 envelope.attempt if envelope else 1,
                 delivery.redeliveries + 1,
+                enqueued_at=envelope.enqueued_at if envelope else 0,
+                started_at=delivery.started_at,
             )
         )
         if ttl is None:
@@ -445,6 +466,8 @@ class Executor:
                 envelope.attempt,
                 delivery.redeliveries + 1,
                 binding.task.fingerprint,
+                envelope.enqueued_at,
+                delivery.started_at,
             )
         )
         entry, task_id = delivery.entry, delivery.task_id
@@ -463,6 +486,7 @@ class Executor:
 
     def _record(self, delivery: Delivery, record: bytes) -> None:
         self.completer.add(delivery.keys, record)
+        self.processed += 1
         self._forget(delivery)
         if self.recycler is not None:
             self.recycler.task_ended()

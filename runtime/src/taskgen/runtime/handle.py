@@ -15,6 +15,7 @@ from taskgen.runtime.errors import (
     TaskRejected,
     TaskTimedOut,
 )
+from taskgen.runtime.progress import Progress
 from taskgen.runtime.taskdef import TaskDef
 from taskgen.runtime.wire import OUTCOME, Outcome, TaskStatus
 
@@ -48,6 +49,10 @@ class TaskHandle(Generic[R]):
     async def status(self) -> TaskStatus:
         """Where the task is now: queued, scheduled, running, or how it ended."""
         return await self._client.status(self.task.queue, self.id)
+
+    async def progress(self) -> Progress | None:
+        """The latest progress the task's handler reported (``ctx.progress``), or None."""
+        return await self._client.progress(self.task.queue, self.id)
 
     async def abort(self) -> bool:
         """Stop the task: a queued or scheduled one never runs, a running one is cancelled.

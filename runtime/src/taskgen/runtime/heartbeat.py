@@ -9,9 +9,19 @@ the next sweep (``sweep.lua``) removes them.
 
 from __future__ import annotations
 
+import os
+import socket
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
 import msgspec
 
-__all__ = ["Heartbeat"]
+from taskgen.runtime.wire import ENCODER, now_ms
+
+if TYPE_CHECKING:
+    from taskgen.runtime.execution import Executor
+
+__all__ = ["Heartbeat", "HeartbeatWriter"]
 
 
 class Heartbeat(msgspec.Struct, array_like=True, frozen=True, gc=False):
@@ -40,3 +50,73 @@ class Heartbeat(msgspec.Struct, array_like=True, frozen=True, gc=False):
 TASKS_SHOWN = 1000
 
 HEARTBEAT = msgspec.msgpack.Decoder(Heartbeat)
+
+
+class HeartbeatWriter:
+    """Builds this worker's record from what does not change and its executor's state.
+
+    Reading the executor once per renewal, rather than observing every task, keeps the
+    per-task cost at the executor's two integer increments."""
+
+    __slots__ = ("_executor", "_fixed")
+
+    def __init__(
+        self,
+        executor: Executor,
+        *,
+        queues: Iterable[str],
+        concurrency: int,
+        fingerprints: dict[str, str],
+    ) -> None:
+        self._executor = executor
+        self._fixed = (
+            socket.gethostname(),
+            os.getpid(),
+            tuple(queues),
+            concurrency,
+            now_ms(),
+            _version(),
+            fingerprints,
+        )
+
+    def record(self) -> bytes:
+        """The record as of now, msgpack-encoded."""
+        host, pid, queues, concurrency, started_at, version, fingerprints = self._fixed
+        executor = self._executor
+        running = {
+            delivery.envelope.id: delivery.started_at
+            for held in executor.inflight.values()
+            for delivery in held.values()
+            if delivery.started_at and delivery.envelope is not None
+        }
+        return ENCODER.encode(
+            Heartbeat(
+                host,
+                pid,
+                queues,
+                concurrency,
+                len(running),
+                executor.processed,
+                executor.failed,
+                started_at,
+                version,
+                fingerprints,
+                running if len(running) <= TASKS_SHOWN else dict(_first(running, TASKS_SHOWN)),
+            )
+        )
+
+
+def _first(running: dict[str, int], count: int) -> Iterable[tuple[str, int]]:
+    for i, item in enumerate(running.items()):
+        if i >= count:
+            return
+        yield item
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("taskgen-runtime")
+    except PackageNotFoundError:
+        return "unknown"

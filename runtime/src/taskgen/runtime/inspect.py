@@ -8,19 +8,17 @@ returns is a msgspec Struct that encodes to JSON (``msgspec.json.encode``).
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import msgspec
 from redis.asyncio import Redis
 
-from taskgen.runtime import bigint
+from taskgen.runtime.display import UNTYPED_NOTE, decode_for_display, task_types
 from taskgen.runtime.heartbeat import HEARTBEAT
 from taskgen.runtime.keys import DEFAULT_PREFIX, GROUP, LEVELS, QueueKeys, queues_key
-from taskgen.runtime.progress import PROGRESS, Progress
+from taskgen.runtime.progress import Progress, decode_progress
 from taskgen.runtime.scripts import Scripts
-from taskgen.runtime.taskdef import TaskDef
 from taskgen.runtime.wire import ENVELOPE, OUTCOME, Envelope, ErrorInfo, Outcome, TaskStatus
 
 __all__ = [
@@ -43,9 +41,6 @@ __all__ = [
 #: Seconds per throughput bucket, and the seconds the "last minute" figures cover.
 THROUGHPUT_BUCKET = 5
 THROUGHPUT_WINDOW = 60
-
-#: What ``decode_for_display`` says when it has no type to decode with.
-UNTYPED_NOTE = "no contract type known (pass --tasks MODULE): the raw msgpack, shown as JSON"
 
 
 class QueueStats(msgspec.Struct, frozen=True, kw_only=True):
@@ -234,48 +229,6 @@ async def task_info(
     return await _details(redis, keys, task_id, state)
 
 
-def decode_for_display(raw: bytes, type_or_none: Any) -> Any:
-    """A JSON-able value: ``raw`` decoded with its contract type when known (a TaskDef's
-    ``args`` Struct or ``result`` type); else ``{"raw": <msgpack as JSON>, "note": ...}``."""
-    if type_or_none is None:
-        return {"raw": _plain(raw), "note": UNTYPED_NOTE}
-    try:
-        value: Any = bigint.Decoder(type_or_none).decode(raw)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        note = f"does not decode as {_spelling(type_or_none)} ({exc}): the raw msgpack as JSON"
-        return {"raw": _plain(raw), "note": note}
-    return msgspec.to_builtins(value)
-
-
-def task_types(module_or_target: str) -> dict[str, TaskDef[Any, Any]]:
-    """The TaskDefs, by wire name, of a module (a generated client's ``pkg.tasks``) or of a
-    ``module:attribute`` target: a Worker, or bindings, whose tasks carry their TaskDefs."""
-    module_name, _, attribute = module_or_target.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ValueError(
-            f"cannot import {module_name!r} ({exc}): give an importable module holding TaskDefs "
-            f"(e.g. your generated client's 'pkg.tasks') or a 'module:worker' target"
-        ) from None
-    if not attribute:
-        return _taskdefs(vars(module).values())
-    try:
-        target = getattr(module, attribute)
-    except AttributeError:
-        raise ValueError(f"module {module_name!r} has no attribute {attribute!r}") from None
-    bindings = getattr(target, "bindings", target)
-    if isinstance(bindings, dict):
-        bindings = bindings.values()
-    try:
-        items = list(bindings)
-    except TypeError:
-        raise ValueError(
-            f"{module_or_target!r} is neither a Worker nor bindings: give 'module:worker'"
-        ) from None
-    return _taskdefs(getattr(item, "task", item) for item in items)
-
-
 # -- reading replies -----------------------------------------------------------------------
 
 
@@ -290,8 +243,8 @@ def _stats(queue: str, reply: list[Any]) -> QueueStats:
         if first:
             at = _entry_ms(first)
             oldest = at if oldest is None else min(oldest, at)
-    delayed, retrying, dead, ring = reply[1 + len(LEVELS) :]
-    completed, failed, retried = _throughput(ring, now)
+    delayed, retrying, dead, counts = reply[1 + len(LEVELS) :]
+    completed, failed, retried = _throughput(counts, now)
     return QueueStats(
         queue=queue,
         ready=ready,
@@ -306,19 +259,18 @@ def _stats(queue: str, reply: list[Any]) -> QueueStats:
     )
 
 
-def _throughput(ring: list[bytes], now: int) -> tuple[int, int, int]:
-    """Sum the ring's buckets of the last minute; each slot holds 'bucket done failed retried'."""
-    current = now // (THROUGHPUT_BUCKET * 1000)
-    first = current - THROUGHPUT_WINDOW // THROUGHPUT_BUCKET + 1
-    totals = [0, 0, 0]
-    for value in ring[1::2]:
-        parts = _text(value).split()
-        if len(parts) != 4 or not all(p.isdigit() for p in parts):
-            continue
-        if first <= int(parts[0]) <= current:
-            for i in range(3):
-                totals[i] += int(parts[1 + i])
-    return totals[0], totals[1], totals[2]
+def _throughput(fields: list[bytes], now: int) -> tuple[int, int, int]:
+    """Sum the buckets of the last minute: fields '<bucket>d', '<bucket>f', '<bucket>r'.
+
+    Buckets come from the workers' clocks: one a little ahead of Redis's still counts."""
+    first = now // (THROUGHPUT_BUCKET * 1000) - THROUGHPUT_WINDOW // THROUGHPUT_BUCKET + 1
+    totals = {"d": 0, "f": 0, "r": 0}
+    for i in range(0, len(fields) - 1, 2):
+        field, count = _text(fields[i]), _text(fields[i + 1])
+        bucket, kind = field[:-1], field[-1:]
+        if kind in totals and bucket.isdigit() and int(bucket) >= first and count.isdigit():
+            totals[kind] += int(count)
+    return totals["d"], totals["f"], totals["r"]
 
 
 def _record(name: str, raw: bytes, expires: int) -> WorkerRecord | None:
@@ -417,7 +369,7 @@ async def _details(
         expires_at=(envelope.expires_at or None) if envelope else None,
         worker=holder,
         args=bytes(envelope.args) if envelope else None,
-        progress=_progress(state.get(b"g")),
+        progress=decode_progress(state.get(b"g")),
         dead_letter=dead_letter,
     )
     if outcome is not None:
@@ -464,42 +416,6 @@ def _outcome(raw: bytes | None) -> Outcome | None:
         return OUTCOME.decode(raw)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
-
-
-def _progress(raw: bytes | None) -> Progress | None:
-    if not raw:
-        return None
-    try:
-        return PROGRESS.decode(raw)
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return None
-
-
-def _taskdefs(values: Iterable[Any]) -> dict[str, TaskDef[Any, Any]]:
-    found: dict[str, TaskDef[Any, Any]] = {}
-    for value in values:
-        if isinstance(value, TaskDef):
-            found.setdefault(value.name, value)  # the first of one name, as the module defines
-    return found
-
-
-def _plain(raw: bytes) -> Any:
-    """Any msgpack as JSON-able builtins (bytes as base64, extension values described)."""
-    try:
-        value = msgspec.msgpack.decode(raw, ext_hook=_describe_ext)
-    except msgspec.DecodeError as exc:
-        return f"<not msgpack: {exc}>"
-    return msgspec.to_builtins(value)
-
-
-def _describe_ext(code: int, data: memoryview) -> Any:
-    if code == bigint.BIG_INT:
-        return bigint.from_ext(data)
-    return f"<msgpack extension {code}: {bytes(data).hex()}>"
-
-
-def _spelling(tp: Any) -> str:
-    return getattr(tp, "__qualname__", None) or repr(tp)
 
 
 def _int(raw: bytes | None) -> int:

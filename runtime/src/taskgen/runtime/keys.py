@@ -32,6 +32,9 @@ TASK_FIELDS: dict[str, str] = {
 #: The field that holds a task's outcome.
 OUTCOME = "o"
 
+#: The field that holds a task's latest progress report.
+PROGRESS = "g"
+
 #: Stream index → priority level, highest first: the order workers read in.
 LEVELS: tuple[Priority, ...] = tuple(sorted(Priority, reverse=True))
 
@@ -73,7 +76,7 @@ class QueueKeys:
         self.heartbeats = f"{self.base}:heartbeats"
         #: The ids of the tasks in ``delayed`` that wait to be retried (the rest are scheduled).
         self.retrying = f"{self.base}:retrying"
-        #: Tasks ended per 5-second bucket, in a ring of slots (see ``complete.lua``).
+        #: Tasks ended per 5-second bucket, the last 16 buckets (see ``complete.lua``).
         self.throughput = f"{self.base}:throughput"
 
     def task(self, task_id: str) -> str:

@@ -7,8 +7,9 @@ A slow task on a live worker is therefore never taken over, and a dead worker's 
 redelivered about one lease after it stopped renewing them. Taken-over entries run before any
 new entry (they take the next free slot first), so a backlog does not delay them.
 
-The renewal also beats the worker's heartbeat in the queue's liveness set, and now and then
-the keeper removes the consumers of workers that are gone (no heartbeat, nothing pending).
+The renewal also beats the worker's heartbeat in the queue's liveness set and stores its
+heartbeat record (``heartbeat.py``), and now and then the keeper removes the consumers and
+records of workers that are gone (no heartbeat, nothing pending).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import asyncio
 import collections
 import logging
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -50,8 +51,11 @@ class LeaseKeeper:
         consumer: str,
         lease: float,
         batch: int,
+        heartbeat: Callable[[], bytes] | None = None,
     ) -> None:
         self._queues = list(queues)
+        #: Builds this worker's heartbeat record (see ``heartbeat.py``), sent with each renewal.
+        self._heartbeat = heartbeat
         self._redis = redis
         self._scripts = scripts
         self._executor = executor
@@ -139,12 +143,15 @@ class LeaseKeeper:
     async def renew(self) -> None:
         """Beat the heartbeat and reset the idle time of every entry this worker holds."""
         heartbeat = self._lease_ms * HEARTBEAT_LEASES
+        record = self._heartbeat() if self._heartbeat is not None else b""
         for keys in self._queues:
             held = self._executor.inflight.get(keys) or {}
-            args: list[bytes | str | int] = [GROUP, self._consumer, heartbeat]
+            args: list[bytes | str | int] = [GROUP, self._consumer, heartbeat, record]
             for delivery in list(held.values()):
                 args += (delivery.stream, delivery.entry)
-            lost = await self._scripts.renew(keys=[*keys.streams, keys.alive], args=args)
+            lost = await self._scripts.renew(
+                keys=[*keys.streams, keys.alive, keys.heartbeats], args=args
+            )
             for entry in lost:
                 if entry in held:
                     log.warning(
@@ -196,7 +203,8 @@ class LeaseKeeper:
         idle = self._lease_ms * HEARTBEAT_LEASES
         for keys in self._queues:
             removed = await self._scripts.sweep(
-                keys=[*keys.streams, keys.alive], args=[GROUP, idle]
+                keys=[*keys.streams, keys.alive, keys.heartbeats, keys.delayed, keys.retrying],
+                args=[GROUP, idle],
             )
             if removed:
                 log.info(

@@ -19,6 +19,7 @@ from taskgen.runtime.errors import EnqueueFailed
 from taskgen.runtime.handle import TaskHandle
 from taskgen.runtime.keys import DEFAULT_PREFIX, QueueKeys
 from taskgen.runtime.loop_thread import LoopClosed, LoopThread
+from taskgen.runtime.progress import Progress
 from taskgen.runtime.registry import Mode
 from taskgen.runtime.results import RECHECK
 from taskgen.runtime.taskdef import NO_OPTIONS, Call, EnqueueOptions, TaskDef
@@ -111,6 +112,10 @@ class SyncClient:
         """Where a task is now."""
         return self._loop.run(self.client.status(queue, task_id))
 
+    def progress(self, queue: str, task_id: str) -> Progress | None:
+        """A task's latest progress report; None before its first (or once its result expired)."""
+        return self._loop.run(self.client.progress(queue, task_id))
+
     def abort(self, task: TaskDef[Any, Any], task_id: str) -> bool:
         """Abort a task; False when it had already ended or is unknown."""
         return self._loop.run(self.client.abort(task, task_id))
@@ -142,6 +147,10 @@ class SyncTaskHandle(Generic[R]):
     def status(self) -> TaskStatus:
         """Where the task is now."""
         return self._client.run(self.handle.status())
+
+    def progress(self) -> Progress | None:
+        """The latest progress the task's handler reported (``ctx.progress``), or None."""
+        return self._client.run(self.handle.progress())
 
     def abort(self) -> bool:
         """Stop the task; False when it had already ended (or is unknown)."""

@@ -37,8 +37,9 @@ from taskgen.runtime.faults import (
     pause,
     redact,
 )
+from taskgen.runtime.heartbeat import HeartbeatWriter
 from taskgen.runtime.injection import Injector
-from taskgen.runtime.keys import DEFAULT_PREFIX, GROUP, QueueKeys
+from taskgen.runtime.keys import DEFAULT_PREFIX, GROUP, QueueKeys, queues_key
 from taskgen.runtime.lease import LeaseKeeper
 from taskgen.runtime.observe import TaskObserver
 from taskgen.runtime.outcome_log import OutcomeLog
@@ -204,6 +205,8 @@ class Worker:
                     keys = QueueKeys(queue, self.prefix)
                     await create_groups(redis, keys)
                     await join_groups(redis, keys, self.consumer)
+                # So `taskgen status` and the dashboard find the queues without a SCAN.
+                await redis.sadd(queues_key(self.prefix), *self.queues)
                 return True
             except OUTAGE as exc:
                 refusal = tls_refusal(exc, self.redis_url)
@@ -247,6 +250,12 @@ class Worker:
             recycler=self._recycler(),
             observers=self._observers(),
         )
+        heartbeat = HeartbeatWriter(
+            executor,
+            queues=self.queues,
+            concurrency=self.concurrency,
+            fingerprints={name: b.task.fingerprint for name, b in self.bindings.items()},
+        )
         readers = [
             QueueReader(
                 keys,
@@ -269,6 +278,7 @@ class Worker:
             consumer=self.consumer,
             lease=self.lease,
             batch=self.concurrency,
+            heartbeat=heartbeat.record,
         )
         control = ControlListener(redis, schedulers, executor)
         # The contract registry: clients see this worker's tasks before it reads any.
@@ -383,6 +393,7 @@ class Worker:
             for stream in keys.streams:
                 pipe.xgroup_delconsumer(stream, GROUP, self.consumer)
             pipe.zrem(keys.alive, self.consumer)
+            pipe.hdel(keys.heartbeats, self.consumer)
             await pipe.execute(raise_on_error=False)
 
 

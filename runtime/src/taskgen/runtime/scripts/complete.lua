@@ -1,7 +1,9 @@
 -- Record how a batch of tasks ended, acknowledge their entries and drop them from the streams.
 -- KEYS: the ready streams (highest level first), then the delayed set, the dead letters, the
--- retrying set and the throughput ring.
--- ARGV[1]: key base, ARGV[2]: packed records, ARGV[3]: group, ARGV[4]: dead-letter cap.
+-- retrying set and the throughput counts.
+-- ARGV[1]: key base, ARGV[2]: packed records, ARGV[3]: group, ARGV[4]: dead-letter cap,
+-- ARGV[5]: the worker's current 5-second bucket (epoch ms // 5000), ARGV[6]: '1' when that
+-- bucket is new to this worker: then the throughput fields of buckets a minute old are dropped.
 -- A record is a kind, then its values:
 --   F  stream index, entry id, task id, status, outcome, ttl ms, reply channel     (ended)
 --   D  stream index, entry id, task id, status, outcome, ttl ms, reply channel, task, reason,
@@ -10,8 +12,8 @@
 -- its reply channel, prefixed with the task channel's name.
 --   R  stream index, entry id, task id, envelope of the next attempt, delay ms   (retry)
 --   P  task id, progress                  (the latest progress report of a running task)
--- The throughput ring counts the batch's endings in its 5-second bucket: 16 slots, slot
--- bucket % 16 holding 'bucket done failed retried', so it never holds more than 16 fields.
+-- The throughput hash counts endings per 5-second bucket: fields '<bucket>d' (done), '<bucket>f'
+-- (ended otherwise) and '<bucket>r' (retried), trimmed to the last 16 buckets.
 local base, group, cap = ARGV[1], ARGV[3], ARGV[4]
 local blob, at = ARGV[2], 1
 -- One value of the packed argument: a 4-byte big-endian length, then the bytes.
@@ -22,17 +24,10 @@ local function take()
 end
 local nstreams = #KEYS - 4
 local delayed, dead = KEYS[nstreams + 1], KEYS[nstreams + 2]
-local retrying, ring = KEYS[nstreams + 3], KEYS[nstreams + 4]
+local retrying, throughput = KEYS[nstreams + 3], KEYS[nstreams + 4]
 local acks = {}
 local now, earliest
 local done, failed, retried = 0, 0, 0
-local function clock()
-  if not now then
-    local t = redis.call('TIME')
-    now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  end
-  return now
-end
 while at <= #blob do
   local kind = take()
   if kind == 'P' then
@@ -51,7 +46,11 @@ while at <= #blob do
     local key = base .. ':task:' .. id
     if kind == 'R' then
       local envelope, delay = take(), tonumber(take())
-      local due = clock() + delay
+      if not now then
+        local t = redis.call('TIME')
+        now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+      end
+      local due = now + delay
       redis.call('HSET', key, 's', 'scheduled', 'p', envelope)
       redis.call('ZADD', delayed, due, id)
       redis.call('SADD', retrying, id)
@@ -84,17 +83,17 @@ for s, list in pairs(acks) do
     redis.call('XDEL', KEYS[s], unpack(chunk))
   end
 end
-if done + failed + retried > 0 then
-  local bucket = math.floor(clock() / 5000)
-  local slot = bucket % 16
-  local d, f, r = 0, 0, 0
-  local held = redis.call('HGET', ring, slot)
-  if held then
-    local b, hd, hf, hr = string.match(held, '^(%d+) (%d+) (%d+) (%d+)$')
-    if tonumber(b) == bucket then d, f, r = tonumber(hd), tonumber(hf), tonumber(hr) end
+-- Counted under the batch's bucket: one HINCRBY per kind of ending the batch holds.
+local bucket = ARGV[5]
+if done > 0 then redis.call('HINCRBY', throughput, bucket .. 'd', done) end
+if failed > 0 then redis.call('HINCRBY', throughput, bucket .. 'f', failed) end
+if retried > 0 then redis.call('HINCRBY', throughput, bucket .. 'r', retried) end
+if ARGV[6] == '1' then
+  local oldest = tonumber(bucket) - 15
+  for _, field in ipairs(redis.call('HKEYS', throughput)) do
+    local b = tonumber(string.sub(field, 1, -2))
+    if not b or b < oldest then redis.call('HDEL', throughput, field) end
   end
-  redis.call('HSET', ring, slot, string.format('%d %d %d %d', bucket, d + done, f + failed,
-    r + retried))
 end
 if earliest then
   local first = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')

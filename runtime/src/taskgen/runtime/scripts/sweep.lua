@@ -1,14 +1,26 @@
 -- Remove the consumers of workers that are gone: no pending entries, no live heartbeat, and
--- idle for longer than ARGV[2] ms (so a worker that is just starting is left alone).
--- KEYS: the ready streams, then the queue's liveness set.  ARGV[1]: group, ARGV[2]: idle ms.
+-- idle for longer than ARGV[2] ms (so a worker that is just starting is left alone); and the
+-- heartbeat records of workers whose heartbeat ran out; and a sample of the retrying set is
+-- checked against the delayed set (an older client's abort leaves its id behind).
+-- KEYS: the ready streams, then the queue's liveness set, its heartbeat records, its delayed
+-- set and its retrying set.  ARGV[1]: group, ARGV[2]: idle ms.
 -- Returns the names of the consumers removed (once per stream they were in).
 local group, idle = ARGV[1], tonumber(ARGV[2])
-local alive = KEYS[#KEYS]
+local nstreams = #KEYS - 4
+local alive, records = KEYS[nstreams + 1], KEYS[nstreams + 2]
+local delayed, retrying = KEYS[nstreams + 3], KEYS[nstreams + 4]
+for _, id in ipairs(redis.call('SRANDMEMBER', retrying, 100)) do
+  if not redis.call('ZSCORE', delayed, id) then redis.call('SREM', retrying, id) end
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local gone = redis.call('ZRANGEBYSCORE', alive, '-inf', now)
+for j = 1, #gone, 1000 do
+  redis.call('HDEL', records, unpack(gone, j, math.min(j + 999, #gone)))
+end
 redis.call('ZREMRANGEBYSCORE', alive, '-inf', now)
 local removed = {}
-for s = 1, #KEYS - 1 do
+for s = 1, nstreams do
   if redis.call('EXISTS', KEYS[s]) == 1 then
     for _, info in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[s], group)) do
       local fields = {}
