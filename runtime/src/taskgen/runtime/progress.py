@@ -7,6 +7,7 @@ completion batch (``complete.lua``, record ``P``), never one round trip per call
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import threading
 from collections.abc import Callable
@@ -66,7 +67,10 @@ class ProgressReporter(ProgressSink):
         if threading.get_ident() == self._thread:
             self._add(keys, task_id, record)
         else:  # a sync handler, in the worker's thread pool
-            self._loop.call_soon_threadsafe(self._add, keys, task_id, record)
+            # A thread left running past its timeout may report after the worker stopped:
+            # its task has ended, so the report has nowhere to go.
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._add, keys, task_id, record)
 
 
 def checked(value: float, message: str) -> Progress:
