@@ -23,7 +23,7 @@ from taskgen.runtime.context import Context
 from taskgen.runtime.failures import MAX_RESULT_BYTES, encode_result, error_info
 from taskgen.runtime.handle import TaskHandle
 from taskgen.runtime.injection import NO_EXTRAS, Injector
-from taskgen.runtime.keys import DEFAULT_PREFIX, QueueKeys
+from taskgen.runtime.keys import DEFAULT_PREFIX
 from taskgen.runtime.progress import Progress, ProgressSink, checked
 from taskgen.runtime.taskdef import NO_OPTIONS, Call, EnqueueOptions, TaskDef, encode_call
 from taskgen.runtime.wire import (
@@ -152,7 +152,6 @@ class EagerClient(Client):
             enqueued_at=now_ms(),
             state=self._state,
             reporter=self._progress,
-            keys=self.keys(task.queue),
         )
         try:
             async with contextlib.AsyncExitStack() as cleanups:
@@ -180,6 +179,6 @@ class _KeptProgress(ProgressSink):
     def __init__(self) -> None:
         self.latest: dict[str, Progress] = {}
 
-    def report(self, keys: QueueKeys, task_id: str, value: float, message: str) -> None:
+    def report(self, queue: str, task_id: str, value: float, message: str) -> None:
         """Keep the report."""
         self.latest[task_id] = checked(value, message)

@@ -31,7 +31,7 @@ from taskgen.runtime.injection import NO_EXTRAS
 from taskgen.runtime.keys import LEVELS, QueueKeys
 from taskgen.runtime.observe import Ending, Run, TaskObserver, notify_ended, notify_started
 from taskgen.runtime.packing import LENGTH, number, pack
-from taskgen.runtime.progress import ProgressReporter
+from taskgen.runtime.progress import ProgressSink
 from taskgen.runtime.recycling import Recycler
 from taskgen.runtime.slots import Slots
 from taskgen.runtime.stopping import stop_tasks
@@ -78,6 +78,7 @@ class Executor:
         max_deliveries: int | None = None,
         recycler: Recycler | None = None,
         observers: Sequence[TaskObserver] = (),
+        reporter: ProgressSink | None = None,
     ) -> None:
         self.bindings = bindings
         self.completer = completer
@@ -99,8 +100,8 @@ class Executor:
         #: heartbeat's counters, kept here as plain increments (an observer costs more).
         self.processed = 0
         self.failed = 0
-        #: Where handlers' ``ctx.progress()`` reports go: the completer's next batch.
-        self.reporter = ProgressReporter(completer.progress)
+        #: Where handlers' ``ctx.progress()`` reports go (the worker's: the completer).
+        self.reporter = reporter
 
     # -- receiving -------------------------------------------------------------------------
 
@@ -180,8 +181,7 @@ class Executor:
             delivery.redeliveries + 1,
             envelope.enqueued_at,
             self.state,
-            reporter=self.reporter,
-            keys=delivery.keys,
+            self.reporter,
         )
         if self.observers:
             delivery.run = Run(

@@ -41,6 +41,7 @@ from taskgen.runtime.injection import Injector
 from taskgen.runtime.keys import DEFAULT_PREFIX, GROUP, QueueKeys, queues_key
 from taskgen.runtime.lease import LeaseKeeper
 from taskgen.runtime.observe import TaskObserver
+from taskgen.runtime.progress import ProgressReporter
 from taskgen.runtime.reader import QueueReader
 from taskgen.runtime.recycling import Recycler
 from taskgen.runtime.registry_publisher import RegistryPublisher
@@ -229,6 +230,7 @@ class Worker:
             max_deliveries=self.max_deliveries,
             recycler=self._recycler(),
             observers=self.observers,
+            reporter=ProgressReporter(completer.progress, queues),
         )
         heartbeat = HeartbeatWriter(
             executor,
