@@ -39,10 +39,6 @@ class CompletionSink(Protocol):
         """Take one packed record."""
         ...
 
-    def add_progress(self, keys: QueueKeys, task_id: str, record: bytes) -> None:
-        """Keep a task's latest progress record (``complete.lua``'s record P)."""
-        ...
-
 
 class Completer:
     """Buffers completion records and flushes them, batched, as soon as Redis is free."""

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 from taskgen.runtime.progress import checked
 
 if TYPE_CHECKING:
-    from taskgen.runtime.keys import QueueKeys
     from taskgen.runtime.progress import ProgressSink
 
 
@@ -15,7 +14,6 @@ class Context:
     """Passed to every handler as its first argument."""
 
     __slots__ = (
-        "_keys",
         "_reporter",
         "attempt",
         "delivery",
@@ -35,9 +33,7 @@ class Context:
         delivery: int,
         enqueued_at: int,
         state: Any,
-        *,
         reporter: ProgressSink | None = None,
-        keys: QueueKeys | None = None,
     ) -> None:
         #: The task's id, as the client's handle knows it.
         self.task_id = task_id
@@ -53,18 +49,18 @@ class Context:
         self.enqueued_at = enqueued_at
         #: Whatever the worker's lifespan yielded (None without a lifespan).
         self.state = state
+        #: Where ``progress()`` sends reports (None: checked, then dropped).
         self._reporter = reporter
-        self._keys = keys
 
     def progress(self, value: float, message: str = "") -> None:
         """Report how far the task has got (e.g. 0.25, or items done) with an optional message.
 
         Cheap to call often: the worker keeps the latest report per task and writes it with
         its next batch. Readable through ``handle.progress()`` and ``taskgen task show``."""
-        if self._reporter is None or self._keys is None:
+        if self._reporter is None:
             checked(value, message)  # outside a worker (a test's context): checked, not kept
             return
-        self._reporter.report(self._keys, self.task_id, value, message)
+        self._reporter.report(self.queue, self.task_id, value, message)
 
     def __repr__(self) -> str:
         return (

@@ -22,8 +22,9 @@ from taskgen.runtime.delivery import Delivery
 from taskgen.runtime.execution import Executor
 from taskgen.runtime.keys import LEVELS, QueueKeys
 from taskgen.runtime.packing import unpack
+from taskgen.runtime.progress import checked
 from taskgen.runtime.slots import Slots
-from taskgen.runtime.wire import OUTCOME, TaskStatus
+from taskgen.runtime.wire import ENCODER, OUTCOME, TaskStatus
 from taskgen.vocabulary import Priority
 
 #: Values per task in an enqueue record: id, level, delay, envelope, reply channel.
@@ -43,7 +44,9 @@ class EagerQueue:
     ) -> None:
         self._threads = ThreadPoolExecutor(threads, thread_name_prefix="taskgen-eager")
         self._slots = Slots(1)
-        self._executor = Executor(bindings, self, self._slots, self._threads, state=state)
+        self._executor = Executor(
+            bindings, self, self._slots, self._threads, state=state, reporter=self
+        )
         self._entries = itertools.count(1)
         self._pending: deque[Delivery] = deque()
         #: Every task id ever queued here; an outcome once the task has ended.
@@ -115,10 +118,9 @@ class EagerQueue:
         else:
             self._tasks[task_id.decode()] = rest[1]
 
-    def add_progress(self, keys: QueueKeys, task_id: str, record: bytes) -> None:
-        """A progress record (``complete.lua``'s P): kept as the task's latest."""
-        _kind, _task_id, report = unpack(record)
-        self._progress[task_id] = report
+    def report(self, queue: str, task_id: str, value: float, message: str) -> None:
+        """A handler's ``ctx.progress()``: kept as the task's latest (``ProgressSink``)."""
+        self._progress[task_id] = ENCODER.encode(checked(value, message))
 
     def _delivery(self, keys: QueueKeys, stream: int, task_id: bytes, envelope: bytes) -> Delivery:
         entry = b"%d-0" % next(self._entries)

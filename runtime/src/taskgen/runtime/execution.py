@@ -38,7 +38,7 @@ from taskgen.runtime.observe import (
     overrides,
 )
 from taskgen.runtime.packing import LENGTH, number, pack
-from taskgen.runtime.progress import ProgressReporter
+from taskgen.runtime.progress import ProgressSink
 from taskgen.runtime.recycling import Recycler
 from taskgen.runtime.slots import Slots
 from taskgen.runtime.stopping import stop_tasks
@@ -87,6 +87,7 @@ class Executor:
         max_deliveries: int | None = None,
         recycler: Recycler | None = None,
         observers: Sequence[TaskObserver] = (),
+        reporter: ProgressSink | None = None,
     ) -> None:
         self.bindings = bindings
         self.completer = completer
@@ -112,8 +113,8 @@ class Executor:
         #: heartbeat's counters, kept here as plain increments (an observer costs more).
         self.processed = 0
         self.failed = 0
-        #: Where handlers' ``ctx.progress()`` reports go: the completer's next batch.
-        self._reporter: ProgressReporter | None = None
+        #: Where handlers' ``ctx.progress()`` reports go (the worker's: the completer).
+        self.reporter = reporter
 
     # -- receiving -------------------------------------------------------------------------
 
@@ -193,8 +194,7 @@ class Executor:
             delivery.redeliveries + 1,
             envelope.enqueued_at,
             self.state,
-            reporter=self.reporter(),
-            keys=delivery.keys,
+            self.reporter,
         )
         if self.every_run:
             delivery.run = Run(
@@ -208,13 +208,6 @@ class Executor:
             )
         loop = asyncio.get_running_loop()
         delivery.runner = loop.create_task(self._run(delivery, binding, context, args, loop))
-
-    def reporter(self) -> ProgressReporter:
-        """Where handlers' progress reports go, made in the loop that runs them."""
-        if self._reporter is None:
-            loop = asyncio.get_running_loop()
-            self._reporter = ProgressReporter(self.completer.add_progress, loop)
-        return self._reporter
 
     # -- running ---------------------------------------------------------------------------
 

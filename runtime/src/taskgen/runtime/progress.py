@@ -7,9 +7,10 @@ completion batch (``complete.lua``, record ``P``), never one round trip per call
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 import msgspec
@@ -46,29 +47,34 @@ def decode_progress(raw: object) -> Progress | None:
 class ProgressSink(Protocol):
     """Where a context sends its task's progress reports."""
 
-    def report(self, keys: QueueKeys, task_id: str, value: float, message: str) -> None:
+    def report(self, queue: str, task_id: str, value: float, message: str) -> None:
         """Keep ``value`` (with ``message``) as the task's latest progress."""
 
 
 class ProgressReporter(ProgressSink):
     """Hands handlers' reports to the worker's completer, from the event loop or a thread."""
 
-    __slots__ = ("_add", "_loop", "_thread")
+    __slots__ = ("_add", "_keys", "_loop", "_thread")
 
     def __init__(
-        self, add: Callable[[QueueKeys, str, bytes], None], loop: asyncio.AbstractEventLoop
+        self, add: Callable[[QueueKeys, str, bytes], None], queues: Iterable[QueueKeys]
     ) -> None:
         self._add = add
-        self._loop = loop
+        self._keys = {keys.queue: keys for keys in queues}
+        self._loop = asyncio.get_running_loop()
         self._thread = threading.get_ident()
 
-    def report(self, keys: QueueKeys, task_id: str, value: float, message: str) -> None:
+    def report(self, queue: str, task_id: str, value: float, message: str) -> None:
         """Keep ``value`` as the task's latest progress; it is written with the next batch."""
         record = pack([b"P", task_id.encode(), ENCODER.encode(checked(value, message))])
+        keys = self._keys[queue]
         if threading.get_ident() == self._thread:
             self._add(keys, task_id, record)
         else:  # a sync handler, in the worker's thread pool
-            self._loop.call_soon_threadsafe(self._add, keys, task_id, record)
+            # A thread left running past its timeout may report after the worker stopped:
+            # its task has ended, so the report has nowhere to go.
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._add, keys, task_id, record)
 
 
 def checked(value: float, message: str) -> Progress:

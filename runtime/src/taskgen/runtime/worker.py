@@ -43,6 +43,7 @@ from taskgen.runtime.keys import DEFAULT_PREFIX, GROUP, QueueKeys, queues_key
 from taskgen.runtime.lease import LeaseKeeper
 from taskgen.runtime.observe import TaskObserver
 from taskgen.runtime.outcome_log import OutcomeLog
+from taskgen.runtime.progress import ProgressReporter
 from taskgen.runtime.reader import QueueReader
 from taskgen.runtime.recycling import Recycler
 from taskgen.runtime.registry_publisher import RegistryPublisher
@@ -249,6 +250,7 @@ class Worker:
             max_deliveries=self.max_deliveries,
             recycler=self._recycler(),
             observers=self._observers(),
+            reporter=ProgressReporter(completer.add_progress, queues),
         )
         heartbeat = HeartbeatWriter(
             executor,
