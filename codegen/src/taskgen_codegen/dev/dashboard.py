@@ -37,8 +37,10 @@ def app(redis_url: str, client_package: str) -> Any:
 
     Writes (requeue, purge, abort) are on: this one listens on 127.0.0.1 for the developer."""
     dashboard = importlib.import_module("taskgen.dashboard")
-    tasks = importlib.import_module(client_package)
-    return dashboard.dashboard(redis_url=redis_url, tasks=tasks, allow_writes=True)
+    # The generated client's tasks module holds every TaskDef (see inspect.task_types).
+    return dashboard.dashboard(
+        redis_url=redis_url, tasks=f"{client_package}.tasks", allow_writes=True
+    )
 
 
 def main() -> None:
