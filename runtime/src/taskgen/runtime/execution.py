@@ -18,6 +18,7 @@ from taskgen.runtime.binding import Binding
 from taskgen.runtime.completion import CompletionSink
 from taskgen.runtime.context import Context
 from taskgen.runtime.delivery import Delivery
+from taskgen.runtime.endings import done_record, end_record, retry_record
 from taskgen.runtime.errors import RetryLater
 from taskgen.runtime.failures import (
     MAX_RESULT_BYTES,
@@ -28,7 +29,7 @@ from taskgen.runtime.failures import (
     misfit,
 )
 from taskgen.runtime.injection import NO_EXTRAS
-from taskgen.runtime.keys import LEVELS, QueueKeys
+from taskgen.runtime.keys import QueueKeys
 from taskgen.runtime.observe import (
     Ending,
     Run,
@@ -37,17 +38,14 @@ from taskgen.runtime.observe import (
     notify_started,
     overrides,
 )
-from taskgen.runtime.packing import LENGTH, number, pack
 from taskgen.runtime.progress import ProgressSink
 from taskgen.runtime.recycling import Recycler
 from taskgen.runtime.slots import Slots
 from taskgen.runtime.stopping import stop_tasks
 from taskgen.runtime.wire import (
-    ENCODER,
     ENVELOPE,
     NONE_VALUE,
     ErrorInfo,
-    Outcome,
     TaskStatus,
     now_ms,
 )
@@ -63,11 +61,6 @@ TIMEOUT, ABORT, SHUTDOWN = "timeout", "abort", "shutdown"
 #: How long an abort request is remembered for a task this worker has not seen yet.
 ABORT_MEMORY = 60.0
 
-#: Packed forms of the values every completion record repeats.
-STREAMS = [number(i) for i in range(len(LEVELS))]
-STATUSES = {status: status.value.encode() for status in TaskStatus}
-DONE_PREFIX = [pack([b"F", stream]) for stream in STREAMS]
-DONE_STATUS = pack([STATUSES[TaskStatus.DONE]])
 #: Every plain success ends the same way: one Ending for all (observers only read it).
 DONE_ENDING = Ending(TaskStatus.DONE)
 
@@ -339,19 +332,7 @@ class Executor:
             wait = retry_delay(binding.retry, envelope.attempt) if delay is None else delay
             following = msgspec.structs.replace(envelope, attempt=envelope.attempt + 1)
             self.failed += 1
-            self._record(
-                delivery,
-                pack(
-                    [
-                        b"R",
-                        STREAMS[delivery.stream],
-                        delivery.entry,
-                        delivery.task_id,
-                        ENCODER.encode(following),
-                        number(round(wait * 1000)),
-                    ]
-                ),
-            )
+            self._record(delivery, retry_record(delivery, following, wait))
             if self.observers:
                 ending = Ending(status, error, retrying=True, retry_in=wait)
                 notify_ended(self.observers, delivery.observed(), ending)
@@ -413,67 +394,20 @@ class Executor:
     ) -> None:
         envelope = delivery.envelope
         self.failed += 1  # the done ending is ``_done``
-        outcome = ENCODER.encode(
-            Outcome(
-                status,
-                value,
-                error,
-                now_ms(),
-                envelope.attempt if envelope else 1,
-                delivery.redeliveries + 1,
-                enqueued_at=envelope.enqueued_at if envelope else 0,
-                started_at=delivery.started_at,
-            )
-        )
         if ttl is None:
             binding = self.bindings.get(envelope.task) if envelope else None
             ttl = binding.task.result_ttl if binding else 86400.0
-        values = [
-            b"D" if dead else b"F",
-            STREAMS[delivery.stream],
-            delivery.entry,
-            delivery.task_id,
-            STATUSES[status],
-            outcome,
-            number(round(ttl * 1000)),
-            envelope.reply if envelope else b"",
-        ]
-        if dead:
-            name = task or (envelope.task if envelope else "?")
-            values += [name.encode(), clean(dead).encode(), delivery.payload]
-        self._record(delivery, pack(values))
+        record = end_record(
+            delivery, status, value=value, error=error, ttl=ttl, dead=dead, task=task
+        )
+        self._record(delivery, record)
         if self.observers:
             ending = Ending(status, error, dead=dead is not None)
             notify_ended(self.observers, delivery.observed(task), ending)
 
     def _done(self, delivery: Delivery, binding: Binding[Any, Any], value: msgspec.Raw) -> None:
-        """The common ending, from pre-packed pieces (see ``complete.lua``, record F)."""
-        envelope = delivery.envelope
-        assert envelope is not None
-        outcome = ENCODER.encode(
-            Outcome(
-                TaskStatus.DONE,
-                value,
-                None,
-                now_ms(),
-                envelope.attempt,
-                delivery.redeliveries + 1,
-                binding.task.fingerprint,
-                envelope.enqueued_at,
-                delivery.started_at,
-            )
-        )
-        entry, task_id = delivery.entry, delivery.task_id
-        record = b"".join((
-            DONE_PREFIX[delivery.stream],
-            LENGTH(len(entry)), entry,
-            LENGTH(len(task_id)), task_id,
-            DONE_STATUS,
-            LENGTH(len(outcome)), outcome,
-            binding.packed_ttl,
-            LENGTH(len(envelope.reply)), envelope.reply,
-        ))  # fmt: skip
-        self._record(delivery, record)
+        """The common ending (see ``complete.lua``, record F)."""
+        self._record(delivery, done_record(delivery, binding, value))
         if self.every_run:
             notify_ended(self.observers, delivery.observed(), DONE_ENDING)
 
