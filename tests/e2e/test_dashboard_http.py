@@ -285,6 +285,10 @@ def served_board(redis_server: str) -> Iterator[str]:
 @example(task_id="\n", note="")
 @example(task_id="a/b/abort", note="</pre><script>")
 @example(task_id="%2F?#", note="&amp;")
+@example(task_id=".", note="")  # dot segments: resolved away by URL clients unless escaped
+@example(task_id="..", note="")
+@example(task_id="~.", note="")
+@example(task_id="~~..", note="")
 def test_any_task_id_and_payload_reads_back_exactly_and_its_abort_reaches_it(
     redis_server: str, served_board: str, task_id: str, note: str
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -26,16 +27,24 @@ from taskgen.runtime.taskdef import TaskDef
 HERE = Path(__file__).parent
 
 
+#: Path segments that URLs resolve away ("." and ".."), and the same behind '~' escapes.
+DOTS = re.compile(r"~*\.{1,2}")
+
+
 class TaskIdConvertor(Convertor[str]):
-    """A task id in a path: any text a client chose, '/' and line breaks included."""
+    """A task id in a path: any text a client chose, '/' and line breaks included.
+
+    An id of "." or ".." would be resolved away by browsers and HTTP clients (even
+    percent-encoded), so such ids travel with a '~' in front, and ids that already look like
+    that get one more: the mapping stays one to one."""
 
     regex = "[\\s\\S]+"
 
     def convert(self, value: str) -> str:
-        return value
+        return value[1:] if value.startswith("~") and DOTS.fullmatch(value) else value
 
     def to_string(self, value: str) -> str:
-        return value
+        return f"~{value}" if DOTS.fullmatch(value) else value
 
 
 # Starlette keeps convertors in one table per process; the name is ours alone.
