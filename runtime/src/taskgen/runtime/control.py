@@ -18,6 +18,9 @@ log = logging.getLogger("taskgen.worker")
 
 ABORT_PREFIX = b"abort:"
 
+#: The task-hash field abort.lua sets on a task a worker has taken (see keys.TASK_FIELDS).
+ABORT_FIELD = "a"
+
 #: After this many quiet seconds the listener pings, to find out whether the server still
 #: answers (a black-holed connection never fails by itself).
 QUIET = 30.0
@@ -26,11 +29,11 @@ QUIET = 30.0
 class ControlListener:
     """Subscribes to every served queue's control channel and acts on what arrives.
 
-    Messages are hints: after a lost connection it subscribes again (with backoff) and wakes
-    every scheduler, in case a wake-up was published meanwhile. An abort published while it
-    was disconnected is not heard by a task running here (a task picked up later still
-    drops it: the request is stored). A channel quiet for ``quiet`` seconds is pinged, and
-    one whose ping gets no answer within ``answer_within`` seconds is taken for lost."""
+    Messages are hints: after a lost connection it subscribes again (with backoff), wakes
+    every scheduler and reads the abort flag of every task running here, in case a wake-up or
+    an abort was published meanwhile (the request is stored in the task's hash; a task picked
+    up later drops it at start). A channel quiet for ``quiet`` seconds is pinged, and one
+    whose ping gets no answer within ``answer_within`` seconds is taken for lost."""
 
     def __init__(
         self,
@@ -63,12 +66,13 @@ class ControlListener:
                 await asyncio.sleep(delay)
 
     async def _listen(self, backoff: Backoff) -> None:
-        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        # Subscribe confirmations are kept: redis-py subscribes again by itself after a lost
+        # connection, and the confirmation of the first channel is how the listener hears of it.
+        pubsub = self._redis.pubsub()
+        first = next(iter(self._schedulers))
         try:
             await pubsub.subscribe(*self._schedulers)
             backoff.reset()
-            for scheduler in self._schedulers.values():
-                scheduler.wake.set()  # a wake-up may have been missed while disconnected
             loop = asyncio.get_running_loop()
             heard = loop.time()
             pinged: float | None = None
@@ -80,6 +84,8 @@ class ControlListener:
                     heard, pinged = now, None
                     if message["type"] == "message":
                         self._handle(message["channel"], message["data"])
+                    elif message["type"] == "subscribe" and message["channel"] == first:
+                        await self._caught_up()
                 elif pinged is not None and now - pinged >= self._answer_within:
                     raise ConnectionError(f"no answer to a PING within {self._answer_within:g}s")
                 elif pinged is None and now - heard >= self._quiet:
@@ -88,6 +94,30 @@ class ControlListener:
         finally:
             with contextlib.suppress(RedisError, OSError):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]  # unannotated in redis-py
+
+    async def _caught_up(self) -> None:
+        """(Re)subscribed: act on what may have been published while nobody listened."""
+        for scheduler in self._schedulers.values():
+            scheduler.wake.set()
+        await self._missed_aborts()
+
+    async def _missed_aborts(self) -> None:
+        """Cancel the tasks running here whose abort was asked for while nobody listened:
+        one pipelined read of their flags, only when something runs."""
+        running = [
+            (keys, delivery.task_id)
+            for keys, deliveries in self._executor.inflight.items()
+            for delivery in deliveries.values()
+        ]
+        if not running:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for keys, task_id in running:
+                pipe.hget(keys.task(task_id.decode()), ABORT_FIELD)
+            flags = await pipe.execute()
+        for (_, task_id), flag in zip(running, flags, strict=True):
+            if flag:
+                self._executor.abort(task_id.decode())
 
     def _handle(self, channel: bytes, data: bytes) -> None:
         if data == b"wake":

@@ -1,0 +1,44 @@
+"""An abort asked for while the worker's control channel was down still reaches its task."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import redis.asyncio
+
+from taskgen.runtime import Binding, Client, Context, TaskAborted
+from taskgen.runtime.keys import QueueKeys
+from taskgen.runtime.wire import TaskStatus
+from tests.tasks_fixture import SLEEP, SleepArgs, running_worker
+
+
+async def test_an_abort_published_while_the_control_channel_was_down_cancels_the_task(
+    redis_url: str,
+) -> None:
+    started = asyncio.Event()
+
+    async def sleep(ctx: Context, seconds: float, tag: str) -> str:
+        started.set()
+        await asyncio.sleep(seconds)
+        return tag
+
+    binding = Binding(SLEEP, sleep, lambda ctx, args, _: sleep(ctx, args.seconds, args.tag))
+    r = redis.asyncio.Redis.from_url(redis_url)
+    try:
+        async with (
+            Client.from_url(redis_url, registry="off") as client,
+            running_worker(redis_url, [binding], concurrency=1),
+        ):
+            handle = await client.enqueue(SLEEP, SleepArgs(seconds=60, tag="late"))
+            await asyncio.wait_for(started.wait(), 10)
+            # What abort.lua leaves when its PUBLISH reaches nobody: the stored request only.
+            await r.hset(QueueKeys(SLEEP.queue).task(handle.id), "a", "1")
+            # The worker's control subscription drops (as in a network blip) and comes back.
+            killed = await r.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
+            assert killed >= 1
+            with pytest.raises(TaskAborted):
+                await handle.result(timeout=15)
+            assert await handle.status() is TaskStatus.ABORTED
+    finally:
+        await r.aclose()
