@@ -128,11 +128,14 @@ class Worker:
         self.tracing = tracing
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{new_task_id()[:8]}"
         self._stop: asyncio.Event | None = None
+        self._stop_asked = False
 
     def stop(self) -> None:
         """Stop fetching; running tasks get ``grace`` seconds, the rest are handed back."""
         if self._stop is not None:
             self._stop.set()
+        else:  # not running yet: the next run() returns at once
+            self._stop_asked = True
 
     def _recycler(self) -> Recycler | None:
         if self.max_tasks is None and self.max_memory_mb is None:
@@ -176,6 +179,9 @@ class Worker:
     async def run(self, *, burst: bool = False) -> None:
         """Serve until ``stop()`` (or, with ``burst``, until every queue is empty)."""
         self._stop = asyncio.Event()
+        if self._stop_asked:
+            self._stop_asked = False
+            return
         redis = Redis.from_url(
             self.redis_url,
             socket_timeout=SOCKET_TIMEOUT,

@@ -1,4 +1,4 @@
-"""An abort asked for while the worker's control channel was down still reaches its task."""
+"""Stopping and aborting at awkward moments: an abort the worker did not hear, a stop before run."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import asyncio
 import pytest
 import redis.asyncio
 
-from taskgen.runtime import Binding, Client, Context, TaskAborted
+from taskgen.runtime import Binding, Client, Context, TaskAborted, Worker
 from taskgen.runtime.keys import QueueKeys
 from taskgen.runtime.wire import TaskStatus
-from tests.tasks_fixture import SLEEP, SleepArgs, running_worker
+from tests.tasks_fixture import SLEEP, SleepArgs, bind_add, running_worker
 
 
 async def test_an_abort_published_while_the_control_channel_was_down_cancels_the_task(
@@ -40,5 +40,16 @@ async def test_an_abort_published_while_the_control_channel_was_down_cancels_the
             with pytest.raises(TaskAborted):
                 await handle.result(timeout=15)
             assert await handle.status() is TaskStatus.ABORTED
+    finally:
+        await r.aclose()
+
+
+async def test_a_worker_stopped_before_it_runs_returns_at_once(redis_url: str) -> None:
+    worker = Worker([bind_add()], redis_url=redis_url)
+    worker.stop()
+    await asyncio.wait_for(worker.run(), 5)
+    r = redis.asyncio.Redis.from_url(redis_url)
+    try:
+        assert await r.keys("taskgen:{math}:*") == []  # it never joined the queue
     finally:
         await r.aclose()
