@@ -11,7 +11,7 @@ import logging
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from taskgen.runtime.faults import Backoff, describe
 from taskgen.runtime.keys import GROUP, QueueKeys
@@ -19,6 +19,16 @@ from taskgen.runtime.scripts import Scripts
 from taskgen.runtime.wire import now_ms
 
 log = logging.getLogger("taskgen.worker")
+
+#: Refusals that pass (out of memory, a replica, loading, a busy script, failing over): the
+#: records are kept and written again, as after a lost connection.
+PASSING = ("OOM", "READONLY", "LOADING", "BUSY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "NOPERM")
+
+
+def transient(refused: ResponseError) -> bool:
+    """Whether Redis may accept the same write later (else the write itself is at fault)."""
+    return str(refused).startswith(PASSING)
+
 
 #: The width of a throughput bucket (``QueueKeys.throughput``), in milliseconds.
 THROUGHPUT_BUCKET_MS = 5000
@@ -115,23 +125,45 @@ class Completer:
                 pending = self._sending = self._pending
                 self._pending = {}
                 try:
-                    await self._write(pending)
+                    failed = await self._write(pending)
                 except BaseException as exc:
-                    self._sending = {}
-                    for keys, records in pending.items():
-                        self._pending.setdefault(keys, []).extend(records)
+                    failed = {keys: exc for keys in pending}
                     if not isinstance(exc, (RedisError, OSError)):
+                        self._keep(pending, failed)
                         raise
+                self._sending = {}
+                if self._keep(pending, failed):
                     self.writing = False
+                    first = next(iter(failed.values()))
                     log.warning(
                         "writing %d queue(s) of results failed, retrying: %s",
-                        len(pending),
-                        describe(exc),
+                        len(failed),
+                        describe(first),
                     )
                     await asyncio.sleep(backoff.next())
                 else:
-                    self._sending = {}
                     self.writing = True
+
+    def _keep(
+        self, pending: dict[QueueKeys, list[bytes]], failed: dict[QueueKeys, BaseException]
+    ) -> bool:
+        """Put the records of failed writes back, except those Redis refused for good (one
+        queue's broken key must not hold every other queue's results); True if any went back."""
+        kept = False
+        for keys, exc in failed.items():
+            records = pending[keys]
+            if isinstance(exc, ResponseError) and not transient(exc):
+                log.error(
+                    "Redis refused the results of %d task(s) of queue %s, dropped: %s; their "
+                    "tasks run again once their lease expires (mend the queue's keys)",
+                    len(records),
+                    keys.queue,
+                    describe(exc),
+                )
+                continue
+            self._pending.setdefault(keys, []).extend(records)
+            kept = True
+        return kept
 
     def _take_progress(self) -> None:
         """Progress records go first in their queue's batch, before any task's ending."""
@@ -142,15 +174,24 @@ class Completer:
             self._pending[keys] = [*reports.values(), *self._pending.get(keys, ())]
         self._progress = {}
 
-    async def _write(self, pending: dict[QueueKeys, list[bytes]]) -> None:
+    async def _write(self, pending: dict[QueueKeys, list[bytes]]) -> dict[QueueKeys, BaseException]:
+        """One script call per queue, pipelined; the queues whose call failed, and why."""
         if len(pending) == 1:
             ((keys, records),) = pending.items()
-            await self._call(keys, records, self._redis)
-            return
+            try:
+                await self._call(keys, records, self._redis)
+            except ResponseError as refused:
+                return {keys: refused}
+            return {}
         async with self._redis.pipeline(transaction=False) as pipe:
             for keys, records in pending.items():
                 await self._call(keys, records, pipe)
-            await pipe.execute()
+            results = await pipe.execute(raise_on_error=False)
+        return {
+            keys: result
+            for keys, result in zip(pending, results, strict=True)
+            if isinstance(result, BaseException)
+        }
 
     async def _call(self, keys: QueueKeys, records: list[bytes], client: Any) -> Any:
         bucket = now_ms() // THROUGHPUT_BUCKET_MS
