@@ -20,6 +20,7 @@ from redis.exceptions import ConnectionError, RedisError
 
 from taskgen.runtime.binding import Binding, prepare_bindings
 from taskgen.runtime.completion import Completer
+from taskgen.runtime.connection import redis_from_url
 from taskgen.runtime.control import ControlListener
 from taskgen.runtime.cron import Cron, CronScheduler
 from taskgen.runtime.execution import Executor
@@ -176,7 +177,7 @@ class Worker:
     async def run(self, *, burst: bool = False) -> None:
         """Serve until ``stop()`` (or, with ``burst``, until every queue is empty)."""
         self._stop = asyncio.Event()
-        redis = Redis.from_url(
+        redis = redis_from_url(
             self.redis_url,
             socket_timeout=SOCKET_TIMEOUT,
             socket_connect_timeout=CONNECT_TIMEOUT,
