@@ -13,7 +13,9 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+from starlette.testclient import TestClient
 
+from taskgen.dashboard import dashboard
 from taskgen.runtime import Call, Client, TaskStatus
 from taskgen.runtime.connection import redis_from_url
 from taskgen.runtime.faults import redact
@@ -98,6 +100,19 @@ def test_the_cli_works_through_sentinel(cluster: SentinelCluster) -> None:
     assert "must be a number" in wrong.stderr
 
 
+async def test_the_dashboard_works_through_sentinel(cluster: SentinelCluster) -> None:
+    async with Client.from_url(cluster.url) as client:
+        await client.enqueue(SLEEP, SleepArgs(seconds=0, tag="dashboard"))
+
+    def page() -> str:
+        with TestClient(dashboard(cluster.url)) as browser:
+            shown = browser.get("/")
+            assert shown.status_code == 200, shown.text
+            return shown.text
+
+    assert "math" in await asyncio.to_thread(page)
+
+
 async def test_clients_and_workers_follow_a_failover_mid_drain() -> None:
     """SIGKILL the primary while a worker drains: the sentinels promote the replica, the
     worker and the client follow it, and every acknowledged task ends done."""
@@ -123,6 +138,8 @@ async def test_clients_and_workers_follow_a_failover_mid_drain() -> None:
                 while not await some_ran():
                     assert asyncio.get_running_loop().time() < deadline, "the drain never began"
                     await asyncio.sleep(0.02)
+                # Handles already awaiting when the primary dies must follow the new one.
+                waiting = [asyncio.create_task(h.result(timeout=30)) for h in handles]
                 ran_before = int(await primary.hlen("rt:runs"))
                 await primary.aclose(close_connection_pool=True)
                 cluster.kill_primary()
@@ -132,7 +149,7 @@ async def test_clients_and_workers_follow_a_failover_mid_drain() -> None:
                     lambda: cluster.primary_seen_by_sentinels() == {cluster.replica_port},
                     "the sentinels promoting the replica",
                 )
-                results = await asyncio.gather(*(h.result(timeout=30) for h in handles))
+                results = await asyncio.gather(*waiting)
                 assert len(results) == tasks
                 assert {await h.status() for h in handles} == {TaskStatus.DONE}
         new_primary = redis_from_url(cluster.url)
