@@ -11,8 +11,11 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from urllib.parse import quote
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from taskgen.dashboard import dashboard
@@ -58,6 +61,32 @@ def test_a_sentinel_url_names_the_sentinels_the_service_and_the_database() -> No
     )
     assert parse_sentinel_url("redis+sentinel://h:1/svc") == SentinelUrl((("h", 1),), "svc")
     assert redact("redis+sentinel://:pw@a:1,b:2/svc/0") == "redis+sentinel://:***@a:1,b:2/svc/0"
+
+
+HOSTS = st.one_of(
+    st.from_regex(r"[a-z][a-z0-9.-]{0,20}", fullmatch=True),
+    st.ip_addresses(v=4).map(str),
+    st.ip_addresses(v=6).map(lambda ip: f"[{ip}]"),
+)
+SECRETS = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=1)
+
+
+@given(
+    sentinels=st.lists(st.tuples(HOSTS, st.integers(1, 65535)), min_size=1, max_size=5),
+    service=st.from_regex(r"[A-Za-z0-9_.-]{1,20}", fullmatch=True),
+    db=st.one_of(st.none(), st.integers(0, 15)),
+    password=st.one_of(st.none(), SECRETS),
+)
+def test_every_sentinel_url_reads_back_and_redacts_its_password(
+    sentinels: list[tuple[str, int]], service: str, db: int | None, password: str | None
+) -> None:
+    hosts = ",".join(f"{host}:{port}" for host, port in sentinels)
+    auth = "" if password is None else f":{quote(password, safe='')}@"
+    url = f"redis+sentinel://{auth}{hosts}/{service}" + ("" if db is None else f"/{db}")
+    parsed = parse_sentinel_url(url)
+    assert parsed.sentinels == tuple((host.strip("[]"), port) for host, port in sentinels)
+    assert (parsed.service, parsed.db, parsed.password) == (service, db or 0, password)
+    assert redact(url) == url.replace(auth, ":***@" if auth else "", 1)
 
 
 @pytest.mark.parametrize(
