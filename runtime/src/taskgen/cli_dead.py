@@ -7,9 +7,9 @@ import datetime
 from collections.abc import Awaitable, Callable
 
 import typer
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from taskgen.runtime.connection import redis_from_url
 from taskgen.runtime.deadletters import DeadLetters
 from taskgen.runtime.faults import describe, redact
 from taskgen.runtime.keys import DEFAULT_PREFIX
@@ -47,7 +47,7 @@ def list_letters(redis_url: str, queue: str, limit: int, prefix: str = DEFAULT_P
     """Print up to ``limit`` letters of ``queue``."""
 
     async def read() -> None:
-        redis = Redis.from_url(redis_url)
+        redis = redis_from_url(redis_url)
         try:
             letters = DeadLetters(redis, queue, prefix)
             total = await letters.count()
@@ -79,7 +79,7 @@ def change_letters(
         return 2
 
     async def act() -> int:
-        redis = Redis.from_url(redis_url)
+        redis = redis_from_url(redis_url)
         try:
             letters = DeadLetters(redis, queue, prefix)
             chosen = None if every else entries

@@ -17,6 +17,7 @@ import typer
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from taskgen.runtime.connection import redis_from_url
 from taskgen.runtime.faults import redact
 from taskgen.runtime.inspect import (
     QueueStats,
@@ -93,7 +94,7 @@ def with_redis(redis_url: str, work: Callable[[Redis], Awaitable[T]]) -> T | Non
     """Run ``work`` on a client of ``redis_url``; None (after a one-line error) if unreachable."""
 
     async def run() -> T:
-        redis = Redis.from_url(redis_url, socket_connect_timeout=5, socket_timeout=10)
+        redis = redis_from_url(redis_url, socket_connect_timeout=5, socket_timeout=10)
         try:
             return await work(redis)
         finally:

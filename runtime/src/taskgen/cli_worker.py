@@ -153,8 +153,13 @@ def _url_problem(url: str) -> str | None:
     """What is wrong with a Redis URL, or None (nothing connects yet)."""
     from redis import Redis
 
+    from taskgen.runtime.sentinel import is_sentinel_url, parse_sentinel_url
+
     try:
-        Redis.from_url(url).close()  # parses the URL; connects to nothing
+        if is_sentinel_url(url):
+            parse_sentinel_url(url)
+        else:
+            Redis.from_url(url).close()  # parses the URL; connects to nothing
     except ValueError as bad:
         return f"--redis-url {redact(url)!r} is not a Redis URL: {bad}"
     return None

@@ -17,6 +17,8 @@ import redis.asyncio
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialWithJitterBackoff
 
+from taskgen.runtime.sentinel import is_sentinel_url, sentinel_redis
+
 #: Connections one client opens at most (one of them is kept for awaiting results).
 POOL_SIZE = 64
 #: Seconds a call waits for a free connection before it fails.
@@ -47,5 +49,14 @@ def _backoff() -> ExponentialWithJitterBackoff:
 def async_redis(url: str, **options: Any) -> redis.asyncio.Redis:
     """An asyncio Redis client for ``url`` with the pool, timeouts and retries above."""
     settings = _options({"retry": AsyncRetry(_backoff(), RETRIES), **options})
+    if is_sentinel_url(url):
+        return sentinel_redis(url, blocking=True, **settings)
     pool = redis.asyncio.BlockingConnectionPool.from_url(url, **settings)
     return redis.asyncio.Redis(connection_pool=pool)
+
+
+def redis_from_url(url: str, **options: Any) -> redis.asyncio.Redis:
+    """``Redis.from_url`` that also takes a ``redis+sentinel://`` URL (see sentinel.py)."""
+    if is_sentinel_url(url):
+        return sentinel_redis(url, **options)
+    return redis.asyncio.Redis.from_url(url, **options)

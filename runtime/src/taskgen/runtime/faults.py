@@ -61,9 +61,8 @@ def redact(url: str) -> str:
     """The URL without its password (in the user part or a ``password=`` parameter), for logs."""
     parts = urlsplit(url)
     if parts.password is not None:
-        host = parts.hostname or ""
-        if parts.port is not None:
-            host = f"{host}:{parts.port}"
+        # Everything after the user part, so a Sentinel URL keeps all its host:port pairs.
+        host = parts.netloc.rpartition("@")[2]
         url = urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
     base, mark, query = url.partition("?")
     if not mark:

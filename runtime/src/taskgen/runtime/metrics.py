@@ -22,8 +22,8 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.registry import Collector
-from redis.asyncio import Redis
 
+from taskgen.runtime.connection import redis_from_url
 from taskgen.runtime.keys import DEFAULT_PREFIX
 from taskgen.runtime.observe import Ending, Run, TaskObserver
 from taskgen.runtime.wire import TaskStatus
@@ -208,7 +208,7 @@ class QueueGauges(Collector):
         from taskgen.runtime.inspect import queues_stats
 
         async def read() -> list[tuple[str, dict[str, float], float | None]]:
-            redis = Redis.from_url(self.redis_url, socket_timeout=5, socket_connect_timeout=5)
+            redis = redis_from_url(self.redis_url, socket_timeout=5, socket_connect_timeout=5)
             try:
                 found = await queues_stats(redis, self.queues, prefix=self.prefix)
             finally:

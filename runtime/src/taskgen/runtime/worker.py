@@ -20,6 +20,7 @@ from redis.exceptions import ConnectionError, RedisError
 
 from taskgen.runtime.binding import Binding, prepare_bindings
 from taskgen.runtime.completion import Completer
+from taskgen.runtime.connection import redis_from_url
 from taskgen.runtime.control import ControlListener
 from taskgen.runtime.cron import Cron, CronScheduler
 from taskgen.runtime.execution import Executor
@@ -182,7 +183,7 @@ class Worker:
         if self._stop_asked:
             self._stop_asked = False
             return
-        redis = Redis.from_url(
+        redis = redis_from_url(
             self.redis_url,
             socket_timeout=SOCKET_TIMEOUT,
             socket_connect_timeout=CONNECT_TIMEOUT,
