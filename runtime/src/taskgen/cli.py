@@ -63,6 +63,14 @@ def worker(
         int | None,
         typer.Option(min=1, help="Restart each worker process once it holds more MiB than this."),
     ] = None,
+    max_envelope_bytes: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Dead-letter, undecoded, any task entry larger than this many bytes "
+            "(default: the Worker's, 16 MiB).",
+        ),
+    ] = None,
     supervised: Annotated[bool, typer.Option("--supervised", hidden=True)] = False,
 ) -> None:
     """Run a worker until SIGTERM/SIGINT (a second signal skips the grace period)."""
@@ -81,6 +89,7 @@ def worker(
             processes=processes,
             max_tasks=max_tasks_per_process,
             max_memory=max_memory_per_process,
+            max_envelope_bytes=max_envelope_bytes,
             supervised=supervised,
         )
     )

@@ -90,6 +90,7 @@ def run_worker(
     processes: int = 1,
     max_tasks: int | None = None,
     max_memory: int | None = None,
+    max_envelope_bytes: int | None = None,
     supervised: bool = False,
 ) -> int:
     """Configure logging, apply command-line overrides, and serve; returns the exit code.
@@ -113,6 +114,8 @@ def run_worker(
             args += ["--max-tasks-per-process", str(max_tasks)]
         if max_memory is not None:
             args += ["--max-memory-per-process", str(max_memory)]
+        if max_envelope_bytes is not None:
+            args += ["--max-envelope-bytes", str(max_envelope_bytes)]
         if recycles:
             args.append("--supervised")
         if concurrency is not None:
@@ -129,6 +132,8 @@ def run_worker(
         worker.max_tasks = max_tasks
     if max_memory is not None:
         worker.max_memory_mb = max_memory
+    if max_envelope_bytes is not None:
+        worker.max_envelope_bytes = max_envelope_bytes
     if redis_url is None and (problem := _url_problem(worker.redis_url)):
         return _refuse(problem)
     if metrics_port is not None:

@@ -10,7 +10,8 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-from taskgen.runtime.errors import EnqueueFailed
+from taskgen.runtime.errors import EnqueueFailed, PayloadTooLarge
+from taskgen.runtime.limits import MAX_ENVELOPE_BYTES
 from taskgen.runtime.taskdef import Call, pack_call
 from taskgen.runtime.wire import new_task_ids
 
@@ -32,9 +33,11 @@ def encode_calls(
     now: int,
     reply: bytes = b"",
     trace: dict[str, str] | None = None,
+    limit: int = MAX_ENVELOPE_BYTES,
 ) -> list[Chunk]:
     """Every call encoded, grouped by queue in chunks of at most ``ENQUEUE_CHUNK``, in order;
-    raises ``EnqueueFailed`` naming the first call that cannot be encoded."""
+    raises ``EnqueueFailed`` naming the first call that cannot be encoded (``PayloadTooLarge``
+    if it is over ``limit`` bytes)."""
     by_queue: dict[str, tuple[list[Call[Any]], list[str], list[bytes]]] = {}
     fresh = iter(new_task_ids(len(calls)))
     for position, call in enumerate(calls):
@@ -47,8 +50,13 @@ def encode_calls(
                 call.options.task_id or next(fresh),
                 reply,
                 trace,
+                limit,
             )
-        except (msgspec.EncodeError, TypeError, ValueError, OverflowError) as exc:
+        except PayloadTooLarge as exc:
+            raise PayloadTooLarge(
+                task=exc.task, size=exc.size, limit=exc.limit, position=position
+            ) from None
+        except (msgspec.EncodeError, TypeError, ValueError, OverflowError, RecursionError) as exc:
             raise EnqueueFailed(
                 f"enqueue_many: call #{position} ({call.task.name}) cannot be encoded: {exc}; "
                 "nothing was enqueued: fix or drop that call and enqueue the batch again",

@@ -15,6 +15,7 @@ from taskgen.runtime.batch import Chunk, encode_calls, incomplete, was_created
 from taskgen.runtime.connection import async_redis
 from taskgen.runtime.handle import TaskHandle
 from taskgen.runtime.keys import DEFAULT_PREFIX, QueueKeys
+from taskgen.runtime.limits import MAX_ENVELOPE_BYTES, checked_limit
 from taskgen.runtime.progress import Progress, decode_progress
 from taskgen.runtime.registry import MODES, Mode
 from taskgen.runtime.registry_cache import RegistryCache
@@ -34,7 +35,8 @@ class Client:
     its task's stored outcome again, in case the message that should have woken it was lost.
     ``registry`` says what to do with a task no live worker can decode, or whose queue no
     worker serves (see ``registry_cache``): ``warn`` (the default) refuses the first and warns
-    of the second, ``strict`` refuses both, ``off`` consults nothing."""
+    of the second, ``strict`` refuses both, ``off`` consults nothing. ``max_envelope_bytes``:
+    a task whose encoded envelope is larger is refused with ``PayloadTooLarge``, unsent."""
 
     def __init__(
         self,
@@ -44,10 +46,12 @@ class Client:
         close_redis: bool = False,
         recheck: float = RECHECK,
         registry: Mode = "warn",
+        max_envelope_bytes: int = MAX_ENVELOPE_BYTES,
     ):
         if registry not in MODES:
             raise ValueError(f"registry={registry!r}: use one of {', '.join(MODES)}")
         self.prefix = prefix
+        self.max_envelope_bytes = checked_limit("max_envelope_bytes", max_envelope_bytes)
         self._keys: dict[str, QueueKeys] = {}
         self._registry: RegistryCache | None = None
         if isinstance(redis, Redis):
@@ -67,6 +71,7 @@ class Client:
         prefix: str = DEFAULT_PREFIX,
         recheck: float = RECHECK,
         registry: Mode = "warn",
+        max_envelope_bytes: int = MAX_ENVELOPE_BYTES,
         **options: Any,
     ) -> Self:
         """A client with its own connection pool, closed by ``close()``; ``options`` override
@@ -77,6 +82,7 @@ class Client:
             close_redis=True,
             recheck=recheck,
             registry=registry,
+            max_envelope_bytes=max_envelope_bytes,
         )
 
     @property
@@ -118,7 +124,9 @@ class Client:
         reply = backend.reply
         span = tracing.sending(task.queue)
         trace = span.headers if span is not None else None
-        task_id, record = pack_call(task, args, options, now_ms(), reply=reply, trace=trace)
+        task_id, record = pack_call(
+            task, args, options, now_ms(), reply=reply, trace=trace, limit=self.max_envelope_bytes
+        )
         try:
             created = await backend.enqueue(keys, record)
         except BaseException as exc:
@@ -142,7 +150,8 @@ class Client:
         reply = self._backend.reply
         span = tracing.sending_calls(calls)
         try:
-            chunks = encode_calls(calls, now_ms(), reply, span.headers if span else None)
+            headers = span.headers if span else None
+            chunks = encode_calls(calls, now_ms(), reply, headers, self.max_envelope_bytes)
             handles: list[TaskHandle[R]] = []
             for chunk in chunks:
                 keys = self.keys(chunk.queue)

@@ -121,6 +121,25 @@ class EnqueueFailed(TaskgenError):
         self.uncertain = uncertain or []
 
 
+class PayloadTooLarge(EnqueueFailed):
+    """Refused before anything was sent: a task's encoded envelope is larger than the client's
+    ``max_envelope_bytes``; ``task``, ``size`` and ``limit`` say which and by how much."""
+
+    def __init__(self, *, task: str, size: int, limit: int, position: int | None = None) -> None:
+        where = "" if position is None else f"enqueue_many: call #{position} "
+        batch = "" if position is None else " of the batch"
+        super().__init__(
+            f"{where}task {task} refused, nothing{batch} enqueued: its envelope is {size:,} "
+            f"bytes, over the limit of {limit:,} (Client.from_url(max_envelope_bytes=...)); "
+            "tasks travel through Redis: store large data elsewhere and pass a reference to it",
+            handles=[],
+        )
+        self.task = task
+        self.size = size
+        self.limit = limit
+        self.position = position
+
+
 class HandlerMismatch(TaskgenError):
     """Handlers that are missing or do not match their task; lists every one, not the first."""
 

@@ -30,6 +30,7 @@ from taskgen.runtime.failures import (
 )
 from taskgen.runtime.injection import NO_EXTRAS
 from taskgen.runtime.keys import QueueKeys
+from taskgen.runtime.limits import MAX_ENVELOPE_BYTES, oversized
 from taskgen.runtime.observe import (
     Ending,
     Run,
@@ -77,6 +78,7 @@ class Executor:
         *,
         state: Any = None,
         max_result_bytes: int = MAX_RESULT_BYTES,
+        max_envelope_bytes: int = MAX_ENVELOPE_BYTES,
         max_deliveries: int | None = None,
         recycler: Recycler | None = None,
         observers: Sequence[TaskObserver] = (),
@@ -88,6 +90,8 @@ class Executor:
         self.threads = threads
         self.state = state
         self.max_result_bytes = max_result_bytes
+        #: An entry longer than this is dead-lettered by its length, never decoded.
+        self.max_envelope_bytes = max_envelope_bytes
         #: A delivery beyond this many is dead-lettered unrun: its workers keep dying.
         self.max_deliveries = max_deliveries
         self.recycler = recycler
@@ -137,6 +141,11 @@ class Executor:
     def _start(self, delivery: Delivery) -> None:
         if self.max_deliveries is not None and delivery.redeliveries >= self.max_deliveries:
             self._poisoned(delivery, self.max_deliveries)
+            return
+        if len(delivery.payload) > self.max_envelope_bytes:
+            self._reject(
+                delivery, "?", oversized(len(delivery.payload), self.max_envelope_bytes), "TooLarge"
+            )
             return
         try:
             envelope = delivery.envelope = ENVELOPE.decode(delivery.payload)
@@ -352,8 +361,9 @@ class Executor:
 
     def _poisoned(self, delivery: Delivery, limit: int) -> None:
         """Dead-letter an entry whose workers keep dying (or stopping) before it ends."""
-        with contextlib.suppress(Exception):
-            delivery.envelope = ENVELOPE.decode(delivery.payload)
+        if len(delivery.payload) <= self.max_envelope_bytes:
+            with contextlib.suppress(Exception):
+                delivery.envelope = ENVELOPE.decode(delivery.payload)
         reason = (
             f"delivered {delivery.redeliveries + 1} times: the {delivery.redeliveries} workers "
             "that took it before died or stopped before it ended (a task that crashes its "

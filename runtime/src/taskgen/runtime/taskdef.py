@@ -8,6 +8,8 @@ from typing import Any, Generic, TypeVar
 import msgspec
 
 from taskgen.runtime import bigint
+from taskgen.runtime.errors import PayloadTooLarge
+from taskgen.runtime.limits import MAX_ENVELOPE_BYTES
 from taskgen.runtime.packing import number, pack
 from taskgen.runtime.wire import ENCODER, Envelope, new_task_id
 from taskgen.vocabulary import NO_RETRY, ParamKind, Priority, Retry
@@ -145,9 +147,10 @@ def encode_call(
     task_id: str | None = None,
     reply: bytes = b"",
     trace: dict[str, str] | None = None,
+    limit: int = MAX_ENVELOPE_BYTES,
 ) -> tuple[str, int, int, bytes]:
     """One task's id, priority level, delay in ms and encoded envelope (``trace``: the
-    enqueuing side's W3C trace headers)."""
+    enqueuing side's W3C trace headers); ``PayloadTooLarge`` if it is over ``limit`` bytes."""
     task_id = options.task_id or task_id or new_task_id()
     if options is NO_OPTIONS:
         priority, delay, expires_at = task.priority, 0, 0
@@ -167,7 +170,10 @@ def encode_call(
         trace,
         reply,
     )
-    return task_id, int(priority), delay, ENCODER.encode(envelope)
+    encoded = ENCODER.encode(envelope)
+    if len(encoded) > limit:
+        raise PayloadTooLarge(task=task.name, size=len(encoded), limit=limit)
+    return task_id, int(priority), delay, encoded
 
 
 def pack_call(
@@ -178,7 +184,10 @@ def pack_call(
     task_id: str | None = None,
     reply: bytes = b"",
     trace: dict[str, str] | None = None,
+    limit: int = MAX_ENVELOPE_BYTES,
 ) -> tuple[str, bytes]:
     """The task id, and the packed record the enqueue script reads for this task."""
-    task_id, level, delay, envelope = encode_call(task, args, options, now, task_id, reply, trace)
+    task_id, level, delay, envelope = encode_call(
+        task, args, options, now, task_id, reply, trace, limit
+    )
     return task_id, pack([task_id.encode(), number(level), number(delay), envelope, reply])

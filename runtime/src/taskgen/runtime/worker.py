@@ -42,6 +42,7 @@ from taskgen.runtime.heartbeat import HeartbeatWriter
 from taskgen.runtime.injection import Injector
 from taskgen.runtime.keys import DEFAULT_PREFIX, GROUP, QueueKeys, queues_key
 from taskgen.runtime.lease import LeaseKeeper
+from taskgen.runtime.limits import MAX_ENVELOPE_BYTES, checked_limit
 from taskgen.runtime.observe import TaskObserver
 from taskgen.runtime.outcome_log import OutcomeLog
 from taskgen.runtime.progress import ProgressReporter
@@ -89,6 +90,7 @@ class Worker:
         dead_letter_cap: int = 100_000,
         allow_eviction: bool = False,
         max_result_bytes: int = MAX_RESULT_BYTES,
+        max_envelope_bytes: int = MAX_ENVELOPE_BYTES,
         max_deliveries: int | None = 5,
         max_tasks: int | None = None,
         max_memory_mb: int | None = None,
@@ -116,6 +118,7 @@ class Worker:
         self.allow_eviction = allow_eviction
         #: Limits on what one task may do to a worker (see docs/runtime.md, "Handler outcomes").
         self.max_result_bytes = max_result_bytes
+        self.max_envelope_bytes = checked_limit("max_envelope_bytes", max_envelope_bytes)
         self.max_deliveries = max_deliveries
         #: Stop after this many tasks ended, so ``--max-tasks-per-process`` recycles the process.
         self.max_tasks = max_tasks
@@ -254,6 +257,7 @@ class Worker:
             threads,
             state=state,
             max_result_bytes=self.max_result_bytes,
+            max_envelope_bytes=self.max_envelope_bytes,
             max_deliveries=self.max_deliveries,
             recycler=self._recycler(),
             observers=self._observers(),
