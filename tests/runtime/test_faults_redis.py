@@ -27,6 +27,7 @@ from redis.asyncio.client import PubSub
 from taskgen.runtime import Call, Client, TaskHandle
 from taskgen.runtime.keys import GROUP, QueueKeys
 from tests.redis_server import FaultyServer, faulty_server
+from tests.rt_events import next_start, runs
 from tests.support import REPO
 from tests.tasks_fixture import SLEEP, SleepArgs
 
@@ -123,23 +124,6 @@ async def started_events(url: str) -> tuple[redis.asyncio.Redis, PubSub]:
     pubsub = r.pubsub(ignore_subscribe_messages=True)
     await pubsub.subscribe("rt:started")
     return r, pubsub
-
-
-async def next_start(pubsub: PubSub, timeout: float = 20) -> tuple[str, int, int]:
-    """The next (task id, delivery, worker pid) a handler announced."""
-    async with asyncio.timeout(timeout):
-        while True:
-            message = await pubsub.get_message(timeout=timeout)
-            if message is not None:
-                task_id, delivery, pid = message["data"].decode().split()
-                return task_id, int(delivery), int(pid)
-
-
-async def runs(url: str) -> dict[str, int]:
-    r = redis.asyncio.Redis.from_url(url)
-    counts = await r.hgetall("rt:runs")
-    await r.aclose()
-    return {k.decode(): int(v) for k, v in counts.items()}
 
 
 async def run_batch(url: str, count: int = 50, timeout: float = 20) -> list[str]:

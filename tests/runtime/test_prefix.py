@@ -44,3 +44,11 @@ async def test_a_prefixed_deployment_keeps_its_keys_and_its_dead_letters_apart(
     assert "0 dead letter(s)" in default
     await asyncio.to_thread(dead, "purge", "math", "--all", "--prefix", "acme", redis_url=redis_url)
     assert not await redis.asyncio.Redis.from_url(redis_url).xlen("acme:{math}:dead")
+
+
+def test_the_command_line_defaults_are_the_runtimes() -> None:
+    # The CLI spells them itself so that `taskgen --help` imports no runtime module.
+    from taskgen import cli
+    from taskgen.runtime import keys
+
+    assert (cli.DEFAULT_URL, cli.DEFAULT_PREFIX) == (keys.DEFAULT_URL, keys.DEFAULT_PREFIX)

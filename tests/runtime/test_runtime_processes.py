@@ -19,6 +19,7 @@ import redis.asyncio
 from redis.asyncio.client import PubSub
 
 from taskgen.runtime import Call, Client, TaskStatus
+from tests.rt_events import next_start, runs
 from tests.support import REPO, worker_process
 from tests.tasks_fixture import SLEEP, SleepArgs
 
@@ -38,23 +39,6 @@ async def started(redis_url: str) -> AsyncIterator[PubSub]:
     yield pubsub
     await pubsub.aclose()
     await r.aclose()
-
-
-async def next_start(pubsub: PubSub, timeout: float = 20) -> tuple[str, int, int]:
-    """The next (task id, delivery, worker pid) a handler announced."""
-    async with asyncio.timeout(timeout):
-        while True:
-            message = await pubsub.get_message(timeout=timeout)
-            if message is not None:
-                task_id, delivery, pid = message["data"].decode().split()
-                return task_id, int(delivery), int(pid)
-
-
-async def runs(redis_url: str) -> dict[str, int]:
-    r = redis.asyncio.Redis.from_url(redis_url)
-    counts = await r.hgetall("rt:runs")
-    await r.aclose()
-    return {k.decode(): int(v) for k, v in counts.items()}
 
 
 async def test_a_killed_workers_task_is_redelivered_within_a_lease(

@@ -98,6 +98,11 @@ def worker(
 dead = typer.Typer(help="Inspect, requeue and purge a queue's dead letters.", no_args_is_help=True)
 app.add_typer(dead, name="dead")
 
+# taskgen.runtime.keys' defaults, spelled here so `taskgen --help` imports no runtime module
+# (tests/runtime/test_prefix.py checks they agree).
+DEFAULT_URL = "redis://localhost:6379/0"
+DEFAULT_PREFIX = "taskgen"
+
 RedisUrl = Annotated[str, typer.Option(envvar="TASKGEN_REDIS_URL", help="Redis holding the queue.")]
 Entries = Annotated[
     list[str] | None, typer.Argument(help="Dead-letter entry ids (as `dead list` shows them).")
@@ -112,8 +117,8 @@ Prefix = Annotated[
 def dead_list(
     queue: str,
     limit: Annotated[int, typer.Option(help="Most letters to show.")] = 50,
-    redis_url: RedisUrl = "redis://localhost:6379/0",
-    prefix: Prefix = "taskgen",
+    redis_url: RedisUrl = DEFAULT_URL,
+    prefix: Prefix = DEFAULT_PREFIX,
 ) -> None:
     """List a queue's dead letters, oldest first, with the reason each one died."""
     from taskgen.cli_dead import list_letters
@@ -126,8 +131,8 @@ def dead_requeue(
     queue: str,
     entries: Entries = None,
     all_: All = False,
-    redis_url: RedisUrl = "redis://localhost:6379/0",
-    prefix: Prefix = "taskgen",
+    redis_url: RedisUrl = DEFAULT_URL,
+    prefix: Prefix = DEFAULT_PREFIX,
 ) -> None:
     """Put dead letters back on their queue, with fresh attempts."""
     from taskgen.cli_dead import change_letters
@@ -140,8 +145,8 @@ def dead_purge(
     queue: str,
     entries: Entries = None,
     all_: All = False,
-    redis_url: RedisUrl = "redis://localhost:6379/0",
-    prefix: Prefix = "taskgen",
+    redis_url: RedisUrl = DEFAULT_URL,
+    prefix: Prefix = DEFAULT_PREFIX,
 ) -> None:
     """Delete dead letters for good."""
     from taskgen.cli_dead import change_letters
@@ -155,7 +160,7 @@ def acl_rule(
         str,
         typer.Option(help="worker (also taskgen dead), or producer (enqueue and await results)."),
     ],
-    prefix: Prefix = "taskgen",
+    prefix: Prefix = DEFAULT_PREFIX,
     server: Annotated[
         str | None,
         typer.Option(help="The server's version, e.g. 7.0 (Redis 7.0-7.1 lack CLIENT SETINFO)."),
@@ -180,14 +185,14 @@ def dashboard(
     host: Annotated[
         str, typer.Option(help="Address to bind (only this machine by default).")
     ] = "127.0.0.1",
-    redis_url: RedisUrl = "redis://localhost:6379/0",
+    redis_url: RedisUrl = DEFAULT_URL,
     tasks: Annotated[
         str | None,
         typer.Option(
             help="Module of the contract's TaskDefs (or module:worker), for typed payloads."
         ),
     ] = None,
-    prefix: Prefix = "taskgen",
+    prefix: Prefix = DEFAULT_PREFIX,
     allow_writes: Annotated[
         bool,
         typer.Option("--allow-writes", help="Offer requeue, purge and abort (put it behind auth)."),
@@ -212,8 +217,8 @@ def status(
     scan: Annotated[
         bool, typer.Option("--scan", help="Also find queues no worker has served (SCANs keys).")
     ] = False,
-    redis_url: RedisUrl = "redis://localhost:6379/0",
-    prefix: Prefix = "taskgen",
+    redis_url: RedisUrl = DEFAULT_URL,
+    prefix: Prefix = DEFAULT_PREFIX,
 ) -> None:
     """Show each queue (ready by priority, scheduled, retrying, running, dead, oldest wait,
     the last minute's throughput) and the live workers."""
@@ -250,8 +255,8 @@ def task_show(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    redis_url: RedisUrl = "redis://localhost:6379/0",
-    prefix: Prefix = "taskgen",
+    redis_url: RedisUrl = DEFAULT_URL,
+    prefix: Prefix = DEFAULT_PREFIX,
 ) -> None:
     """Show one task's state, attempts, timings, progress, error, arguments and result."""
     from taskgen.cli_task import show_task

@@ -21,7 +21,7 @@ from taskgen.dashboard.board import Board
 from taskgen.dashboard.guard import WriteGuard
 from taskgen.dashboard.render import FILTERS
 from taskgen.runtime.connection import async_redis
-from taskgen.runtime.keys import DEFAULT_PREFIX
+from taskgen.runtime.keys import DEFAULT_PREFIX, DEFAULT_URL
 from taskgen.runtime.taskdef import TaskDef
 
 HERE = Path(__file__).parent
@@ -52,7 +52,7 @@ register_url_convertor("taskgen_task_id", TaskIdConvertor())
 
 
 def dashboard(
-    redis_url: str = "redis://localhost:6379/0",
+    redis_url: str = DEFAULT_URL,
     *,
     tasks: str | Mapping[str, TaskDef[Any, Any]] | None = None,
     prefix: str = DEFAULT_PREFIX,

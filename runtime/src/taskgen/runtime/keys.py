@@ -13,6 +13,9 @@ GROUP = "taskgen"
 #: The default first part of every key, so several deployments can share one server.
 DEFAULT_PREFIX = "taskgen"
 
+#: Where a worker, the CLI and the dashboard look for Redis when given no URL.
+DEFAULT_URL = "redis://localhost:6379/0"
+
 #: The fields of a task's hash (``QueueKeys.task``), one letter each to keep a hash per task
 #: small. Scripts spell them as literals; tests/runtime/test_layout.py checks that every field
 #: a script or the code uses is here, so one letter never takes two meanings.

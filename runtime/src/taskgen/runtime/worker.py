@@ -40,7 +40,7 @@ from taskgen.runtime.faults import (
 )
 from taskgen.runtime.heartbeat import HeartbeatWriter
 from taskgen.runtime.injection import Injector
-from taskgen.runtime.keys import DEFAULT_PREFIX, GROUP, QueueKeys, queues_key
+from taskgen.runtime.keys import DEFAULT_PREFIX, DEFAULT_URL, GROUP, QueueKeys, queues_key
 from taskgen.runtime.lease import LeaseKeeper
 from taskgen.runtime.limits import MAX_ENVELOPE_BYTES, checked_limit
 from taskgen.runtime.observe import TaskObserver
@@ -75,7 +75,7 @@ class Worker:
         self,
         bindings: Iterable[Binding[Any, Any]],
         *,
-        redis_url: str = "redis://localhost:6379/0",
+        redis_url: str = DEFAULT_URL,
         concurrency: int = 32,
         lease: float = 5.0,
         grace: float = 10.0,
