@@ -101,27 +101,24 @@ def free_port() -> int:
         return port
 
 
+def server_command(port: int, folder: Path, *extra: str, loglevel: str = "notice") -> list[str]:
+    """The command line of a test server on 127.0.0.1:``port``, keeping nothing on disk
+    unless ``extra`` says otherwise (later options win)."""
+    return [
+        server_binary(),
+        *("--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder)),
+        *("--save", "", "--appendonly", "no", "--loglevel", loglevel),
+        *extra,
+    ]
+
+
 @contextmanager
 def running_server() -> Iterator[str]:
     """Start a server on a free port; yield its URL; stop it afterwards."""
     with tempfile.TemporaryDirectory(prefix="taskgen-redis-") as folder:
         port = free_port()
         process = subprocess.Popen(
-            [
-                server_binary(),
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                folder,
-                "--loglevel",
-                "notice",
-            ],
+            server_command(port, Path(folder)),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -160,14 +157,9 @@ class FaultyServer:
 
     def start(self, *extra: str) -> None:
         """Start on this server's port; with persistence it reloads what it saved (AOF)."""
-        appendonly = ["yes", "--appendfsync", "always"] if self.persistent else ["no"]
+        persistence = ("--appendonly", "yes", "--appendfsync", "always") if self.persistent else ()
         self.process = subprocess.Popen(
-            [
-                server_binary(),
-                *("--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder)),
-                *("--save", "", "--loglevel", "notice", "--appendonly", *appendonly),
-                *extra,
-            ],
+            server_command(self.port, self.folder, *persistence, *extra),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

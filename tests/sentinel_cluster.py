@@ -14,7 +14,7 @@ from pathlib import Path
 
 import redis
 
-from tests.redis_server import free_port, server_binary
+from tests.redis_server import free_port, server_binary, server_command
 
 SERVICE = "taskgen"
 DOWN_AFTER_MS = 1000
@@ -82,22 +82,7 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30) -> N
 
 def _server(folder: Path, port: int, *extra: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [
-            server_binary(),
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(folder),
-            "--loglevel",
-            "warning",
-            *extra,
-        ],
+        server_command(port, folder, *extra, loglevel="warning"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
