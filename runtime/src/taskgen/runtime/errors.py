@@ -140,6 +140,10 @@ class PayloadTooLarge(EnqueueFailed):
         self.position = position
 
 
+class SignatureRefused(TaskgenError):
+    """A message was unsigned, signed with an unknown key, or forged; it was not decoded."""
+
+
 class HandlerMismatch(TaskgenError):
     """Handlers that are missing or do not match their task; lists every one, not the first."""
 
