@@ -15,6 +15,7 @@ from taskgen.runtime import inspect
 from taskgen.runtime.client import Client
 from taskgen.runtime.deadletters import DeadLetter, DeadLetters
 from taskgen.runtime.keys import DEFAULT_PREFIX
+from taskgen.runtime.signing import unverified
 from taskgen.runtime.taskdef import TaskDef
 from taskgen.runtime.wire import ENVELOPE
 
@@ -148,7 +149,7 @@ class Board:
 
     def _letter_args(self, letter: DeadLetter) -> Any:
         try:
-            envelope = ENVELOPE.decode(letter.envelope)
+            envelope = ENVELOPE.decode(unverified(letter.envelope))
         except (msgspec.DecodeError, msgspec.ValidationError):
             return None
         task = self.types.get(envelope.task)
