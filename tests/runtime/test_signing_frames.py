@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+
 import msgspec
 import pytest
 from hypothesis import given
@@ -9,7 +11,7 @@ from hypothesis import strategies as st
 
 from taskgen.errors import TaskgenError
 from taskgen.runtime.errors import SignatureRefused
-from taskgen.runtime.signing import HEADER_SIZE, Signing
+from taskgen.runtime.signing import HEADER_SIZE, MAC_SIZE, Mac, Signing
 
 KEY = b"k" * 32
 NEW = b"n" * 32
@@ -75,3 +77,13 @@ def test_short_keys_are_refused_clearly(bad: object) -> None:
         Signing(bad)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"old_keys\[0\]"):
         Signing(KEY, old_keys=[bad])  # type: ignore[list-item]
+
+
+@given(st.binary(min_size=16, max_size=200), contexts, payloads)
+def test_the_mac_is_hmac_sha256_of_the_length_prefixed_context_and_payload(
+    key: bytes, context: bytes, payload: bytes
+) -> None:
+    message = len(context).to_bytes(4, "big") + context + payload
+    assert Mac(key).digest(context, payload) == hmac.digest(key, message, "sha256")
+    frame = Signing(key).sign(payload, context)
+    assert frame[HEADER_SIZE - MAC_SIZE : HEADER_SIZE] == hmac.digest(key, message, "sha256")
