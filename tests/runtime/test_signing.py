@@ -4,6 +4,7 @@ forged outcomes are refused, keys rotate, and nothing is re-signed that was not 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ import redis.asyncio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from taskgen.dashboard.board import Board
 from taskgen.runtime import (
     Binding,
     Call,
@@ -22,6 +24,7 @@ from taskgen.runtime import (
     RetryLater,
     SignatureRefused,
     Signing,
+    SyncClient,
     TaskAborted,
     TaskDef,
     TaskRejected,
@@ -40,7 +43,8 @@ from taskgen.runtime.wire import (
 )
 from taskgen.testing import EagerClient
 from taskgen.vocabulary import Retry
-from tests.tasks_fixture import ADD, AddArgs, bind_add, running_worker
+from tests.support import worker_process
+from tests.tasks_fixture import ADD, SLEEP, AddArgs, SleepArgs, bind_add, running_worker
 
 KEY, OLD, NEW, OTHER = (bytes([c]) * 32 for c in b"kong")
 READY = "taskgen:{math}:ready:1"
@@ -464,3 +468,28 @@ def test_signing_options_are_checked() -> None:
         Signing.from_env({})
     with pytest.raises(ValueError, match="signing key file /nonexistent: cannot be read"):
         Signing.from_files("/nonexistent")
+
+
+def test_the_blocking_client_passes_signing_through(redis_url: str) -> None:
+    env = dict(os.environ, TASKGEN_SIGNING_KEY=KEY.decode())
+    with (
+        worker_process(redis_url, target="tests.fixtures.rt_worker:worker", env=env),
+        SyncClient.from_url(redis_url, registry="off", signing=Signing(KEY)) as client,
+    ):
+        assert client.client.signing is not None
+        assert client.enqueue(SLEEP, SleepArgs(seconds=0)).result(timeout=20).endswith(" 1 1")
+
+
+async def test_the_dashboard_signs_the_outcome_of_a_task_it_aborts(redis_url: str) -> None:
+    r = redis.asyncio.Redis.from_url(redis_url)
+    async with Client.from_url(redis_url, registry="off", signing=Signing(KEY)) as client:
+        signed = await client.enqueue(ADD, AddArgs(a=1, b=1))
+        unsigned = await client.enqueue(ADD, AddArgs(a=1, b=1))
+        board = Board(r, signing=Signing(KEY))
+        assert await board.abort(signed.id, "math", ADD.name)
+        assert await Board(r).abort(unsigned.id, "math", ADD.name)  # no key: an unsigned outcome
+        with pytest.raises(TaskAborted):
+            await signed.result(timeout=10)
+        with pytest.raises(SignatureRefused, match="unsigned"):
+            await unsigned.result(timeout=10)
+        await board.close()

@@ -219,11 +219,14 @@ def dashboard(
         bool,
         typer.Option("--allow-writes", help="Offer requeue, purge and abort (put it behind auth)."),
     ] = False,
+    signing_key_file: SigningKeyFile = None,
+    old_signing_key_file: OldSigningKeyFiles = None,
 ) -> None:
     """Serve the web dashboard: queues, workers, tasks, dead letters."""
     from taskgen.cli_dashboard import serve
 
-    raise typer.Exit(serve(host, port, redis_url, tasks, prefix, allow_writes))
+    keys = (signing_key_file, old_signing_key_file)
+    raise typer.Exit(serve(host, port, redis_url, tasks, prefix, allow_writes, keys))
 
 
 @app.command()
