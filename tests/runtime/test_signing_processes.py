@@ -117,4 +117,5 @@ def test_a_short_key_file_is_refused(redis_url: str, tmp_path: Path) -> None:
     done = taskgen(
         "worker", RT, "--redis-url", redis_url, "--signing-key-file", key_file(tmp_path, "k", "x")
     )
-    assert done.returncode == 2 and "at least 16 bytes" in done.stderr, done.stderr
+    assert done.returncode == 2, done.stderr
+    assert "holds 1 bytes; give at least 16 bytes" in done.stderr and "/k" in done.stderr

@@ -129,10 +129,15 @@ class Signing:
 
     @classmethod
     def from_files(
-        cls, key_file: str | Path, old_key_files: Sequence[str | Path] = (), **options: bool
+        cls,
+        key_file: str | Path,
+        old_key_files: Sequence[str | Path] = (),
+        *,
+        allow_unsigned: bool = False,
     ) -> Self:
         """From files that each hold one key (surrounding whitespace is dropped)."""
-        return cls(_read_key(key_file), old_keys=[_read_key(f) for f in old_key_files], **options)
+        old = [_read_key(f) for f in old_key_files]
+        return cls(_read_key(key_file), old_keys=old, allow_unsigned=allow_unsigned)
 
     def __repr__(self) -> str:
         unsigned = ", unsigned allowed" if self.allow_unsigned else ""
@@ -210,9 +215,15 @@ def _checked(key: bytes | str, name: str) -> bytes:
 
 def _read_key(path: str | Path) -> bytes:
     try:
-        return Path(path).read_bytes().strip()
+        key = Path(path).read_bytes().strip()
     except OSError as exc:
         raise ValueError(
             f"signing key file {path}: cannot be read ({exc.strerror}); give a readable file "
             "holding the key"
         ) from None
+    if len(key) < MIN_KEY_BYTES:
+        raise ValueError(
+            f"signing key file {path}: holds {len(key)} bytes; give at least {MIN_KEY_BYTES} "
+            "bytes of secret (e.g. python -c 'import secrets; print(secrets.token_hex(32))')"
+        )
+    return key
