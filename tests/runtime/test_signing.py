@@ -174,6 +174,8 @@ async def test_forged_entries_are_dead_lettered_undecoded_and_the_worker_keeps_d
         tid: FORGERIES[name][0] for name, tid in forged.items()
     }
     assert all("not decoded" in reason for _, reason in letters.values())
+    for kind, reason in letters.values():  # each says what to do
+        assert ("--allow-unsigned" if kind == "Unsigned" else "old_keys") in reason
     assert (await r.xpending(READY, "taskgen"))["pending"] == 0
 
 

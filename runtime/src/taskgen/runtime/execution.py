@@ -158,7 +158,7 @@ class Executor:
             else:
                 envelope = delivery.envelope = opened_envelope(self.signing, delivery)
         except SignatureRefused as refused:
-            self._reject(delivery, "?", f"{refused}; not decoded", refused.kind)
+            self._reject(delivery, "?", str(refused), refused.kind)
             return
         except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
             keyless = None if self.signing else keyless_envelope(delivery.payload)

@@ -13,14 +13,25 @@ import contextlib
 import msgspec
 
 from taskgen.runtime.delivery import Delivery
-from taskgen.runtime.signing import HEADER_SIZE, MAGIC, Signing
+from taskgen.runtime.errors import SignatureRefused
+from taskgen.runtime.signing import HEADER_SIZE, MAGIC, UNSIGNED, Signing
 from taskgen.runtime.wire import ENVELOPE, Envelope
 
 
 def opened_envelope(signing: Signing, delivery: Delivery) -> Envelope:
-    """The entry's envelope once its signature checks out; ``SignatureRefused`` before
-    decoding a byte otherwise."""
-    payload = signing.open_envelope(delivery.payload, delivery.keys.queue, delivery.task_id)
+    """The entry's envelope once its signature checks out; ``SignatureRefused`` saying what
+    to do, before decoding a byte, otherwise."""
+    try:
+        payload = signing.open_envelope(delivery.payload, delivery.keys.queue, delivery.task_id)
+    except SignatureRefused as refused:
+        hint = (
+            "sign tasks on every client (Client.from_url(signing=...)), or let this worker "
+            "accept unsigned ones during a rollout (--allow-unsigned)"
+            if refused.kind == UNSIGNED
+            else "if it is genuine, give this worker the key that signed it (old_keys, "
+            "--old-signing-key-file); else it is forged: purge it"
+        )
+        raise SignatureRefused(f"{refused}; not decoded: {hint}", kind=refused.kind) from None
     return ENVELOPE.decode(payload)
 
 

@@ -324,6 +324,8 @@ class Worker:
             ", ".join(self.queues),
             self.concurrency,
         )
+        if self.signing is not None:
+            log.info("checking every task's signature and signing outcomes: %r", self.signing)
         reading: list[asyncio.Task[int]] = []
         try:
             if burst:
