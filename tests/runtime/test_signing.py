@@ -260,6 +260,45 @@ async def test_a_forged_stored_outcome_is_refused_naming_the_task(
     assert refused.value.kind == ("Unsigned" if name == "unsigned" else "BadSignature")
 
 
+@st.composite
+def forged_outcome(draw: st.DrawFn, task_id: str) -> bytes:
+    """A changed copy of a genuine signed outcome of ``task_id``."""
+    value = draw(st.integers(-(2**63), 2**63 - 1))
+    frame = Signing(KEY).sign_outcome(outcome(value), "math", task_id.encode())
+    how = draw(st.sampled_from(["flip", "cut", "append", "rebind", "unsigned"]))
+    if how == "flip":
+        at = draw(st.integers(0, len(frame) - 1))
+        return frame[:at] + bytes([frame[at] ^ draw(st.integers(1, 255))]) + frame[at + 1 :]
+    if how == "cut":
+        return frame[: draw(st.integers(0, len(frame) - 1))]
+    if how == "append":
+        return frame + draw(st.binary(min_size=1, max_size=8))
+    if how == "unsigned":
+        return frame[HEADER_SIZE:]
+    other = draw(st.text(min_size=1, max_size=40).filter(lambda t: t != task_id))
+    return Signing(KEY).sign_outcome(frame[HEADER_SIZE:], "math", other.encode())
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_generated_outcome_forgeries_are_all_refused(redis_url: str, data: st.DataObject) -> None:
+    task_id = new_task_id()
+    forged = data.draw(forged_outcome(task_id), label="forged")
+
+    async def read() -> None:
+        r = redis.asyncio.Redis.from_url(redis_url)
+        await r.hset(f"taskgen:{{math}}:task:{task_id}", mapping={"s": "done", "o": forged})
+        async with Client.from_url(redis_url, registry="off", signing=Signing(KEY)) as client:
+            with pytest.raises(SignatureRefused) as refused:
+                await client.handle(ADD, task_id).result(timeout=10)
+        assert refused.value.task_id == task_id
+        await r.aclose()
+
+    asyncio.run(read())
+
+
 async def test_a_forged_outcome_published_to_a_waiting_client_is_refused(redis_url: str) -> None:
     r = redis.asyncio.Redis.from_url(redis_url)
     async with Client.from_url(redis_url, registry="off", signing=Signing(KEY)) as client:
