@@ -24,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -146,40 +147,83 @@ def _wait(
         time.sleep(0.01)
 
 
-def memory(n: int, logs: Path) -> dict[str, float]:
-    """Server memory per queued task and per kept result, and the bytes of one task's envelope
-    and outcome, from ``n`` no-op tasks enqueued, then drained by one worker."""
+def footprint(n: int, logs: Path) -> dict[str, float]:
+    """Per task, from ``n`` no-op tasks enqueued, then drained by one worker: server memory
+    while queued and once ended (the result kept until its TTL), network bytes in and out of
+    the server, the bytes of the write stream a replica would receive (the append-only file's
+    growth, in a second pass), and the sizes of one envelope and one outcome."""
     with running_server() as url:
         client = redis.Redis.from_url(url)
         try:
-            client.execute_command("FLUSHALL", "SYNC")
-            empty = int(client.info("memory")["used_memory"])
-            enqueue = [sys.executable, "-m", "bench.peers.taskgen", "enqueue", "--n", str(n)]
-            subprocess.run(
-                [*enqueue, "--mode", "many"],
-                env=env_for(url), cwd=REPO, check=True, stdout=subprocess.DEVNULL,
-            )  # fmt: skip
-            queued = int(client.info("memory")["used_memory"])
-            stream = next(k for k in client.scan_iter("*:ready:*") if client.xlen(k))
-            ((_, fields),) = client.xrange(stream, count=1)
-            envelope = len(next(iter(fields.values())))
-            argv = [str(BIN / "taskgen"), "worker", "bench.peers.taskgen:worker"]
-            worker = procs.start(argv, env=env_for(url), cwd=REPO, log=logs / "shards-worker.log")
-            try:
-                _wait([client], [worker], n)
-            finally:
-                procs.stop_all()
-            kept = int(client.info("memory")["used_memory"])
-            task = next(k for k in client.scan_iter("*:task:*"))
-            outcome = len(client.hget(task, "o") or b"")
+            figures = _footprint_pass(client, url, n, logs)
+            # The same again with the append-only file on: what it gains is what a replica
+            # would be sent (scripts are replicated by their effects).
+            client.config_set("auto-aof-rewrite-percentage", 0)
+            client.config_set("appendonly", "yes")
+            _wait_for(lambda: _aof_size(client) is not None, "the append-only file")
+            before = _aof_size(client) or 0
+            _footprint_pass(client, url, n, logs)
+            figures["replicated"] = ((_aof_size(client) or 0) - before) / n
         finally:
             client.close()
+    return figures
+
+
+def _footprint_pass(client: redis.Redis, url: str, n: int, logs: Path) -> dict[str, float]:
+    client.execute_command("FLUSHALL", "SYNC")
+    empty = int(client.info("memory")["used_memory"])
+    net = _net(client)
+    enqueue = [sys.executable, "-m", "bench.peers.taskgen", "enqueue", "--n", str(n)]
+    subprocess.run(
+        [*enqueue, "--mode", "many"],
+        env=env_for(url), cwd=REPO, check=True, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    enqueued = _net(client)
+    queued = int(client.info("memory")["used_memory"])
+    stream = next(k for k in client.scan_iter("*:ready:*") if client.xlen(k))
+    ((_, fields),) = client.xrange(stream, count=1)
+    envelope = len(next(iter(fields.values())))
+    argv = [str(BIN / "taskgen"), "worker", "bench.peers.taskgen:worker"]
+    worker = procs.start(argv, env=env_for(url), cwd=REPO, log=logs / "shards-worker.log")
+    try:
+        _wait([client], [worker], n)
+    finally:
+        procs.stop_all()
+    drained = _net(client)
+    kept = int(client.info("memory")["used_memory"])
+    task = next(k for k in client.scan_iter("*:task:*"))
+    outcome = len(client.hget(task, "o") or b"")
     return {
         "queued": (queued - empty) / n,
         "kept": (kept - empty) / n,
+        "enqueue_in": (enqueued[0] - net[0]) / n,
+        "enqueue_out": (enqueued[1] - net[1]) / n,
+        # Includes the worker's start-up and idle reads, and the probe's few commands.
+        "drain_in": (drained[0] - enqueued[0]) / n,
+        "drain_out": (drained[1] - enqueued[1]) / n,
         "envelope": envelope,
         "outcome": outcome,
     }
+
+
+def _net(client: redis.Redis) -> tuple[int, int]:
+    stats = client.info("stats")
+    return int(stats["total_net_input_bytes"]), int(stats["total_net_output_bytes"])
+
+
+def _aof_size(client: redis.Redis) -> int | None:
+    info = client.info("persistence")
+    if info.get("aof_rewrite_in_progress") or "aof_current_size" not in info:
+        return None
+    return int(info["aof_current_size"])
+
+
+def _wait_for(ready: Callable[[], bool], what: str, limit: float = 30.0) -> None:
+    deadline = time.monotonic() + limit
+    while not ready():
+        if time.monotonic() > deadline:
+            raise procs.BenchError(f"{what} was not ready after {limit:.0f} s")
+        time.sleep(0.05)
 
 
 def main() -> None:
@@ -191,11 +235,14 @@ def main() -> None:
     logs = REPO / "bench" / "results"
     logs.mkdir(parents=True, exist_ok=True)
     print(f"{os.cpu_count()} cores; {args.tasks:,} no-op tasks per shard, {args.rounds} rounds")
-    size = memory(args.tasks, logs)
+    size = footprint(args.tasks, logs)
     print(
-        f"Memory: {size['queued']:.0f} bytes per queued task, {size['kept']:.0f} per result "
-        f"kept (its hash, until its TTL); envelope {size['envelope']} bytes, outcome "
-        f"{size['outcome']} bytes (a no-op task)"
+        f"Per task: server memory {size['queued']:.0f} bytes while queued, "
+        f"{size['kept']:.0f} once ended (its result, kept until its TTL); network into / out "
+        f"of the server {size['enqueue_in']:.0f} / {size['enqueue_out']:.0f} bytes to enqueue, "
+        f"{size['drain_in']:.0f} / {size['drain_out']:.0f} to run; write stream to a replica "
+        f"{size['replicated']:.0f} bytes; envelope {size['envelope']} bytes, outcome "
+        f"{size['outcome']} bytes (a no-op task, no result awaited)"
     )
     print()
     print(
