@@ -17,8 +17,9 @@
 local base, group, cap = ARGV[1], ARGV[3], ARGV[4]
 local blob, at = ARGV[2], 1
 -- Each value of the packed argument is a 4-byte big-endian length, then the bytes: 'I4c0' in
--- struct's format, so one struct.unpack reads a whole record (one call per value cost more Lua
--- than the commands a task needs). The kind is one byte, right after its length.
+-- struct's format, so one struct.unpack reads a whole record (a call per value cost the server
+-- more than the record's HSET). The kind is one byte, right after its length; a record of
+-- another kind is refused.
 local ENDED = '>' .. string.rep('I4c0', 8)
 local DEAD = '>' .. string.rep('I4c0', 3)
 local RETRY = '>' .. string.rep('I4c0', 6)
