@@ -115,7 +115,7 @@ class QueueReader:
         )
         keys = self.keys
         return [
-            Delivery(keys, flat[i], flat[i + 1], flat[i + 2], flat[i + 3], int(flat[i + 4]))
+            Delivery(keys, flat[i], flat[i + 1], flat[i + 2], flat[i + 3], flat[i + 4])
             for i in range(0, len(flat), 5)
         ]
 

@@ -16,71 +16,86 @@
 -- (ended otherwise) and '<bucket>r' (retried), trimmed to the last 16 buckets.
 local base, group, cap = ARGV[1], ARGV[3], ARGV[4]
 local blob, at = ARGV[2], 1
--- One value of the packed argument: a 4-byte big-endian length, then the bytes.
-local function take()
-  local n, from = struct.unpack('>I4', blob, at)
-  at = from + n
-  return string.sub(blob, from, at - 1)
-end
+-- Each value of the packed argument is a 4-byte big-endian length, then the bytes: 'I4c0' in
+-- struct's format, so one struct.unpack reads a whole record (a call per value cost the server
+-- more than the record's HSET). The kind is one byte, right after its length; a record of
+-- another kind is refused.
+local ENDED = '>' .. string.rep('I4c0', 8)
+local DEAD = '>' .. string.rep('I4c0', 3)
+local RETRY = '>' .. string.rep('I4c0', 6)
+local PROGRESS = '>' .. string.rep('I4c0', 3)
+local tasks, channels = base .. ':task:', base .. ':done:'
 local nstreams = #KEYS - 4
 local delayed, dead = KEYS[nstreams + 1], KEYS[nstreams + 2]
 local retrying, throughput = KEYS[nstreams + 3], KEYS[nstreams + 4]
-local acks = {}
+local acks, counts = {}, {}
 local now, earliest
 local done, failed, retried = 0, 0, 0
+-- The entry of a record of stream index s (0-based), to acknowledge and delete.
+local function ack(s, entry)
+  s = tonumber(s) + 1
+  local n = (counts[s] or 0) + 1
+  counts[s] = n
+  local list = acks[s]
+  if not list then
+    list = {}
+    acks[s] = list
+  end
+  list[n] = entry
+end
 while at <= #blob do
-  local kind = take()
-  if kind == 'P' then
-    local id, progress = take(), take()
-    local key = base .. ':task:' .. id
+  local kind = string.sub(blob, at + 4, at + 4)
+  if kind == 'F' or kind == 'D' then
+    local _, s, entry, id, status, outcome, ttl, reply
+    _, s, entry, id, status, outcome, ttl, reply, at = struct.unpack(ENDED, blob, at)
+    ack(s, entry)
+    local key = tasks .. id
+    redis.call('HSET', key, 's', status, 'o', outcome)
+    redis.call('PEXPIRE', key, ttl)
+    if status == 'done' then done = done + 1 else failed = failed + 1 end
+    local channel = channels .. id
+    redis.call('PUBLISH', channel, outcome)
+    if reply ~= '' then
+      redis.call('PUBLISH', reply, struct.pack('>I4', #channel) .. channel .. outcome)
+    end
+    if kind == 'D' then
+      local task, reason, envelope
+      task, reason, envelope, at = struct.unpack(DEAD, blob, at)
+      local letter = redis.call('XADD', dead, 'MAXLEN', '~', cap, '*', 'id', id, 'task', task,
+        'reason', reason, 'envelope', envelope, 'outcome', outcome)
+      redis.call('HSET', key, 'd', letter)
+    end
+  elseif kind == 'R' then
+    local _, s, entry, id, envelope, delay
+    _, s, entry, id, envelope, delay, at = struct.unpack(RETRY, blob, at)
+    ack(s, entry)
+    if not now then
+      local t = redis.call('TIME')
+      now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    end
+    local due = now + tonumber(delay)
+    local key = tasks .. id
+    redis.call('HSET', key, 's', 'scheduled', 'p', envelope)
+    redis.call('ZADD', delayed, due, id)
+    redis.call('SADD', retrying, id)
+    retried = retried + 1
+    if not earliest or due < earliest then earliest = due end
+  elseif kind == 'P' then
+    local _, id, progress
+    _, id, progress, at = struct.unpack(PROGRESS, blob, at)
+    local key = tasks .. id
     -- Never for a task whose hash is gone: that would make one that does not expire.
     if redis.call('EXISTS', key) == 1 then redis.call('HSET', key, 'g', progress) end
   else
-    local s, entry, id = tonumber(take()) + 1, take(), take()
-    local list = acks[s]
-    if not list then
-      list = {}
-      acks[s] = list
-    end
-    list[#list + 1] = entry
-    local key = base .. ':task:' .. id
-    if kind == 'R' then
-      local envelope, delay = take(), tonumber(take())
-      if not now then
-        local t = redis.call('TIME')
-        now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-      end
-      local due = now + delay
-      redis.call('HSET', key, 's', 'scheduled', 'p', envelope)
-      redis.call('ZADD', delayed, due, id)
-      redis.call('SADD', retrying, id)
-      retried = retried + 1
-      if not earliest or due < earliest then earliest = due end
-    else
-      local status, outcome, ttl, reply = take(), take(), take(), take()
-      redis.call('HSET', key, 's', status, 'o', outcome)
-      redis.call('PEXPIRE', key, ttl)
-      if status == 'done' then done = done + 1 else failed = failed + 1 end
-      local channel = base .. ':done:' .. id
-      redis.call('PUBLISH', channel, outcome)
-      if reply ~= '' then
-        redis.call('PUBLISH', reply, struct.pack('>I4', #channel) .. channel .. outcome)
-      end
-      if kind == 'D' then
-        local task, reason, envelope = take(), take(), take()
-        local letter = redis.call('XADD', dead, 'MAXLEN', '~', cap, '*', 'id', id, 'task', task,
-          'reason', reason, 'envelope', envelope, 'outcome', outcome)
-        redis.call('HSET', key, 'd', letter)
-      end
-    end
+    return redis.error_reply('complete: unknown record kind ' .. kind)
   end
 end
 for s, list in pairs(acks) do
   -- In chunks, to stay below Lua's limit on unpacked arguments.
-  for j = 1, #list, 1000 do
-    local chunk = { unpack(list, j, math.min(j + 999, #list)) }
-    redis.call('XACK', KEYS[s], group, unpack(chunk))
-    redis.call('XDEL', KEYS[s], unpack(chunk))
+  for j = 1, counts[s], 1000 do
+    local last = math.min(j + 999, counts[s])
+    redis.call('XACK', KEYS[s], group, unpack(list, j, last))
+    redis.call('XDEL', KEYS[s], unpack(list, j, last))
   end
 end
 -- Counted under the batch's bucket: one HINCRBY per kind of ending the batch holds.

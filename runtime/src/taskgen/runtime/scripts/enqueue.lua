@@ -6,20 +6,22 @@
 -- Returns one integer per task: 1 if it was enqueued, 0 if it already existed.
 local base, delayed = ARGV[1], KEYS[1]
 local blob, at = ARGV[2], 1
--- One value of the packed argument: a 4-byte big-endian length, then the bytes.
-local function take()
-  local n, from = struct.unpack('>I4', blob, at)
-  at = from + n
-  return string.sub(blob, from, at - 1)
-end
-local created = {}
+-- Each value of the packed argument is a 4-byte big-endian length, then the bytes: 'I4c0' in
+-- struct's format, so one struct.unpack reads a task's five values.
+local TASK = '>' .. string.rep('I4c0', 5)
+local tasks = base .. ':task:'
+local streams = {}
+local created, n = {}, 0
 local now, earliest
 while at <= #blob do
-  local id, level, delay, envelope, reply = take(), take(), tonumber(take()), take(), take()
-  local key = base .. ':task:' .. id
+  local id, level, delay, envelope, reply
+  id, level, delay, envelope, reply, at = struct.unpack(TASK, blob, at)
+  local key = tasks .. id
+  n = n + 1
   if redis.call('EXISTS', key) == 1 then
-    created[#created + 1] = 0
+    created[n] = 0
   else
+    delay = tonumber(delay)
     if delay > 0 then
       if not now then
         local t = redis.call('TIME')
@@ -31,14 +33,19 @@ while at <= #blob do
       redis.call('ZADD', delayed, due, id)
       if not earliest or due < earliest then earliest = due end
     else
-      local entry = redis.call('XADD', base .. ':ready:' .. level, '*', id, envelope)
+      local stream = streams[level]
+      if not stream then
+        stream = base .. ':ready:' .. level
+        streams[level] = stream
+      end
+      local entry = redis.call('XADD', stream, '*', id, envelope)
       if reply ~= '' then
         redis.call('HSET', key, 's', 'queued', 'l', level, 'e', entry, 'c', reply)
       else
         redis.call('HSET', key, 's', 'queued', 'l', level, 'e', entry)
       end
     end
-    created[#created + 1] = 1
+    created[n] = 1
   end
 end
 -- A task due sooner than any other wakes the workers' schedulers, which may be sleeping.
