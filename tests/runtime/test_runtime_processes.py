@@ -12,13 +12,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sized
 
 import pytest
 import redis.asyncio
 from redis.asyncio.client import PubSub
 
-from taskgen.runtime import Call, Client, TaskStatus
+from taskgen.runtime import Call, Client, TaskStatus, inspect
 from tests.rt_events import next_start, runs
 from tests.support import REPO, worker_process
 from tests.tasks_fixture import SLEEP, SleepArgs
@@ -121,14 +121,40 @@ async def test_processes_flag_runs_and_stops_several_workers(redis_url: str) -> 
 
 async def test_cron_fires_each_tick_once_across_processes(redis_url: str) -> None:
     env = settings(cron_every="0.2")
+    r = redis.asyncio.Redis.from_url(redis_url)
     with (
         worker_process(redis_url, target=RT, env=env),
         worker_process(redis_url, target=RT, env=env),
     ):
-        await asyncio.sleep(1.5)  # the passage of ticks is what is under test
-    cron_runs = {k: v for k, v in (await runs(redis_url)).items() if k.startswith("cron:")}
-    assert len(cron_runs) >= 5
+        # Both processes serving (a loaded machine may take seconds to start one), then ticks
+        # go by while both schedule them.
+        await _until(lambda: _live_workers(r), 2)
+        ticked = len(await _cron_runs(redis_url))
+        await _until(lambda: _count(_cron_runs(redis_url)), ticked + 6)
+    await r.aclose()
+    cron_runs = await _cron_runs(redis_url)
+    assert len(cron_runs) >= 6
     assert set(cron_runs.values()) == {1}
+
+
+async def _cron_runs(url: str) -> dict[str, int]:
+    return {k: v for k, v in (await runs(url)).items() if k.startswith("cron:")}
+
+
+async def _live_workers(r: redis.asyncio.Redis) -> int:
+    return len(await inspect.workers(r, ["math"]))
+
+
+async def _count(sized: Awaitable[Sized]) -> int:
+    return len(await sized)
+
+
+async def _until(measure: Callable[[], Awaitable[int]], at_least: int, timeout: float = 30) -> None:
+    """Wait until ``measure()`` reaches ``at_least``, checking every 50 ms, up to ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while (value := await measure()) < at_least:
+        assert time.monotonic() < deadline, f"{value} after {timeout}s, waiting for {at_least}"
+        await asyncio.sleep(0.05)
 
 
 async def test_nothing_is_lost_while_workers_are_killed_and_restarted(redis_url: str) -> None:
