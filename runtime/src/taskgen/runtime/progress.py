@@ -116,7 +116,7 @@ class ProgressType(Generic[P]):
                 f"ctx.progress() of task {task} takes a {self.spelling} (its contract's "
                 f"progress type), not {_short(value)}: {exc}"
             ) from None
-        return ENCODER.encode(TypedRecord(0.0, "", now_ms(), msgspec.Raw(data)))
+        return typed_record(data)
 
     def decode(self, stored: StoredProgress) -> P | None:
         """The typed value of a stored report; None for an untyped one (an older worker's).
@@ -128,6 +128,11 @@ class ProgressType(Generic[P]):
 
     def __repr__(self) -> str:
         return f"ProgressType({self.spelling})"
+
+
+def typed_record(data: bytes) -> bytes:
+    """The stored record of a typed report whose value ``data`` holds (msgpack)."""
+    return ENCODER.encode(TypedRecord(0.0, "", now_ms(), msgspec.Raw(data)))
 
 
 def _short(value: object) -> str:
