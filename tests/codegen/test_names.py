@@ -103,6 +103,20 @@ def test_a_task_named_like_another_tasks_progress_constant_is_refused(tmp_path: 
     assert re.search(r"contracts/ev\.py:\d+: error: ", message), message
 
 
+def test_a_type_named_like_the_typed_handler_context_is_refused(tmp_path: Path) -> None:
+    """Found by the property below: the handler stub imports ProgressContext and the types."""
+    source = (
+        "import msgspec\nfrom taskgen import task\n\n\nclass ProgressContext(msgspec.Struct):\n"
+        '    kv: int\n\n\n@task(queue="q", progress=ProgressContext)\ndef kv() -> int: ...\n'
+    )
+    write_contract(tmp_path / "contracts", {"kv": source})
+    with pytest.raises(ContractError) as refused:
+        build_in(tmp_path, "kv")
+    message = str(refused.value)
+    assert "'ProgressContext'" in message and "a name the generated code imports" in message
+    assert re.search(r"contracts/kv\.py:\d+: error: ", message), message
+
+
 # -- handler stubs keep the contract's defaults --------------------------------------------
 
 

@@ -43,6 +43,7 @@ RESERVED = frozenset(
         "Any",
         "Awaitable",
         "Context",
+        "ProgressContext",
         "Mapping",
         "TYPE_CHECKING",
         "bindings",
