@@ -80,6 +80,20 @@ def create_app() -> FastAPI:
         handle = await tasks.emails.send_email(recipient, Template.WELCOME)
         return _json({"task_id": handle.id, "poll": f"/tasks/emails.send_email/{handle.id}"}, 202)
 
+    @app.post("/newsletters/{name}/send", status_code=202)
+    async def send_newsletter(name: str, tasks: Tasks) -> Response:
+        handle = await tasks.emails.send_newsletter(name)
+        return _json({"task_id": handle.id, "poll": f"/newsletters/sending/{handle.id}"}, 202)
+
+    @app.get("/newsletters/sending/{task_id}")
+    async def sending(task_id: str, tasks: Tasks) -> Response:
+        """How far a newsletter has gone out: the task's typed progress (a Sending, or None)."""
+        handle = tasks.emails.send_newsletter.handle(task_id)
+        status = await handle.status()
+        return _json(
+            {"task_id": task_id, "status": status.value, "progress": await handle.progress()}
+        )
+
     @app.get("/tasks/{task}/{task_id}")
     async def follow(task: str, task_id: str, tasks: Tasks) -> Response:
         """Re-attach to a task by its id: its status, and its result once it has one."""

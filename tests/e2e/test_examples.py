@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -191,6 +192,20 @@ async def test_a_slow_task_is_a_202_to_follow_until_done(url: str) -> None:
             counted = http.get(poll)
     assert (done.status_code, done.json()["status"], done.json()["result"]) == (200, "done", None)
     assert counted.status_code == 200 and counted.json()["result"] >= 0
+
+
+def test_a_newsletter_reports_typed_progress_through_the_api(url: str) -> None:
+    from backend.ledger import Ledger
+
+    total = Ledger().subscribers("weekly")
+    with api(url) as http, worker(url):
+        sent = http.post("/newsletters/weekly/send")
+        assert sent.status_code == 202
+        deadline = time.monotonic() + 20
+        while (followed := http.get(sent.json()["poll"]).json())["status"] != "done":
+            assert time.monotonic() < deadline, followed
+            time.sleep(0.05)
+    assert followed["progress"] == {"sent": total, "total": total}
 
 
 async def test_a_rejected_payload_is_a_502_that_names_the_field(url: str) -> None:

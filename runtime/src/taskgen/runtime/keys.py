@@ -29,7 +29,7 @@ TASK_FIELDS: dict[str, str] = {
     "a": "abort requested while a worker runs it",
     "o": "the outcome, once it has ended",
     "d": "the id of its dead-letter entry, once it was dead-lettered",
-    "g": "its latest progress report (msgpack ``Progress``), while it runs and after",
+    "g": "its latest progress report (msgpack ``Progress`` or ``TypedRecord``), running or ended",
 }
 
 #: The field that holds a task's outcome.
