@@ -78,10 +78,14 @@ class RedisClusterNodes:
                 raise RuntimeError(f"the test cluster did not form within {within:g}s")
             time.sleep(0.05)  # polling the nodes' own view, bounded by the deadline
 
-    def move_slot(self, slot: int, target_port: int, *, batch: int = 10) -> int:
-        """Reshard: move ``slot`` to the primary on ``target_port`` while clients use it,
-        as ``redis-cli --cluster reshard`` does (IMPORTING/MIGRATING, MIGRATE the keys a batch
-        at a time, then SETSLOT NODE everywhere). Returns how many keys moved."""
+    def move_slot(self, slot: int, target_port: int) -> int:
+        """Reshard: move ``slot`` to the primary on ``target_port`` while clients use it.
+        Returns how many keys moved.
+
+        Unlike ``valkey-cli --cluster reshard``, which MIGRATEs a batch of keys at a time,
+        every key moves in the same MULTI as the source's SETSLOT MIGRATING: a queue's
+        scripts touch keys they do not declare (its tasks' hashes), so they must never see
+        part of the queue on one node and part on the other."""
         source_port = self.owner(slot)
         if source_port == target_port:
             raise ValueError(f"slot {slot} is already on port {target_port}")
@@ -89,23 +93,27 @@ class RedisClusterNodes:
             source_id = source.execute_command("CLUSTER MYID").decode()
             target_id = target.execute_command("CLUSTER MYID").decode()
             target.execute_command("CLUSTER SETSLOT", slot, "IMPORTING", source_id)
-            source.execute_command("CLUSTER SETSLOT", slot, "MIGRATING", target_id)
             moved = 0
+            migrating = False
             while True:
-                keys = source.execute_command("CLUSTER GETKEYSINSLOT", slot, batch)
-                if not keys:
+                keys = source.execute_command("CLUSTER GETKEYSINSLOT", slot, 1_000_000)
+                if not keys and migrating:
                     break
-                source.execute_command(
-                    "MIGRATE", "127.0.0.1", target_port, "", 0, 5000, "REPLACE", "KEYS", *keys
-                )
+                with source.pipeline(transaction=True) as move:
+                    if not migrating:
+                        move.execute_command("CLUSTER SETSLOT", slot, "MIGRATING", target_id)
+                    if keys:
+                        move.execute_command(
+                            "MIGRATE", "127.0.0.1", target_port, "", 0, 5000, "KEYS", *keys
+                        )
+                    move.execute()
+                migrating = True
                 moved += len(keys)
-            for port in (target_port, source_port):
+            # The new owner first, then the old, then the rest (as valkey-cli does).
+            others = [port for port in self.ports if port not in (source_port, target_port)]
+            for port in (target_port, source_port, *others):
                 with self.node(port) as node:
                     node.execute_command("CLUSTER SETSLOT", slot, "NODE", target_id)
-            for port in self.ports:
-                if port not in (source_port, target_port):
-                    with self.node(port) as node:
-                        node.execute_command("CLUSTER SETSLOT", slot, "NODE", target_id)
         return moved
 
 

@@ -21,6 +21,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from redis.asyncio.client import PubSub
+from redis.cluster import key_slot
 from starlette.testclient import TestClient
 
 from taskgen.dashboard import dashboard
@@ -154,8 +155,10 @@ async def test_tasks_on_three_primaries_run_end_to_end(
     cluster: RedisClusterNodes, cluster_url: str
 ) -> None:
     with worker_process(cluster_url, target=CW):
-        async with Client.from_url(cluster_url) as client:
-            # One enqueue_many across the three queues: split by slot, nothing lost.
+        await _until_joined(cluster_url)
+        async with Client.from_url(cluster_url, registry="strict") as client:
+            # One enqueue_many across the three queues: split by slot, nothing lost; the
+            # registry check (strict) finds the worker's contract on every shard.
             queues = [queue for queue in QUEUES for _ in range(10)]
             handles = await client.enqueue_many(
                 [Call(TASKS[queue], SleepArgs(seconds=0, tag=queue)) for queue in queues]
@@ -173,6 +176,7 @@ async def test_tasks_on_three_primaries_run_end_to_end(
 
 async def test_a_failed_attempt_is_retried_on_every_shard(cluster_url: str) -> None:
     with worker_process(cluster_url, target=CW):
+        await _until_joined(cluster_url)
         async with Client.from_url(cluster_url) as client:
             handles = [
                 await client.enqueue(TASKS[queue], SleepArgs(seconds=0, tag="fail-once"))
@@ -192,6 +196,7 @@ async def test_a_killed_workers_task_is_taken_over_on_its_shard(
         worker_process(cluster_url, target=CW, env=env),
         worker_process(cluster_url, target=CW, env=env),
     ):
+        await _until_joined(cluster_url, 2)
         async with Client.from_url(cluster_url) as client:
             for queue in ("alpha", "beta"):
                 handle = await client.enqueue(TASKS[queue], SleepArgs(seconds=0, tag="long-once"))
@@ -225,6 +230,7 @@ async def test_cron_fires_each_tick_once_across_processes(cluster_url: str) -> N
 
 async def test_status_cli_and_dashboard_read_every_shard(cluster_url: str) -> None:
     with worker_process(cluster_url, target=CW):
+        await _until_joined(cluster_url)
         async with Client.from_url(cluster_url) as client:
             handles = await client.enqueue_many(
                 [Call(TASKS[queue], SleepArgs(seconds=0, tag=queue)) for queue in QUEUES]
@@ -263,3 +269,72 @@ async def test_status_cli_and_dashboard_read_every_shard(cluster_url: str) -> No
 
     text = await asyncio.to_thread(page)
     assert all(queue in text for queue in QUEUES)
+
+
+# -- resharding ------------------------------------------------------------------------------
+
+
+async def test_a_queue_moved_to_another_primary_mid_drain_loses_nothing() -> None:
+    """Move queue math's slot to another primary (IMPORTING/MIGRATING, MIGRATE, SETSLOT NODE)
+    while two workers drain it and a client keeps enqueueing: every task ends done."""
+    with redis_cluster() as cluster:
+        url = cluster.url
+        slot = key_slot(b"math")
+        source = cluster.owner(slot)
+        target = next(port for port in cluster.ports if port != source)
+        env = settings(concurrency="4", lease="2")
+        with (
+            worker_process(url, target=CW, env=env),
+            worker_process(url, target=CW, env=env),
+        ):
+            await _until_joined(url, 2)
+            async with Client.from_url(url) as client:
+                before = await client.enqueue_many(
+                    [Call(TASKS["math"], SleepArgs(seconds=0.01, tag="before")) for _ in range(300)]
+                )
+                await _until_ran(url, 30)
+                moving = asyncio.create_task(asyncio.to_thread(cluster.move_slot, slot, target))
+                during = []
+                while not moving.done():
+                    during.append(
+                        await client.enqueue(TASKS["math"], SleepArgs(seconds=0, tag="during"))
+                    )
+                moved = await moving
+                after = await client.enqueue_many(
+                    [Call(TASKS["math"], SleepArgs(seconds=0, tag="after")) for _ in range(50)]
+                )
+                handles = [*before, *during, *after]
+                ran_before = len(await runs(url))
+                await asyncio.gather(*(h.result(timeout=60) for h in handles))
+                assert {await h.status() for h in handles} == {TaskStatus.DONE}
+        assert cluster.owner(slot) == target
+        assert moved > 0 and during, "the move raced nothing"
+        counts = await runs(url)
+    assert set(counts) == {h.id for h in handles}, "a task never ran"
+    duplicates = sum(count - 1 for count in counts.values())
+    print(
+        f"resharding drill: {len(handles)} tasks ({len(during)} enqueued during the move), "
+        f"{moved} keys moved, {ran_before} ran before the move ended, {duplicates} ran twice"
+    )
+
+
+async def _until_joined(url: str, workers: int = 1, within: float = 30) -> None:
+    """Wait until ``workers`` workers are in every test queue's registry, on each shard."""
+    redis = redis_from_url(url)
+    try:
+        deadline = asyncio.get_running_loop().time() + within
+        while True:
+            sizes = [await redis.hlen(f"taskgen:{{{queue}}}:workers") for queue in QUEUES]
+            if min(sizes) >= workers:
+                return
+            assert asyncio.get_running_loop().time() < deadline, f"workers joined: {sizes}"
+            await asyncio.sleep(0.02)  # polling the registry, bounded by the deadline
+    finally:
+        await redis.aclose()
+
+
+async def _until_ran(url: str, count: int, within: float = 30) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while len(await runs(url)) < count:
+        assert asyncio.get_running_loop().time() < deadline, "the drain never began"
+        await asyncio.sleep(0.02)  # polling the run counter, bounded by the deadline
