@@ -16,6 +16,7 @@ from pathlib import Path
 import redis
 from redis.cluster import key_slot
 
+from taskgen.runtime.reshard import move_slot
 from tests.redis_server import server_command
 
 SLOTS = 16384
@@ -79,42 +80,9 @@ class RedisClusterNodes:
             time.sleep(0.05)  # polling the nodes' own view, bounded by the deadline
 
     def move_slot(self, slot: int, target_port: int) -> int:
-        """Reshard: move ``slot`` to the primary on ``target_port`` while clients use it.
-        Returns how many keys moved.
-
-        Unlike ``valkey-cli --cluster reshard``, which MIGRATEs a batch of keys at a time,
-        every key moves in the same MULTI as the source's SETSLOT MIGRATING: a queue's
-        scripts touch keys they do not declare (its tasks' hashes), so they must never see
-        part of the queue on one node and part on the other."""
-        source_port = self.owner(slot)
-        if source_port == target_port:
-            raise ValueError(f"slot {slot} is already on port {target_port}")
-        with self.node(source_port) as source, self.node(target_port) as target:
-            source_id = source.execute_command("CLUSTER MYID").decode()
-            target_id = target.execute_command("CLUSTER MYID").decode()
-            target.execute_command("CLUSTER SETSLOT", slot, "IMPORTING", source_id)
-            moved = 0
-            migrating = False
-            while True:
-                keys = source.execute_command("CLUSTER GETKEYSINSLOT", slot, 1_000_000)
-                if not keys and migrating:
-                    break
-                with source.pipeline(transaction=True) as move:
-                    if not migrating:
-                        move.execute_command("CLUSTER SETSLOT", slot, "MIGRATING", target_id)
-                    if keys:
-                        move.execute_command(
-                            "MIGRATE", "127.0.0.1", target_port, "", 0, 5000, "KEYS", *keys
-                        )
-                    move.execute()
-                migrating = True
-                moved += len(keys)
-            # The new owner first, then the old, then the rest (as valkey-cli does).
-            others = [port for port in self.ports if port not in (source_port, target_port)]
-            for port in (target_port, source_port, *others):
-                with self.node(port) as node:
-                    node.execute_command("CLUSTER SETSLOT", slot, "NODE", target_id)
-        return moved
+        """Reshard ``slot`` to the primary on ``target_port`` the way docs/deployment.md says
+        (``taskgen.runtime.reshard``); returns how many keys moved."""
+        return move_slot(self.url, slot, f"127.0.0.1:{target_port}")
 
 
 @contextmanager
