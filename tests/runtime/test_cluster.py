@@ -25,7 +25,8 @@ from redis.cluster import key_slot
 from starlette.testclient import TestClient
 
 from taskgen.dashboard import dashboard
-from taskgen.runtime import Call, Client, EnqueueOptions, TaskStatus
+from taskgen.runtime import Binding, Call, Client, EnqueueOptions, TaskDef, TaskStatus
+from taskgen.runtime.acl import rule
 from taskgen.runtime.cluster import ClusterUrl, parse_cluster_url
 from taskgen.runtime.connection import redis_from_url
 from taskgen.runtime.faults import redact
@@ -34,7 +35,7 @@ from tests.fixtures.cluster_worker import QUEUES, TASKS
 from tests.redis_cluster import RedisClusterNodes, redis_cluster
 from tests.rt_events import next_start
 from tests.support import REPO, worker_process
-from tests.tasks_fixture import SleepArgs
+from tests.tasks_fixture import AddArgs, SleepArgs, add, running_worker
 
 CW = "tests.fixtures.cluster_worker:worker"
 
@@ -338,3 +339,59 @@ async def _until_ran(url: str, count: int, within: float = 30) -> None:
     while len(await runs(url)) < count:
         assert asyncio.get_running_loop().time() < deadline, "the drain never began"
         await asyncio.sleep(0.02)  # polling the run counter, bounded by the deadline
+
+
+# -- least privilege -------------------------------------------------------------------------
+
+
+def adder(queue: str) -> TaskDef[AddArgs, int]:
+    return TaskDef[AddArgs, int](
+        name=f"{queue}.add",
+        queue=queue,
+        fingerprint="add-v1",
+        args=AddArgs,
+        result=int,
+        params=(("a", "positional"), ("b", "positional")),
+    )
+
+
+def _bind(task: TaskDef[AddArgs, int]) -> Binding[AddArgs, int]:
+    return Binding(task, add, lambda ctx, args, _: add(ctx, args.a, args.b))
+
+
+async def test_workers_and_producers_on_a_cluster_need_nothing_beyond_their_rules(
+    cluster: RedisClusterNodes, cluster_url: str
+) -> None:
+    """``taskgen acl --cluster``'s rules, set on every node, let a worker and a producer do
+    their work across the three shards with no denial in any node's ACL log."""
+    secrets = {"worker": "worker-pw", "producer": "producer-pw"}
+    for port in cluster.ports:
+        with cluster.node(port) as node:
+            for role, secret in secrets.items():
+                grants = rule("worker" if role == "worker" else "producer", cluster=True)
+                node.execute_command(
+                    "ACL", "SETUSER", f"tg-{role}", "reset", "on", f">{secret}", *grants.split()
+                )
+            node.execute_command("ACL", "LOG", "RESET")
+    urls = {
+        role: cluster_url.replace("://", f"://tg-{role}:{secret}@", 1)
+        for role, secret in secrets.items()
+    }
+    tasks = [adder(queue) for queue in QUEUES]
+    try:
+        async with running_worker(urls["worker"], [_bind(t) for t in tasks]):
+            await _until_joined(cluster_url)
+            async with Client.from_url(urls["producer"]) as client:
+                handles = await client.enqueue_many(
+                    [Call(task, AddArgs(a=i, b=1)) for task in tasks for i in range(3)]
+                )
+                assert [await h.result(timeout=30) for h in handles] == [1, 2, 3] * 3
+        denied = []
+        for port in cluster.ports:
+            with cluster.node(port) as node:
+                denied += node.execute_command("ACL", "LOG")
+        assert denied == []
+    finally:
+        for port in cluster.ports:
+            with cluster.node(port) as node:
+                node.execute_command("ACL", "DELUSER", "tg-worker", "tg-producer")
