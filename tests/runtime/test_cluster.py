@@ -29,7 +29,7 @@ from taskgen.runtime import Binding, Call, Client, EnqueueOptions, TaskDef, Task
 from taskgen.runtime.acl import rule
 from taskgen.runtime.cluster import ClusterUrl, parse_cluster_url
 from taskgen.runtime.connection import redis_from_url
-from taskgen.runtime.faults import redact
+from taskgen.runtime.faults import EvictingPolicy, check_eviction_policy, redact
 from taskgen.runtime.inspect import queue_names, queues_stats
 from tests.fixtures.cluster_worker import QUEUES, TASKS
 from tests.redis_cluster import RedisClusterNodes, redis_cluster
@@ -395,3 +395,20 @@ async def test_workers_and_producers_on_a_cluster_need_nothing_beyond_their_rule
         for port in cluster.ports:
             with cluster.node(port) as node:
                 node.execute_command("ACL", "DELUSER", "tg-worker", "tg-producer")
+
+
+async def test_a_worker_refuses_a_cluster_where_one_primary_may_evict(
+    cluster: RedisClusterNodes, cluster_url: str
+) -> None:
+    redis = redis_from_url(cluster_url)
+    last = cluster.ports[-1]
+    try:
+        assert await check_eviction_policy(redis, cluster_url) == "noeviction"
+        with cluster.node(last) as node:
+            node.config_set("maxmemory-policy", "allkeys-lru")
+        with pytest.raises(EvictingPolicy, match="allkeys-lru"):
+            await check_eviction_policy(redis, cluster_url)
+    finally:
+        with cluster.node(last) as node:
+            node.config_set("maxmemory-policy", "noeviction")
+        await redis.aclose()
