@@ -147,6 +147,22 @@ def test_a_malformed_cluster_url_says_what_is_wrong(url: str, says: str) -> None
 # -- one queue per primary -------------------------------------------------------------------
 
 
+async def test_a_fresh_clients_first_commands_each_run_once(cluster_url: str) -> None:
+    """Commands sent at once before the client has read the slot map are not sent twice."""
+    rounds = 8
+    for _ in range(rounds):
+        redis = redis_from_url(cluster_url)
+        try:
+            await asyncio.gather(*(redis.incr(f"count:{{{i % 3}}}") for i in range(30)))
+        finally:
+            await redis.aclose()
+    redis = redis_from_url(cluster_url)
+    try:
+        assert [int(await redis.get(f"count:{{{i}}}")) for i in range(3)] == [10 * rounds] * 3
+    finally:
+        await redis.aclose()
+
+
 def test_the_test_queues_live_on_three_different_primaries(cluster: RedisClusterNodes) -> None:
     owners = {cluster.owner_of_key(f"taskgen:{{{queue}}}:ready:0") for queue in QUEUES}
     assert len(owners) == 3
