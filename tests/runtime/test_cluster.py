@@ -163,6 +163,20 @@ async def test_a_fresh_clients_first_commands_each_run_once(cluster_url: str) ->
         await redis.aclose()
 
 
+async def test_a_burst_beyond_the_pool_waits_for_connections(cluster_url: str) -> None:
+    """As on a single server, a client's calls beyond its pool wait for a free connection
+    (redis-py's cluster pools fail them at once)."""
+    async with Client.from_url(cluster_url, max_connections=8, registry="off") as client:
+        handles = await asyncio.gather(
+            *(
+                client.enqueue(TASKS[QUEUES[i % 3]], SleepArgs(seconds=0, tag="burst"))
+                for i in range(150)
+            )
+        )
+        states = await asyncio.gather(*(h.status() for h in handles))
+    assert set(states) == {TaskStatus.QUEUED}
+
+
 def test_the_test_queues_live_on_three_different_primaries(cluster: RedisClusterNodes) -> None:
     owners = {cluster.owner_of_key(f"taskgen:{{{queue}}}:ready:0") for queue in QUEUES}
     assert len(owners) == 3

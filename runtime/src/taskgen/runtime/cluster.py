@@ -14,6 +14,9 @@ broadcasts every message to all nodes, so one subscription on any node hears eve
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, TypeGuard, cast
 from urllib.parse import unquote, urlsplit
@@ -21,13 +24,16 @@ from urllib.parse import unquote, urlsplit
 import redis.asyncio
 from redis.asyncio.cluster import ClusterNode, ClusterPipeline, ClusterPubSub, RedisCluster
 from redis.commands.core import AsyncScript
+from redis.exceptions import ConnectionError
 from redis.typing import ScriptTextT
 
 SCHEMES = ("redis+cluster", "rediss+cluster")
 EXAMPLE = "redis+cluster://:password@host1:6379,host2:6379,host3:6379"
-#: Options of a single-server client that a cluster client does not take (it has no
-#: blocking pool: each node's pool is bounded by ``max_connections``).
-SINGLE_SERVER_ONLY = frozenset({"timeout", "connection_pool", "db"})
+#: Options of a single-server client that a cluster client does not take.
+SINGLE_SERVER_ONLY = frozenset({"connection_pool", "db"})
+#: Connections of each node's pool kept out of the calls' share, for pub/sub (a client's
+#: results and registry hints, a worker's control channel) which holds one for good.
+PUBSUB_RESERVE = 4
 
 
 def is_cluster_url(url: str) -> bool:
@@ -111,9 +117,59 @@ class NodePubSub(ClusterPubSub):
         return await super().execute_command(*args, **kwargs)
 
 
+class TurnPipeline(ClusterPipeline):
+    """A cluster pipeline that waits for a turn of its client before it runs."""
+
+    async def execute(self, raise_on_error: bool = True, allow_redirections: bool = True) -> Any:
+        """Run the queued commands, one connection per node they touch."""
+        client = self.cluster_client
+        assert isinstance(client, TaskgenCluster)
+        async with client.turn():
+            return await super().execute(raise_on_error, allow_redirections)
+
+
 class TaskgenCluster(RedisCluster):
-    """A cluster client whose scripts work in pipelines, whose pub/sub may come first, and
-    whose INFO reads every primary."""
+    """A cluster client whose scripts work in pipelines, whose pub/sub may come first, whose
+    INFO reads every primary, and whose calls wait for a free connection.
+
+    Each node's pool is bounded by ``max_connections`` and, unlike the single-server client's
+    blocking pool, fails a call at once when it is exhausted. With ``timeout`` (the client's
+    pool wait, ``connection.POOL_WAIT``) calls and pipelines instead take a turn first, at most
+    ``max_connections - PUBSUB_RESERVE`` at a time: each uses one connection per node it
+    touches, so no node's pool runs out; a call that gets no turn within ``timeout`` seconds
+    fails with ConnectionError, as on a single server."""
+
+    def __init__(
+        self, *, timeout: float | None = None, max_connections: int = 100, **kwargs: Any
+    ) -> None:
+        super().__init__(max_connections=max_connections, **kwargs)
+        self.pool_size = max_connections
+        self.pool_wait = timeout
+        self.turns = asyncio.Semaphore(max(1, max_connections - PUBSUB_RESERVE))
+
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        """Wait (up to the pool wait) until fewer calls than the pool allows are in flight."""
+        if self.pool_wait is None:
+            yield
+            return
+        try:
+            async with asyncio.timeout(self.pool_wait):
+                await self.turns.acquire()
+        except TimeoutError:
+            raise ConnectionError(
+                f"no connection free within {self.pool_wait:g}s: "
+                f"all {self.pool_size} of a node's connections are busy"
+            ) from None
+        try:
+            yield
+        finally:
+            self.turns.release()
+
+    def pipeline(self, transaction: Any = None, shard_hint: Any = None) -> ClusterPipeline:
+        """A pipeline that takes a turn (see ``turn``) to run."""
+        # redis-py declares an attribute abstract that ClusterPipeline sets when created.
+        return TurnPipeline(self, transaction)  # type: ignore[abstract]
 
     async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
         """Send a command once the slot map is read (a no-op check after the first time).
@@ -122,7 +178,8 @@ class TaskgenCluster(RedisCluster):
         at once by a fresh client then lost their connections to the map's first read and
         were sent again (a handler's HINCRBY counted twice). Reading the map first avoids it."""
         await self.initialize()
-        return await super().execute_command(*args, **kwargs)
+        async with self.turn():
+            return await super().execute_command(*args, **kwargs)
 
     def pubsub(
         self,
