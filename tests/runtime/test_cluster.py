@@ -26,7 +26,7 @@ from starlette.testclient import TestClient
 
 from taskgen.dashboard import dashboard
 from taskgen.runtime import Binding, Call, Client, EnqueueOptions, TaskDef, TaskStatus
-from taskgen.runtime.acl import rule
+from taskgen.runtime.acl import parse_version, rule
 from taskgen.runtime.cluster import ClusterUrl, parse_cluster_url
 from taskgen.runtime.connection import redis_from_url
 from taskgen.runtime.faults import EvictingPolicy, check_eviction_policy, redact
@@ -250,6 +250,7 @@ async def test_cron_fires_each_tick_once_across_processes(cluster_url: str) -> N
         worker_process(cluster_url, target=CW, env=env),
         worker_process(cluster_url, target=CW, env=env),
     ):
+        await _until_joined(cluster_url, 2)
         await asyncio.sleep(1.5)  # the passage of ticks is what is under test
     cron_runs = {k: v for k, v in (await runs(cluster_url)).items() if k.startswith("cron:")}
     assert len(cron_runs) >= 4
@@ -397,8 +398,12 @@ async def test_workers_and_producers_on_a_cluster_need_nothing_beyond_their_rule
     secrets = {"worker": "worker-pw", "producer": "producer-pw"}
     for port in cluster.ports:
         with cluster.node(port) as node:
+            info = node.info("server")
+            version = (7, 2) if "valkey_version" in info else parse_version(info["redis_version"])
             for role, secret in secrets.items():
-                grants = rule("worker" if role == "worker" else "producer", cluster=True)
+                grants = rule(
+                    "worker" if role == "worker" else "producer", server=version, cluster=True
+                )
                 node.execute_command(
                     "ACL", "SETUSER", f"tg-{role}", "reset", "on", f">{secret}", *grants.split()
                 )
