@@ -39,6 +39,10 @@ from tests.tasks_fixture import AddArgs, SleepArgs, add, running_worker
 
 CW = "tests.fixtures.cluster_worker:worker"
 
+#: The cluster is started from the selected server's binary: ``-m server`` (CI's pass on
+#: Redis 7 and Redis 6.2) runs these tests too.
+pytestmark = pytest.mark.server
+
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[RedisClusterNodes]:
