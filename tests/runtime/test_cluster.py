@@ -296,6 +296,10 @@ async def test_status_cli_and_dashboard_read_every_shard(cluster_url: str) -> No
     for queue in QUEUES:
         listed = taskgen(cluster_url, "dead", "list", queue)
         assert listed.returncode == 0, listed.stderr
+    # A task found by id alone: every queue on every shard is searched.
+    found = taskgen(cluster_url, "task", "show", handles[-1].id)
+    assert found.returncode == 0, found.stderr
+    assert "beta" in found.stdout and "done" in found.stdout
 
     def page() -> str:
         with TestClient(dashboard(cluster_url)) as browser:
