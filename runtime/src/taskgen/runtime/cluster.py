@@ -6,10 +6,12 @@ a queue lives in one slot and its scripts touch only that slot; different queues
 the primaries. The cluster client routes every command and script by its first key, follows
 MOVED and ASK redirections, and retries TRYAGAIN (a multi-key call during a resharding).
 
-Two things differ from a single server and are handled here: a script called inside a
-pipeline is sent as EVAL (the cluster pipeline cannot load a script a node is missing), and
-``INFO`` answers once per node. Pub/sub stays classic (SUBSCRIBE/PUBLISH): a cluster
-broadcasts every message to all nodes, so one subscription on any node hears every queue.
+What differs from a single server is handled here (``TaskgenCluster``): a script called
+inside a pipeline is sent as EVAL (a cluster pipeline cannot load a script a node is missing);
+``INFO`` is read from every primary; calls wait for a turn when the pools are busy instead of
+failing; the slot map is read before the first command. Pub/sub stays classic
+(SUBSCRIBE/PUBLISH): a cluster broadcasts every message to all nodes, so one subscription on
+any node hears every queue.
 """
 
 from __future__ import annotations
