@@ -455,3 +455,48 @@ async def test_a_worker_refuses_a_cluster_where_one_primary_may_evict(
         with cluster.node(last) as node:
             node.config_set("maxmemory-policy", "noeviction")
         await redis.aclose()
+
+
+# -- failover --------------------------------------------------------------------------------
+
+
+async def test_a_primary_failing_over_mid_drain_loses_no_task() -> None:
+    """SIGKILL queue beta's primary while two workers drain it: its replica takes over the
+    slots, clients and workers follow, and every task ends done."""
+    with redis_cluster(replicas=True, node_timeout_ms=1000) as cluster:
+        url = cluster.url
+        victim = cluster.owner_of_key("taskgen:{beta}:ready:0")
+        assert cluster.owner_of_key("rt:runs") != victim, "the run counter must survive"
+        env = settings(concurrency="4", lease="2")
+        with (
+            worker_process(url, target=CW, env=env),
+            worker_process(url, target=CW, env=env),
+        ):
+            await _until_joined(url, 2)
+            async with Client.from_url(url) as client:
+                handles = await client.enqueue_many(
+                    [Call(TASKS["beta"], SleepArgs(seconds=0.02, tag="drill")) for _ in range(200)]
+                )
+                # Replication is asynchronous: wait as WAIT would, so none is lost by design.
+                await asyncio.to_thread(
+                    cluster.wait_for, cluster.replicas_caught_up, "replication of the enqueues"
+                )
+                await _until_ran(url, 20)
+                waiting = [asyncio.create_task(h.result(timeout=60)) for h in handles]
+                ran_before = len(await runs(url))
+                cluster.kill(victim)
+                await asyncio.to_thread(
+                    cluster.wait_for,
+                    lambda: cluster.owner_of_key("taskgen:{beta}:ready:0") != victim,
+                    "the replica's promotion",
+                )
+                await asyncio.gather(*waiting)
+                assert {await h.status() for h in handles} == {TaskStatus.DONE}
+        counts = await runs(url)
+    assert ran_before < len(handles), "the drain ended before the primary was killed"
+    assert {h.id for h in handles} <= set(counts), "a task never ran"
+    duplicates = sum(counts[h.id] - 1 for h in handles)
+    print(
+        f"cluster failover drill: {len(handles)} tasks, {ran_before} ran before the kill, "
+        f"{duplicates} ran again after it"
+    )
