@@ -21,6 +21,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from redis.asyncio.client import PubSub
+from redis.asyncio.cluster import RedisCluster
 from redis.cluster import key_slot
 from starlette.testclient import TestClient
 
@@ -179,6 +180,12 @@ async def test_a_burst_beyond_the_pool_waits_for_connections(cluster_url: str) -
         )
         states = await asyncio.gather(*(h.status() for h in handles))
     assert set(states) == {TaskStatus.QUEUED}
+
+
+def test_a_plain_redis_cluster_client_is_refused_with_what_to_use() -> None:
+    plain = RedisCluster(host="127.0.0.1", port=1)
+    with pytest.raises(TypeError, match="redis\\+cluster://"):
+        Client(plain)
 
 
 def test_the_test_queues_live_on_three_different_primaries(cluster: RedisClusterNodes) -> None:

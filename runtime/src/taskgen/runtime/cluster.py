@@ -237,5 +237,12 @@ def cluster_redis(url: str, **options: Any) -> redis.asyncio.Redis:
 
 
 def is_cluster_client(value: object) -> TypeGuard[redis.asyncio.Redis]:
-    """Whether ``value`` is a cluster client (``cluster_redis``), used like a Redis client."""
-    return isinstance(value, RedisCluster)
+    """Whether ``value`` is a cluster client (``cluster_redis``), used like a Redis client; a
+    plain ``RedisCluster`` is refused, as its pipelines cannot run taskgen's scripts."""
+    if isinstance(value, RedisCluster) and not isinstance(value, TaskgenCluster):
+        raise TypeError(
+            "a plain RedisCluster cannot run taskgen's scripts in pipelines: pass "
+            "taskgen.runtime.connection.async_redis('redis+cluster://...') instead, "
+            "or use Client.from_url('redis+cluster://...')"
+        )
+    return isinstance(value, TaskgenCluster)
