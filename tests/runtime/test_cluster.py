@@ -32,6 +32,7 @@ from taskgen.runtime.cluster import ClusterUrl, parse_cluster_url
 from taskgen.runtime.connection import redis_from_url
 from taskgen.runtime.faults import EvictingPolicy, check_eviction_policy, redact
 from taskgen.runtime.inspect import queue_names, queues_stats
+from taskgen.runtime.metrics import QueueGauges
 from tests.fixtures.cluster_worker import QUEUES, TASKS
 from tests.redis_cluster import RedisClusterNodes, redis_cluster
 from tests.rt_events import next_start
@@ -307,6 +308,12 @@ async def test_status_cli_and_dashboard_read_every_shard(cluster_url: str) -> No
     found = taskgen(cluster_url, "task", "show", handles[-1].id)
     assert found.returncode == 0, found.stderr
     assert "beta" in found.stdout and "done" in found.stdout
+
+    # The metrics endpoint's queue gauges, read at scrape time from every shard.
+    gauges = QueueGauges(cluster_url, list(QUEUES))
+    scraped = await asyncio.to_thread(lambda: list(gauges.collect()))
+    scheduled = next(m for m in scraped if m.name == "taskgen_queue_scheduled")
+    assert {s.labels["queue"]: s.value for s in scheduled.samples} == dict.fromkeys(QUEUES, 1)
 
     def page() -> str:
         with TestClient(dashboard(cluster_url)) as browser:
