@@ -22,7 +22,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 from redis.asyncio.client import PubSub
 from redis.asyncio.cluster import RedisCluster
-from redis.cluster import key_slot
 from starlette.testclient import TestClient
 
 from taskgen.dashboard import dashboard
@@ -33,13 +32,12 @@ from taskgen.runtime.connection import redis_from_url
 from taskgen.runtime.faults import EvictingPolicy, check_eviction_policy, redact
 from taskgen.runtime.inspect import queue_names, queues_stats
 from taskgen.runtime.metrics import QueueGauges
+from tests.cluster_support import CW, runs, settings, until_joined
 from tests.fixtures.cluster_worker import QUEUES, TASKS
 from tests.redis_cluster import RedisClusterNodes, redis_cluster
 from tests.rt_events import next_start
 from tests.support import REPO, worker_process
 from tests.tasks_fixture import AddArgs, SleepArgs, add, running_worker
-
-CW = "tests.fixtures.cluster_worker:worker"
 
 #: The cluster is started from the selected server's binary: ``-m server`` (CI's pass on
 #: Redis 7 and Redis 6.2) runs these tests too.
@@ -69,20 +67,6 @@ async def started(cluster_url: str) -> AsyncIterator[PubSub]:
     yield pubsub
     await pubsub.aclose()
     await r.aclose()
-
-
-def settings(**values: str) -> dict[str, str]:
-    return {**os.environ, **{f"RT_{k.upper()}": v for k, v in values.items()}}
-
-
-async def runs(url: str) -> dict[str, int]:
-    """How many times each task ran, by task id."""
-    r = redis_from_url(url)
-    try:
-        counts = await r.hgetall("rt:runs")
-    finally:
-        await r.aclose()
-    return {k.decode(): int(v) for k, v in counts.items()}
 
 
 def taskgen(url: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -198,7 +182,7 @@ async def test_tasks_on_three_primaries_run_end_to_end(
     cluster: RedisClusterNodes, cluster_url: str
 ) -> None:
     with worker_process(cluster_url, target=CW):
-        await _until_joined(cluster_url)
+        await until_joined(cluster_url)
         async with Client.from_url(cluster_url, registry="strict") as client:
             # One enqueue_many across the three queues: split by slot, nothing lost; the
             # registry check (strict) finds the worker's contract on every shard.
@@ -219,7 +203,7 @@ async def test_tasks_on_three_primaries_run_end_to_end(
 
 async def test_a_failed_attempt_is_retried_on_every_shard(cluster_url: str) -> None:
     with worker_process(cluster_url, target=CW):
-        await _until_joined(cluster_url)
+        await until_joined(cluster_url)
         async with Client.from_url(cluster_url) as client:
             handles = [
                 await client.enqueue(TASKS[queue], SleepArgs(seconds=0, tag="fail-once"))
@@ -239,7 +223,7 @@ async def test_a_killed_workers_task_is_taken_over_on_its_shard(
         worker_process(cluster_url, target=CW, env=env),
         worker_process(cluster_url, target=CW, env=env),
     ):
-        await _until_joined(cluster_url, 2)
+        await until_joined(cluster_url, 2)
         async with Client.from_url(cluster_url) as client:
             for queue in ("alpha", "beta"):
                 handle = await client.enqueue(TASKS[queue], SleepArgs(seconds=0, tag="long-once"))
@@ -262,7 +246,7 @@ async def test_cron_fires_each_tick_once_across_processes(cluster_url: str) -> N
         worker_process(cluster_url, target=CW, env=env),
         worker_process(cluster_url, target=CW, env=env),
     ):
-        await _until_joined(cluster_url, 2)
+        await until_joined(cluster_url, 2)
         await asyncio.sleep(1.5)  # the passage of ticks is what is under test
     cron_runs = {k: v for k, v in (await runs(cluster_url)).items() if k.startswith("cron:")}
     assert len(cron_runs) >= 4
@@ -274,7 +258,7 @@ async def test_cron_fires_each_tick_once_across_processes(cluster_url: str) -> N
 
 async def test_status_cli_and_dashboard_read_every_shard(cluster_url: str) -> None:
     with worker_process(cluster_url, target=CW):
-        await _until_joined(cluster_url)
+        await until_joined(cluster_url)
         async with Client.from_url(cluster_url) as client:
             handles = await client.enqueue_many(
                 [Call(TASKS[queue], SleepArgs(seconds=0, tag=queue)) for queue in QUEUES]
@@ -325,75 +309,6 @@ async def test_status_cli_and_dashboard_read_every_shard(cluster_url: str) -> No
     assert all(queue in text for queue in QUEUES)
 
 
-# -- resharding ------------------------------------------------------------------------------
-
-
-async def test_a_queue_moved_to_another_primary_mid_drain_loses_nothing() -> None:
-    """Move queue math's slot to another primary (IMPORTING/MIGRATING, MIGRATE, SETSLOT NODE)
-    while two workers drain it and a client keeps enqueueing: every task ends done."""
-    with redis_cluster() as cluster:
-        url = cluster.url
-        slot = key_slot(b"math")
-        source = cluster.owner(slot)
-        target = next(port for port in cluster.ports if port != source)
-        env = settings(concurrency="4", lease="2")
-        with (
-            worker_process(url, target=CW, env=env),
-            worker_process(url, target=CW, env=env),
-        ):
-            await _until_joined(url, 2)
-            async with Client.from_url(url) as client:
-                before = await client.enqueue_many(
-                    [Call(TASKS["math"], SleepArgs(seconds=0.01, tag="before")) for _ in range(300)]
-                )
-                await _until_ran(url, 30)
-                moving = asyncio.create_task(asyncio.to_thread(cluster.move_slot, slot, target))
-                during = []
-                while not moving.done():
-                    during.append(
-                        await client.enqueue(TASKS["math"], SleepArgs(seconds=0, tag="during"))
-                    )
-                moved = await moving
-                after = await client.enqueue_many(
-                    [Call(TASKS["math"], SleepArgs(seconds=0, tag="after")) for _ in range(50)]
-                )
-                handles = [*before, *during, *after]
-                ran_before = len(await runs(url))
-                await asyncio.gather(*(h.result(timeout=60) for h in handles))
-                assert {await h.status() for h in handles} == {TaskStatus.DONE}
-        assert cluster.owner(slot) == target
-        assert moved > 0 and during, "the move raced nothing"
-        counts = await runs(url)
-    assert set(counts) == {h.id for h in handles}, "a task never ran"
-    duplicates = sum(count - 1 for count in counts.values())
-    print(
-        f"resharding drill: {len(handles)} tasks ({len(during)} enqueued during the move), "
-        f"{moved} keys moved, {ran_before} ran before the move ended, {duplicates} ran twice"
-    )
-
-
-async def _until_joined(url: str, workers: int = 1, within: float = 30) -> None:
-    """Wait until ``workers`` workers are in every test queue's registry, on each shard."""
-    redis = redis_from_url(url)
-    try:
-        deadline = asyncio.get_running_loop().time() + within
-        while True:
-            sizes = [await redis.hlen(f"taskgen:{{{queue}}}:workers") for queue in QUEUES]
-            if min(sizes) >= workers:
-                return
-            assert asyncio.get_running_loop().time() < deadline, f"workers joined: {sizes}"
-            await asyncio.sleep(0.02)  # polling the registry, bounded by the deadline
-    finally:
-        await redis.aclose()
-
-
-async def _until_ran(url: str, count: int, within: float = 30) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while len(await runs(url)) < count:
-        assert asyncio.get_running_loop().time() < deadline, "the drain never began"
-        await asyncio.sleep(0.02)  # polling the run counter, bounded by the deadline
-
-
 # -- least privilege -------------------------------------------------------------------------
 
 
@@ -437,7 +352,7 @@ async def test_workers_and_producers_on_a_cluster_need_nothing_beyond_their_rule
     tasks = [adder(queue) for queue in QUEUES]
     try:
         async with running_worker(urls["worker"], [_bind(t) for t in tasks]):
-            await _until_joined(cluster_url)
+            await until_joined(cluster_url)
             async with Client.from_url(urls["producer"]) as client:
                 handles = await client.enqueue_many(
                     [Call(task, AddArgs(a=i, b=1)) for task in tasks for i in range(3)]
@@ -469,48 +384,3 @@ async def test_a_worker_refuses_a_cluster_where_one_primary_may_evict(
         with cluster.node(last) as node:
             node.config_set("maxmemory-policy", "noeviction")
         await redis.aclose()
-
-
-# -- failover --------------------------------------------------------------------------------
-
-
-async def test_a_primary_failing_over_mid_drain_loses_no_task() -> None:
-    """SIGKILL queue beta's primary while two workers drain it: its replica takes over the
-    slots, clients and workers follow, and every task ends done."""
-    with redis_cluster(replicas=True, node_timeout_ms=1000) as cluster:
-        url = cluster.url
-        victim = cluster.owner_of_key("taskgen:{beta}:ready:0")
-        assert cluster.owner_of_key("rt:runs") != victim, "the run counter must survive"
-        env = settings(concurrency="4", lease="2")
-        with (
-            worker_process(url, target=CW, env=env),
-            worker_process(url, target=CW, env=env),
-        ):
-            await _until_joined(url, 2)
-            async with Client.from_url(url) as client:
-                handles = await client.enqueue_many(
-                    [Call(TASKS["beta"], SleepArgs(seconds=0.02, tag="drill")) for _ in range(200)]
-                )
-                # Replication is asynchronous: wait as WAIT would, so none is lost by design.
-                await asyncio.to_thread(
-                    cluster.wait_for, cluster.replicas_caught_up, "replication of the enqueues"
-                )
-                await _until_ran(url, 20)
-                waiting = [asyncio.create_task(h.result(timeout=60)) for h in handles]
-                ran_before = len(await runs(url))
-                cluster.kill(victim)
-                await asyncio.to_thread(
-                    cluster.wait_for,
-                    lambda: cluster.owner_of_key("taskgen:{beta}:ready:0") != victim,
-                    "the replica's promotion",
-                )
-                await asyncio.gather(*waiting)
-                assert {await h.status() for h in handles} == {TaskStatus.DONE}
-        counts = await runs(url)
-    assert ran_before < len(handles), "the drain ended before the primary was killed"
-    assert {h.id for h in handles} <= set(counts), "a task never ran"
-    duplicates = sum(counts[h.id] - 1 for h in handles)
-    print(
-        f"cluster failover drill: {len(handles)} tasks, {ran_before} ran before the kill, "
-        f"{duplicates} ran again after it"
-    )
