@@ -129,9 +129,10 @@ def test_every_cluster_url_reads_back_and_redacts_its_password(
 def test_a_malformed_cluster_url_says_what_is_wrong(url: str, says: str) -> None:
     with pytest.raises(ValueError, match=says):
         parse_cluster_url(url)
-    shown = taskgen(url, "status")
-    assert shown.returncode != 0
-    assert says in shown.stderr
+    for command in (["status"], ["worker", CW]):
+        shown = taskgen(url, *command)
+        assert shown.returncode != 0
+        assert says in shown.stderr
 
 
 # -- one queue per primary -------------------------------------------------------------------
