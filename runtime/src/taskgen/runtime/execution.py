@@ -43,6 +43,7 @@ from taskgen.runtime.progress import ProgressSink
 from taskgen.runtime.recycling import Recycler
 from taskgen.runtime.slots import Slots
 from taskgen.runtime.stopping import stop_tasks
+from taskgen.runtime.tally import BATCH, Tally
 from taskgen.runtime.wire import (
     ENVELOPE,
     NONE_VALUE,
@@ -97,12 +98,19 @@ class Executor:
         self.recycler = recycler
         #: Told about every run's start and ending (metrics, traces, logs, the heartbeat).
         self.observers = tuple(observers)
+        #: Those told of every run; the others only of runs that did not simply succeed.
+        self.every_runners = tuple(o for o in self.observers if o.every_run())
         #: Those that act on a start (the outcome log, for one, only on endings).
-        self.starters = tuple(o for o in self.observers if overrides(o, "started"))
-        #: Whether any is told of every run: if not, a task that succeeds costs them nothing.
-        self.every_run = any(o.every_run() for o in self.observers)
+        self.starters = tuple(o for o in self.every_runners if overrides(o, "started"))
+        #: Whether any is told of every run: if not, a task that succeeds makes no ``Run``.
+        self.every_run = bool(self.every_runners)
         #: Deliveries not yet ended, per queue and entry id: their leases are renewed.
         self.inflight: dict[QueueKeys, dict[bytes, Delivery]] = {}
+        talliers = [
+            o for o in self.observers if o not in self.every_runners and overrides(o, "tallied")
+        ]
+        #: Where plain successes are counted, in batches, for observers that want totals.
+        self.tally = Tally(talliers, self.inflight) if talliers else None
         self.idle = asyncio.Event()
         self.idle.set()
         self._aborts: dict[str, float] = {}
@@ -224,11 +232,12 @@ class Executor:
         if binding.timeout is not None:
             delivery.timer = loop.call_later(binding.timeout, self._cancel, delivery, TIMEOUT)
         delivery.started_at = now_ms()
-        if delivery.run is not None:
-            # Inside the task's own context: what observers make current, the handler runs under.
-            notify_started(self.starters, delivery.run)
-        elif self.observers:
+        if self.observers:
             delivery.began = time.perf_counter()
+            if delivery.run is not None:
+                delivery.run.started = delivery.began
+                # In the task's own context: what observers make current, the handler runs under.
+                notify_started(self.starters, delivery.run)
         try:
             try:
                 if binding.resolver is None and binding.is_async:  # the common case, inlined
@@ -286,6 +295,8 @@ class Executor:
         reason = delivery.cancelled
         if reason == SHUTDOWN:
             # Not ended: the entry stays pending and is handed back by the shutdown.
+            if self.tally is not None:
+                self.tally.interrupt(binding, delivery)
             self._forget(delivery)
         elif reason == ABORT:
             self._end(
@@ -389,6 +400,8 @@ class Executor:
         """Stop holding an entry that cannot even be dead-lettered: its lease runs out, and
         ``max_deliveries`` ends it after a few more workers have tried."""
         log.error("task entry %s abandoned to its lease: %r", _name(delivery), exc)
+        if self.tally is not None and delivery.started_at and delivery.envelope is not None:
+            self.tally.interrupt(self.bindings.get(delivery.envelope.task), delivery)
         self._forget(delivery)
 
     def _end(
@@ -419,7 +432,16 @@ class Executor:
         """The common ending (see ``complete.lua``, record F)."""
         self._record(delivery, done_record(delivery, binding, value))
         if self.every_run:
-            notify_ended(self.observers, delivery.observed(), DONE_ENDING)
+            notify_ended(self.every_runners, delivery.observed(), DONE_ENDING)
+        tally = self.tally
+        if tally is not None:
+            # Inlined, as every success pays for it: the duration joins its batch.
+            keys = delivery.keys
+            batch = tally.batches.get((binding, keys)) or tally.open(binding, keys)
+            durations = batch.durations
+            durations.append(time.perf_counter() - delivery.began)
+            if len(durations) >= BATCH:
+                tally.hand_over(binding, keys)
 
     def _record(self, delivery: Delivery, record: bytes) -> None:
         self.completer.add(delivery.keys, record)
@@ -459,6 +481,8 @@ class Executor:
                 else:
                     self._forget(delivery)
         await stop_tasks(runners)  # a handler that swallows one cancellation gets another
+        if self.tally is not None:
+            self.tally.close()
         return interrupted
 
 

@@ -1,0 +1,166 @@
+"""Plain successes counted by the executor itself, in batches, for observers that want totals
+(metrics) rather than a ``Run`` per task.
+
+A success then costs its observers one clock read and a list append: no ``Run``, no call. The
+durations are handed over a batch at a time (``Tallied``), when a batch is full and whenever an
+observer settles the tally (``Tally.settle``, e.g. on a scrape), which it does in the worker's
+event loop, between two task steps, so what it reads there is one consistent moment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from taskgen.runtime.observe import TaskObserver, complain
+
+if TYPE_CHECKING:
+    from taskgen.runtime.binding import Binding
+    from taskgen.runtime.delivery import Delivery
+    from taskgen.runtime.keys import QueueKeys
+
+__all__ = ["BATCH", "Census", "Tallied", "Tally"]
+
+#: Durations a batch holds before it is handed over: bounds the memory of an unread tally.
+BATCH = 512
+
+#: Seconds ``settle`` waits for a busy event loop before it reads without it.
+SETTLE_TIMEOUT = 2.0
+
+T = TypeVar("T")
+
+#: (task, queue): a count.
+Groups = dict[tuple[str, str], int]
+
+
+class Tallied:
+    """Runs of one task on one queue since the last hand-over: the plain successes' durations
+    (seconds, from the handler's call to its ending), and runs a shutdown interrupted."""
+
+    __slots__ = ("durations", "interrupted", "queue", "task")
+
+    def __init__(self, task: str, queue: str) -> None:
+        self.task = task
+        self.queue = queue
+        self.durations: list[float] = []
+        #: Runs that started and never ended: cancelled by a shutdown (handed back to the
+        #: queue) or abandoned to their lease.
+        self.interrupted = 0
+
+
+class Census:
+    """What a settled tally says of the runs in progress."""
+
+    __slots__ = ("running",)
+
+    def __init__(self, running: Groups) -> None:
+        #: Runs whose handler was called and that have not ended, by (task, queue).
+        self.running = running
+
+
+class Tally:
+    """One executor's batches, by task and queue, and the observers they are handed to."""
+
+    def __init__(
+        self,
+        observers: Sequence[TaskObserver],
+        inflight: dict[QueueKeys, dict[bytes, Delivery]],
+    ) -> None:
+        self.observers = tuple(observers)
+        #: The batch being filled, by binding and queue (the executor adds to it inline).
+        self.batches: dict[tuple[Binding[Any, Any], QueueKeys], Tallied] = {}
+        self._inflight = inflight
+        try:
+            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            self._loop = None
+        #: Set once the executor has stopped and everything was handed over.
+        self.closed = False
+        for observer in self.observers:
+            observer.counting(self)
+
+    def open(self, binding: Binding[Any, Any], keys: QueueKeys) -> Tallied:
+        """The batch of a task and queue seen for the first time (or just handed over)."""
+        batch = self.batches[(binding, keys)] = Tallied(binding.task.name, keys.queue)
+        return batch
+
+    def hand_over(self, binding: Binding[Any, Any], keys: QueueKeys) -> None:
+        """Give a batch to the observers, and start a new one."""
+        batch = self.batches.pop((binding, keys), None)
+        if batch is not None:
+            self._give(batch)
+
+    def interrupt(self, binding: Binding[Any, Any] | None, delivery: Delivery) -> None:
+        """Count a started run that ends without an ending (shutdown, abandoned)."""
+        if binding is None:
+            return
+        batch = self.batches.get((binding, delivery.keys)) or self.open(binding, delivery.keys)
+        batch.interrupted += 1
+
+    def close(self) -> None:
+        """Hand everything over: the executor has stopped."""
+        self._hand_over_all()
+        self.closed = True
+
+    def settle(self, read: Callable[[Census], T], timeout: float = SETTLE_TIMEOUT) -> T:
+        """Hand every batch over, then ``read`` the census, in the event loop if it runs.
+
+        From another thread (a scrape), it waits up to ``timeout`` for the loop; a loop stuck
+        in a blocking handler is read without it, as it is."""
+        loop = self._loop
+        if self.closed or loop is None or loop.is_closed() or not loop.is_running():
+            return self._settled(read)
+        try:
+            if asyncio.get_running_loop() is loop:
+                return self._settled(read)
+        except RuntimeError:
+            pass  # in no event loop: another thread
+        answer: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        def in_loop() -> None:
+            if answer.set_running_or_notify_cancel():
+                try:
+                    answer.set_result(self._settled(read))
+                except BaseException as error:
+                    answer.set_exception(error)
+
+        try:
+            loop.call_soon_threadsafe(in_loop)
+        except RuntimeError:  # the loop closed meanwhile
+            return self._settled(read, hand_over=False)
+        try:
+            return answer.result(timeout)
+        except concurrent.futures.TimeoutError:
+            if answer.cancel():
+                # Batches not handed over yet show in a later settle.
+                return self._settled(read, hand_over=False)
+            return answer.result()  # it started in the loop just now
+
+    def _settled(self, read: Callable[[Census], T], *, hand_over: bool = True) -> T:
+        if hand_over:
+            self._hand_over_all()
+        return read(Census(self._running()))
+
+    def _hand_over_all(self) -> None:
+        batches, self.batches = self.batches, {}
+        for batch in batches.values():
+            self._give(batch)
+
+    def _give(self, batch: Tallied) -> None:
+        for observer in self.observers:
+            try:
+                observer.tallied(batch)
+            except Exception:
+                complain(observer, "tallied")
+
+    def _running(self) -> Groups:
+        running: Counter[tuple[str, str]] = Counter()
+        for keys, deliveries in list(self._inflight.items()):
+            for delivery in list(deliveries.values()):
+                envelope = delivery.envelope
+                if delivery.started_at and envelope is not None:
+                    running[(envelope.task, keys.queue)] += 1
+        return dict(running)
