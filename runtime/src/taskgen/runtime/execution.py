@@ -10,6 +10,7 @@ import random
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from time import perf_counter
 from typing import Any
 
 import msgspec
@@ -233,7 +234,7 @@ class Executor:
             delivery.timer = loop.call_later(binding.timeout, self._cancel, delivery, TIMEOUT)
         delivery.started_at = now_ms()
         if self.observers:
-            delivery.began = time.perf_counter()
+            delivery.began = perf_counter()
             if delivery.run is not None:
                 delivery.run.started = delivery.began
                 # In the task's own context: what observers make current, the handler runs under.
@@ -435,13 +436,17 @@ class Executor:
             notify_ended(self.every_runners, delivery.observed(), DONE_ENDING)
         tally = self.tally
         if tally is not None:
-            # Inlined, as every success pays for it: the duration joins its batch.
-            keys = delivery.keys
-            batch = tally.batches.get((binding, keys)) or tally.open(binding, keys)
+            # Inlined, as every success pays for it: the duration joins its task's batch.
+            try:
+                batch = tally.batches[binding]
+            except KeyError:
+                batch = tally.batch(binding, delivery.keys)
+            if batch.keys is not delivery.keys:
+                batch = tally.batch(binding, delivery.keys)
             durations = batch.durations
-            durations.append(time.perf_counter() - delivery.began)
+            durations.append(perf_counter() - delivery.began)
             if len(durations) >= BATCH:
-                tally.hand_over(binding, keys)
+                tally.hand_over(binding)
 
     def _record(self, delivery: Delivery, record: bytes) -> None:
         self.completer.add(delivery.keys, record)

@@ -28,7 +28,7 @@ from prometheus_client.registry import Collector
 from taskgen.runtime.connection import redis_from_url
 from taskgen.runtime.keys import DEFAULT_PREFIX
 from taskgen.runtime.observe import Ending, Run, TaskObserver
-from taskgen.runtime.tally import Tallied, Tally
+from taskgen.runtime.tally import SETTLE_TIMEOUT, Tallied, Tally
 from taskgen.runtime.wire import TaskStatus
 
 #: Upper bounds of the duration histogram's buckets, in seconds.
@@ -69,18 +69,20 @@ class Durations:
         """Count a batch: one addition when it fits one bucket (the usual case), else a
         bisection per bound into the sorted batch rather than one per duration."""
         bounds, buckets = self.bounds, self.buckets
-        first = bisect_left(bounds, min(durations))
-        if first == bisect_left(bounds, max(durations)):
-            buckets[first] += len(durations)
-        else:
-            ordered = sorted(durations)
-            below = 0
-            for i, bound in enumerate(bounds):
-                upto = bisect_right(ordered, bound, below)
-                buckets[i] += upto - below
-                below = upto
-            buckets[-1] += len(ordered) - below
-        self.sum += sum(durations)
+        total = sum(durations)
+        self.sum += total
+        # Durations are never negative: if their sum fits the first bucket, each one does.
+        last = 0 if total <= bounds[0] else bisect_left(bounds, max(durations))
+        if last == 0 or last == bisect_left(bounds, min(durations)):
+            buckets[last] += len(durations)
+            return
+        ordered = sorted(durations)
+        below = 0
+        for i, bound in enumerate(bounds):
+            upto = bisect_right(ordered, bound, below)
+            buckets[i] += upto - below
+            below = upto
+        buckets[-1] += len(ordered) - below
 
 
 class TaskCounts:
@@ -185,15 +187,18 @@ class WorkerMetrics(TaskObserver, Collector):
 
     # -- scraping (in the HTTP server's thread) --------------------------------------------
 
-    def snapshot(self) -> Snapshot:
-        """Every number now: read in the observed worker's event loop while it serves."""
+    def snapshot(self, timeout: float = SETTLE_TIMEOUT) -> Snapshot:
+        """Every number now: read in the observed worker's event loop while it serves (one
+        stuck for ``timeout`` seconds in a blocking handler is read as it is)."""
         live = [t for t in self.tallies if not t.closed]
         running: Counter[tuple[str, str]] = Counter()
         for tally in live[:-1]:  # more than one worker at once: each settled in turn
-            running.update(tally.settle(lambda census: census.running))
+            running.update(tally.settle(lambda census: census.running, timeout))
         if not live:
             return self._read(running)
-        return live[-1].settle(lambda census: self._read(running + Counter(census.running)))
+        return live[-1].settle(
+            lambda census: self._read(running + Counter(census.running)), timeout
+        )
 
     def _read(self, running: Counter[tuple[str, str]]) -> Snapshot:
         rows: list[Row] = []

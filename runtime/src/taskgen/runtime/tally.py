@@ -22,10 +22,10 @@ if TYPE_CHECKING:
     from taskgen.runtime.delivery import Delivery
     from taskgen.runtime.keys import QueueKeys
 
-__all__ = ["BATCH", "Census", "Tallied", "Tally"]
+__all__ = ["BATCH", "SETTLE_TIMEOUT", "Census", "Tallied", "Tally"]
 
 #: Durations a batch holds before it is handed over: bounds the memory of an unread tally.
-BATCH = 512
+BATCH = 256
 
 #: Seconds ``settle`` waits for a busy event loop before it reads without it.
 SETTLE_TIMEOUT = 2.0
@@ -40,11 +40,12 @@ class Tallied:
     """Runs of one task on one queue since the last hand-over: the plain successes' durations
     (seconds, from the handler's call to its ending), and runs a shutdown interrupted."""
 
-    __slots__ = ("durations", "interrupted", "queue", "task")
+    __slots__ = ("durations", "interrupted", "keys", "queue", "task")
 
-    def __init__(self, task: str, queue: str) -> None:
+    def __init__(self, task: str, keys: QueueKeys) -> None:
         self.task = task
-        self.queue = queue
+        self.queue = keys.queue
+        self.keys = keys
         self.durations: list[float] = []
         #: Runs that started and never ended: cancelled by a shutdown (handed back to the
         #: queue) or abandoned to their lease.
@@ -70,8 +71,11 @@ class Tally:
         inflight: dict[QueueKeys, dict[bytes, Delivery]],
     ) -> None:
         self.observers = tuple(observers)
-        #: The batch being filled, by binding and queue (the executor adds to it inline).
-        self.batches: dict[tuple[Binding[Any, Any], QueueKeys], Tallied] = {}
+        #: The batch being filled of each task, for the queue it ran on last (the executor
+        #: adds to it inline); one key lookup, as a task nearly always runs on one queue.
+        self.batches: dict[Binding[Any, Any], Tallied] = {}
+        #: The batches of a task on its other queues.
+        self._elsewhere: dict[tuple[Binding[Any, Any], QueueKeys], Tallied] = {}
         self._inflight = inflight
         try:
             self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
@@ -82,23 +86,27 @@ class Tally:
         for observer in self.observers:
             observer.counting(self)
 
-    def open(self, binding: Binding[Any, Any], keys: QueueKeys) -> Tallied:
-        """The batch of a task and queue seen for the first time (or just handed over)."""
-        batch = self.batches[(binding, keys)] = Tallied(binding.task.name, keys.queue)
+    def batch(self, binding: Binding[Any, Any], keys: QueueKeys) -> Tallied:
+        """The batch of a task on a queue, when it is not the one ``batches`` holds."""
+        current = self.batches.get(binding)
+        if current is not None and current.keys is keys:
+            return current
+        if current is not None:
+            self._elsewhere[(binding, current.keys)] = current
+        batch = self._elsewhere.pop((binding, keys), None) or Tallied(binding.task.name, keys)
+        self.batches[binding] = batch
         return batch
 
-    def hand_over(self, binding: Binding[Any, Any], keys: QueueKeys) -> None:
-        """Give a batch to the observers, and start a new one."""
-        batch = self.batches.pop((binding, keys), None)
+    def hand_over(self, binding: Binding[Any, Any]) -> None:
+        """Give the task's current batch to the observers; the next success starts another."""
+        batch = self.batches.pop(binding, None)
         if batch is not None:
             self._give(batch)
 
     def interrupt(self, binding: Binding[Any, Any] | None, delivery: Delivery) -> None:
         """Count a started run that ends without an ending (shutdown, abandoned)."""
-        if binding is None:
-            return
-        batch = self.batches.get((binding, delivery.keys)) or self.open(binding, delivery.keys)
-        batch.interrupted += 1
+        if binding is not None:
+            self.batch(binding, delivery.keys).interrupted += 1
 
     def close(self) -> None:
         """Hand everything over: the executor has stopped."""
@@ -146,7 +154,8 @@ class Tally:
 
     def _hand_over_all(self) -> None:
         batches, self.batches = self.batches, {}
-        for batch in batches.values():
+        elsewhere, self._elsewhere = self._elsewhere, {}
+        for batch in (*batches.values(), *elsewhere.values()):
             self._give(batch)
 
     def _give(self, batch: Tallied) -> None:
