@@ -2,6 +2,7 @@
 
 ./dev bench [--only taskgen,saq] [--quick] [--skip-install] [--workloads drain_1,memory]
 ./dev bench --only taskgen --workloads drain_1,drain_2 --taskgen-args='--metrics-port {port}'
+./dev bench --only taskgen --workloads overhead   (metrics and OpenTelemetry's cost: overhead.py)
 ./dev bench --soak SECONDS    (lost results under load and killed connections: bench/soak.py)
 """
 
@@ -20,7 +21,7 @@ if __package__ in (None, ""):
     # Run as a script (``python bench/run.py``): make ``bench`` and ``tests`` importable.
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import envs, procs, report, server
+from bench import envs, overhead, procs, report, server
 from bench.libraries import BY_NAME, LIBRARIES, Library
 from bench.procs import BenchError
 from bench.workloads import FULL, QUICK, Bench
@@ -37,6 +38,7 @@ WORKLOADS = [
     "roundtrip",
     "sleep",
     "memory",
+    "overhead",
 ]
 
 
@@ -100,6 +102,10 @@ def main() -> None:
     print(table)
     print()
     print(report.footnotes(sizes))
+    cost = overhead.table(results.get("taskgen", {}).get("overhead", {}))
+    if cost:
+        print()
+        print(cost)
     print()
     print(", ".join(f"{k}: {v}" for k, v in described.items()) + f"; {stamp:%Y-%m-%d %H:%M} UTC")
     _say(f"results: {path.relative_to(RESULTS.parent.parent)}; logs: {logs.name}/")
@@ -122,6 +128,8 @@ def _measure(bench: Bench, workload: str, lib: Library) -> dict[str, Any]:
 
 
 def _short(value: Any) -> Any:
+    if isinstance(value, dict):
+        return "{...}"  # in the JSON and the tables
     return round(value, 4) if isinstance(value, float) else value
 
 

@@ -35,6 +35,8 @@ class Sizes:
     sleep_seconds: float = 0.05
     memory_tasks: int = 100_000
     memory_ttl: int = 5
+    #: Rounds of the overhead workload (each drains ``tasks`` once per configuration).
+    overhead_rounds: int = 7
 
 
 FULL = Sizes()
@@ -45,6 +47,7 @@ QUICK = Sizes(
     sleeps=320,
     memory_tasks=5_000,
     memory_ttl=3,
+    overhead_rounds=2,
 )
 
 
@@ -139,6 +142,12 @@ class Bench:
             "keys_expired": expired[1],
             "rss_expired": expired[2],
         }
+
+    def overhead(self, lib: Library) -> dict[str, Any]:
+        """taskgen's drain with metrics, and without OpenTelemetry, against plain (overhead.py)."""
+        from bench import overhead
+
+        return overhead.measure(self, lib, self.sizes.overhead_rounds)
 
     # -- the steps they share ----------------------------------------------------------------
 
