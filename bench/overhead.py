@@ -21,6 +21,8 @@ round, the median over the rounds.
 
 from __future__ import annotations
 
+import re
+import shutil
 import statistics
 import time
 from dataclasses import dataclass
@@ -54,6 +56,8 @@ CONFIGURATIONS = {
 
 #: A drain whose count has not moved for this long has stalled.
 STALL_SECONDS = 60.0
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -112,11 +116,27 @@ def _costs(drained: list[Drained], reference: list[Drained]) -> dict[str, float]
 
 def _drain(bench: Bench, lib: Library, name: str, n: int) -> Drained:
     """Enqueue ``n`` no-op tasks, start the worker, and time and meter it to the last task."""
+    _enqueue(bench, lib, n)
+    started = time.time()
+    worker = procs.start(
+        _command(bench, lib, name), env=bench._vars(None), cwd=ROOT, log=bench._worker_log(lib)
+    )
+    try:
+        return _meter(bench, worker, n, started)
+    finally:
+        procs.stop_all()
+
+
+def _enqueue(bench: Bench, lib: Library, n: int) -> None:
     bench.server.flush()
     bench._client(
         lib, "enqueue", "--n", str(n), "--mode", lib.published_enqueue, "--seconds", "0",
         timeout=60 + n / 100,
     )  # fmt: skip
+
+
+def _command(bench: Bench, lib: Library, name: str) -> list[str]:
+    """The worker command of a configuration (``{port}``: a free port)."""
     configuration = CONFIGURATIONS[name]
     env = bench._env(lib)
     argv = lib.worker(env.bin, False)
@@ -127,16 +147,12 @@ def _drain(bench: Bench, lib: Library, name: str, n: int) -> Drained:
         from tests.redis_server import free_port
 
         port = str(free_port())
-    argv += [a.replace("{port}", port) for a in configuration.arguments]
-    started = time.time()
-    worker = procs.start(argv, env=bench._vars(None), cwd=bench_root(), log=bench._worker_log(lib))
-    try:
-        return _meter(bench, worker, n, started)
-    finally:
-        procs.stop_all()
+    return argv + [a.replace("{port}", port) for a in configuration.arguments]
 
 
-def _meter(bench: Bench, worker: procs.Running, n: int, started: float) -> Drained:
+def _meter(
+    bench: Bench, worker: procs.Running, n: int, started: float, stall: float = STALL_SECONDS
+) -> Drained:
     client = bench.server.client
     first_count = 0
     first_cpu = 0.0
@@ -151,8 +167,8 @@ def _meter(bench: Bench, worker: procs.Running, n: int, started: float) -> Drain
         now = time.monotonic()
         if count != seen:
             seen, moved = count, now
-        elif now - moved > STALL_SECONDS:
-            raise BenchError(f"stalled at {count:,}/{n:,} tasks for {STALL_SECONDS:.0f} s")
+        elif now - moved > stall:
+            raise BenchError(f"stalled at {count:,}/{n:,} tasks for {stall:.0f} s")
         failure = worker.failure()
         if failure is not None:
             raise BenchError(f"worker {failure} (at {count:,} tasks)")
@@ -168,6 +184,66 @@ def _meter(bench: Bench, worker: procs.Running, n: int, started: float) -> Drain
         startup_cpu=first_cpu,
         startup=first - started,
     )
+
+
+def instructions(bench: Bench, lib: Library, rounds: int) -> dict[str, Any]:
+    """The worker's instructions per task in each configuration, counted by valgrind: the
+    slope between a small and a large drain, so start-up and shutdown cancel out. A count of
+    instructions does not depend on what else the machine runs, as a time does."""
+    if lib.name != "taskgen":
+        return {"skipped": "taskgen only"}
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return {"skipped": "valgrind is not on PATH"}
+    small, large = max(200, bench.sizes.tasks // 5), max(800, bench.sizes.tasks * 4 // 5)
+    slopes: dict[str, list[float]] = {name: [] for name in CONFIGURATIONS}
+    for round_ in range(rounds):
+        order = list(CONFIGURATIONS) if round_ % 2 == 0 else list(reversed(CONFIGURATIONS))
+        for name in order:
+            few, many = (_instructions(bench, lib, name, n, valgrind) for n in (small, large))
+            slopes[name].append((many - few) / (large - small))
+    figures: dict[str, Any] = {"small": small, "large": large, "rounds": rounds}
+    figures["configurations"] = {
+        name: {
+            "against": CONFIGURATIONS[name].against,
+            "instructions_per_task": _median(counted),
+            **(
+                {
+                    "instruction_cost": _median(
+                        c / r - 1 for c, r in zip(counted, slopes[against], strict=True)
+                    )
+                }
+                if (against := CONFIGURATIONS[name].against)
+                else {}
+            ),
+            "runs": counted,
+        }
+        for name, counted in slopes.items()
+    }
+    return figures
+
+
+def _instructions(bench: Bench, lib: Library, name: str, n: int, valgrind: str) -> int:
+    """The instructions one worker process ran to drain ``n`` tasks (start to exit)."""
+    _enqueue(bench, lib, n)
+    env = bench._env(lib)
+    argv = _command(bench, lib, name)
+    if argv[0] != str(env.python):
+        argv = [str(env.python), "-m", "taskgen", *argv[1:]]  # valgrind runs no script
+    report = bench.logs / f"valgrind-{name.replace(' ', '-')}-{n}.log"
+    counting = [valgrind, "--tool=cachegrind", "--cache-sim=no"]
+    counting += ["--cachegrind-out-file=/dev/null", f"--log-file={report}"]
+    worker = procs.start(
+        [*counting, *argv], env=bench._vars(None), cwd=ROOT, log=bench._worker_log(lib)
+    )
+    try:
+        _meter(bench, worker, n, time.time(), stall=600.0)
+    finally:
+        procs.stop(worker.process, grace=300.0)  # a stop takes a while under valgrind
+    found = re.search(r"I\s+refs:\s+([\d,]+)", report.read_text())
+    if found is None:
+        raise BenchError(f"valgrind wrote no instruction count: {procs.log_tail(report)}")
+    return int(found.group(1).replace(",", ""))
 
 
 def table(figures: dict[str, Any]) -> str:
@@ -202,13 +278,29 @@ def table(figures: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def bench_root() -> Path:
-    return Path(__file__).resolve().parent.parent
-
-
 def _median(values: Any) -> float:
     return float(statistics.median(list(values)))
 
 
 def _pct(value: float) -> str:
     return f"{value * 100:+.1f}%"
+
+
+def instructions_table(figures: dict[str, Any]) -> str:
+    """The valgrind counts' Markdown table."""
+    if "configurations" not in figures:
+        return ""
+    lines = [
+        f"Overhead in instructions: the worker's instructions per task under valgrind (the "
+        f"slope between draining {figures['small']:,} and {figures['large']:,} tasks), "
+        f"{figures['rounds']} rounds, medians",
+        "",
+        "| configuration | instructions per task | against | cost |",
+        "|---|---|---|---|",
+    ]
+    for name, f in figures["configurations"].items():
+        cost = _pct(f["instruction_cost"]) if f["against"] else "—"
+        lines.append(
+            f"| {name} | {f['instructions_per_task']:,.0f} | {f['against'] or '—'} | {cost} |"
+        )
+    return "\n".join(lines)

@@ -2,7 +2,8 @@
 
 ./dev bench [--only taskgen,saq] [--quick] [--skip-install] [--workloads drain_1,memory]
 ./dev bench --only taskgen --workloads drain_1,drain_2 --taskgen-args='--metrics-port {port}'
-./dev bench --only taskgen --workloads overhead   (metrics and OpenTelemetry's cost: overhead.py)
+./dev bench --only taskgen --workloads overhead,overhead_valgrind   (metrics' and OpenTelemetry's
+    cost; overhead_valgrind counts instructions, about 10 minutes, and runs only when named)
 ./dev bench --soak SECONDS    (lost results under load and killed connections: bench/soak.py)
 """
 
@@ -39,7 +40,10 @@ WORKLOADS = [
     "sleep",
     "memory",
     "overhead",
+    "overhead_valgrind",
 ]
+#: Run only when named: slow (valgrind).
+OPT_IN = {"overhead_valgrind"}
 
 
 def main() -> None:
@@ -102,10 +106,14 @@ def main() -> None:
     print(table)
     print()
     print(report.footnotes(sizes))
-    cost = overhead.table(results.get("taskgen", {}).get("overhead", {}))
-    if cost:
-        print()
-        print(cost)
+    taskgen = results.get("taskgen", {})
+    for cost in (
+        overhead.table(taskgen.get("overhead", {})),
+        overhead.instructions_table(taskgen.get("overhead_valgrind", {})),
+    ):
+        if cost:
+            print()
+            print(cost)
     print()
     print(", ".join(f"{k}: {v}" for k, v in described.items()) + f"; {stamp:%Y-%m-%d %H:%M} UTC")
     _say(f"results: {path.relative_to(RESULTS.parent.parent)}; logs: {logs.name}/")
@@ -148,8 +156,11 @@ def _parse() -> argparse.Namespace:
     parser.add_argument(
         "--workloads",
         type=_names(WORKLOADS, "workload"),
-        default=WORKLOADS,
-        help="comma-separated workloads (default: all): " + ",".join(WORKLOADS),
+        default=[w for w in WORKLOADS if w not in OPT_IN],
+        help="comma-separated workloads (default: all but "
+        + ",".join(sorted(OPT_IN))
+        + "): "
+        + ",".join(WORKLOADS),
     )
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument(

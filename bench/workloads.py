@@ -37,6 +37,7 @@ class Sizes:
     memory_ttl: int = 5
     #: Rounds of the overhead workload (each drains ``tasks`` once per configuration).
     overhead_rounds: int = 7
+    overhead_valgrind_rounds: int = 2
 
 
 FULL = Sizes()
@@ -48,6 +49,7 @@ QUICK = Sizes(
     memory_tasks=5_000,
     memory_ttl=3,
     overhead_rounds=2,
+    overhead_valgrind_rounds=1,
 )
 
 
@@ -148,6 +150,12 @@ class Bench:
         from bench import overhead
 
         return overhead.measure(self, lib, self.sizes.overhead_rounds)
+
+    def overhead_valgrind(self, lib: Library) -> dict[str, Any]:
+        """The same configurations' instructions per task, counted by valgrind (overhead.py)."""
+        from bench import overhead
+
+        return overhead.instructions(self, lib, self.sizes.overhead_valgrind_rounds)
 
     # -- the steps they share ----------------------------------------------------------------
 
