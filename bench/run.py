@@ -2,9 +2,10 @@
 
 ./dev bench [--only taskgen,saq] [--quick] [--skip-install] [--workloads drain_1,memory]
 ./dev bench --only taskgen --workloads drain_1,drain_2 --taskgen-args='--metrics-port {port}'
-./dev bench --only taskgen --workloads overhead,overhead_valgrind   (metrics' and OpenTelemetry's
-    cost; overhead_valgrind counts instructions, about 10 minutes, and runs only when named)
 ./dev bench --soak SECONDS    (lost results under load and killed connections: bench/soak.py)
+
+./dev bench --only taskgen --workloads overhead,overhead_valgrind   (what metrics and
+    OpenTelemetry cost: bench/overhead.py; overhead_valgrind runs only when named)
 """
 
 from __future__ import annotations
