@@ -44,7 +44,7 @@ from taskgen.runtime.progress import ProgressSink
 from taskgen.runtime.recycling import Recycler
 from taskgen.runtime.slots import Slots
 from taskgen.runtime.stopping import stop_tasks
-from taskgen.runtime.tally import BATCH, Tally
+from taskgen.runtime.tally import tally_for
 from taskgen.runtime.wire import (
     ENVELOPE,
     NONE_VALUE,
@@ -107,11 +107,8 @@ class Executor:
         self.every_run = bool(self.every_runners)
         #: Deliveries not yet ended, per queue and entry id: their leases are renewed.
         self.inflight: dict[QueueKeys, dict[bytes, Delivery]] = {}
-        talliers = [
-            o for o in self.observers if o not in self.every_runners and overrides(o, "tallied")
-        ]
         #: Where plain successes are counted, in batches, for observers that want totals.
-        self.tally = Tally(talliers, self.inflight) if talliers else None
+        self.tally = tally_for(self.observers, self.every_runners, self.inflight)
         self.idle = asyncio.Event()
         self.idle.set()
         self._aborts: dict[str, float] = {}
@@ -297,7 +294,7 @@ class Executor:
         if reason == SHUTDOWN:
             # Not ended: the entry stays pending and is handed back by the shutdown.
             if self.tally is not None:
-                self.tally.interrupt(binding, delivery)
+                self.tally.interrupt(self.bindings, delivery)
             self._forget(delivery)
         elif reason == ABORT:
             self._end(
@@ -401,8 +398,8 @@ class Executor:
         """Stop holding an entry that cannot even be dead-lettered: its lease runs out, and
         ``max_deliveries`` ends it after a few more workers have tried."""
         log.error("task entry %s abandoned to its lease: %r", _name(delivery), exc)
-        if self.tally is not None and delivery.started_at and delivery.envelope is not None:
-            self.tally.interrupt(self.bindings.get(delivery.envelope.task), delivery)
+        if self.tally is not None:
+            self.tally.interrupt(self.bindings, delivery)
         self._forget(delivery)
 
     def _end(
@@ -434,19 +431,8 @@ class Executor:
         self._record(delivery, done_record(delivery, binding, value))
         if self.every_run:
             notify_ended(self.every_runners, delivery.observed(), DONE_ENDING)
-        tally = self.tally
-        if tally is not None:
-            # Inlined, as every success pays for it: the duration joins its task's batch.
-            try:
-                batch = tally.batches[binding]
-            except KeyError:
-                batch = tally.batch(binding, delivery.keys)
-            if batch.keys is not delivery.keys:
-                batch = tally.batch(binding, delivery.keys)
-            durations = batch.durations
-            durations.append(perf_counter() - delivery.began)
-            if len(durations) >= BATCH:
-                tally.hand_over(binding)
+        if self.tally is not None:
+            self.tally.done(binding, delivery)
 
     def _record(self, delivery: Delivery, record: bytes) -> None:
         self.completer.add(delivery.keys, record)

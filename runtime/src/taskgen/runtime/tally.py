@@ -12,17 +12,18 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from time import perf_counter
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from taskgen.runtime.observe import TaskObserver, complain
+from taskgen.runtime.observe import TaskObserver, complain, overrides
 
 if TYPE_CHECKING:
     from taskgen.runtime.binding import Binding
     from taskgen.runtime.delivery import Delivery
     from taskgen.runtime.keys import QueueKeys
 
-__all__ = ["BATCH", "SETTLE_TIMEOUT", "Census", "Tallied", "Tally"]
+__all__ = ["BATCH", "SETTLE_TIMEOUT", "Census", "Tallied", "Tally", "tally_for"]
 
 #: Durations a batch holds before it is handed over: bounds the memory of an unread tally.
 BATCH = 256
@@ -60,6 +61,17 @@ class Census:
     def __init__(self, running: Groups) -> None:
         #: Runs whose handler was called and that have not ended, by (task, queue).
         self.running = running
+
+
+def tally_for(
+    observers: Sequence[TaskObserver],
+    every_run: Sequence[TaskObserver],
+    inflight: dict[QueueKeys, dict[bytes, Delivery]],
+) -> Tally | None:
+    """The tally of an executor whose ``observers`` include some that want totals (they are
+    not told of ``every_run`` and take batches), else None."""
+    talliers = [o for o in observers if o not in every_run and overrides(o, "tallied")]
+    return Tally(talliers, inflight) if talliers else None
 
 
 class Tally:
@@ -103,9 +115,26 @@ class Tally:
         if batch is not None:
             self._give(batch)
 
-    def interrupt(self, binding: Binding[Any, Any] | None, delivery: Delivery) -> None:
-        """Count a started run that ends without an ending (shutdown, abandoned)."""
-        if binding is not None:
+    def done(self, binding: Binding[Any, Any], delivery: Delivery) -> None:
+        """Count a plain success: its duration joins its task's batch (every success pays
+        this, so it looks up one key, and compares its queue by identity)."""
+        keys = delivery.keys
+        try:
+            batch = self.batches[binding]
+        except KeyError:
+            batch = self.batch(binding, keys)
+        if batch.keys is not keys:
+            batch = self.batch(binding, keys)
+        durations = batch.durations
+        durations.append(perf_counter() - delivery.began)
+        if len(durations) >= BATCH:
+            self.hand_over(binding)
+
+    def interrupt(self, bindings: Mapping[str, Binding[Any, Any]], delivery: Delivery) -> None:
+        """Count a run that started and ends without an ending (shutdown, abandoned)."""
+        envelope = delivery.envelope
+        binding = bindings.get(envelope.task) if envelope is not None else None
+        if binding is not None and delivery.started_at:
             self.batch(binding, delivery.keys).interrupted += 1
 
     def close(self) -> None:
