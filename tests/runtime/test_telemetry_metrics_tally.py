@@ -9,15 +9,21 @@ import logging
 import math
 import threading
 import time
+from collections import Counter
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from taskgen.runtime import Binding, Call, Client, Context, Worker
+from taskgen.runtime import Binding, Call, Client, Context, TaskDef, Worker
+from taskgen.runtime.delivery import Delivery
+from taskgen.runtime.keys import QueueKeys
 from taskgen.runtime.metrics import DURATION_BUCKETS, Durations, Snapshot, WorkerMetrics
-from taskgen.runtime.tally import BATCH
+from taskgen.runtime.observe import TaskObserver
+from taskgen.runtime.tally import BATCH, Tallied, tally_for
+from taskgen.runtime.wire import Envelope
 from tests.tasks_fixture import ADD, SLEEP, AddArgs, SleepArgs, bind_add, running_worker
 
 # -- folding a batch of durations ------------------------------------------------------------
@@ -200,3 +206,65 @@ def test_a_scrape_does_not_wait_for_an_event_loop_stuck_in_a_handler(redis_url: 
         release.set()
         serving.join(30)
     assert counts(metrics.snapshot(), "math.sleep")["succeeded"] == 1
+
+
+# -- the tally alone: any mix of tasks, queues, interruptions and scrapes ------------------------
+
+
+class Totals(TaskObserver):
+    """Adds up every batch it is handed."""
+
+    def __init__(self) -> None:
+        self.successes: Counter[tuple[str, str]] = Counter()
+        self.interrupted: Counter[tuple[str, str]] = Counter()
+
+    def every_run(self) -> bool:
+        return False
+
+    def tallied(self, batch: Tallied) -> None:
+        assert all(seconds >= 0 for seconds in batch.durations)
+        self.successes[(batch.task, batch.queue)] += len(batch.durations)
+        self.interrupted[(batch.task, batch.queue)] += batch.interrupted
+
+
+STEP = st.tuples(st.integers(0, 2), st.integers(0, 2), st.sampled_from(["done", "stop", "scrape"]))
+
+
+@given(st.lists(STEP, max_size=3 * BATCH))
+def test_the_tally_hands_every_success_over_once_whatever_the_tasks_and_queues(
+    steps: list[tuple[int, int, str]],
+) -> None:
+    """A task may run on several queues (a worker serving an old queue after a contract moved
+    it): each (task, queue) is counted apart, and nothing is lost or counted twice."""
+
+    async def nothing(ctx: Context) -> None: ...
+
+    tasks = [
+        TaskDef[AddArgs, None](
+            name=f"t.{i}", queue="q0", fingerprint="f", args=AddArgs, result=None
+        )
+        for i in range(3)
+    ]
+    bindings = {t.name: Binding(t, nothing, lambda ctx, a, _: nothing(ctx)) for t in tasks}
+    queues = [QueueKeys(f"q{i}") for i in range(3)]
+    totals = Totals()
+    tally = tally_for([totals], [], {})
+    assert tally is not None
+    expected: Counter[tuple[str, str]] = Counter()
+    stopped: Counter[tuple[str, str]] = Counter()
+    for task, queue, step in steps:
+        name = tasks[task].name
+        delivery = Delivery(queues[queue], 0, b"1-0", b"id", b"", 0)
+        delivery.envelope = Envelope("id", name, "f", msgspec.Raw(b"\x90"), 0)
+        delivery.started_at, delivery.began = 1, time.perf_counter()
+        if step == "done":
+            tally.done(bindings[name], delivery)
+            expected[(name, queues[queue].queue)] += 1
+        elif step == "stop":
+            tally.interrupt(bindings, delivery)
+            stopped[(name, queues[queue].queue)] += 1
+        else:
+            tally.settle(lambda census: census)
+    tally.close()
+    assert +totals.successes == +expected
+    assert +totals.interrupted == +stopped
