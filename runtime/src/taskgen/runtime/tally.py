@@ -1,10 +1,11 @@
 """Plain successes counted by the executor itself, in batches, for observers that want totals
 (metrics) rather than a ``Run`` per task.
 
-A success then costs its observers one clock read and a list append: no ``Run``, no call. The
-durations are handed over a batch at a time (``Tallied``), when a batch is full and whenever an
-observer settles the tally (``Tally.settle``, e.g. on a scrape), which it does in the worker's
-event loop, between two task steps, so what it reads there is one consistent moment.
+A success then costs its observers one call of ``Tally.done`` (a clock read, a key lookup and a
+list append): no ``Run``, no observer call. The durations are handed over a batch at a time
+(``Tallied``), when a batch is full and whenever an observer settles the tally
+(``Tally.settle``, e.g. on a scrape), which it does in the worker's event loop, between two
+task steps, so what it reads there is one consistent moment.
 """
 
 from __future__ import annotations
@@ -83,8 +84,8 @@ class Tally:
         inflight: dict[QueueKeys, dict[bytes, Delivery]],
     ) -> None:
         self.observers = tuple(observers)
-        #: The batch being filled of each task, for the queue it ran on last (the executor
-        #: adds to it inline); one key lookup, as a task nearly always runs on one queue.
+        #: The batch being filled of each task, for the queue it ran on last: one key lookup
+        #: per success, as a task nearly always runs on one queue.
         self.batches: dict[Binding[Any, Any], Tallied] = {}
         #: The batches of a task on its other queues.
         self._elsewhere: dict[tuple[Binding[Any, Any], QueueKeys], Tallied] = {}
