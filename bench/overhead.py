@@ -59,6 +59,10 @@ STALL_SECONDS = 60.0
 
 ROOT = Path(__file__).resolve().parent.parent
 
+#: Seconds between the probe's flushes under valgrind: few enough that their instructions,
+#: which depend on the wall-clock time a drain takes, do not blur the per-task count.
+PROBE_FLUSH_EVERY = 1.0
+
 
 @dataclass(frozen=True)
 class Drained:
@@ -233,9 +237,8 @@ def _instructions(bench: Bench, lib: Library, name: str, n: int, valgrind: str) 
     report = bench.logs / f"valgrind-{name.replace(' ', '-')}-{n}.log"
     counting = [valgrind, "--tool=cachegrind", "--cache-sim=no"]
     counting += ["--cachegrind-out-file=/dev/null", f"--log-file={report}"]
-    worker = procs.start(
-        [*counting, *argv], env=bench._vars(None), cwd=ROOT, log=bench._worker_log(lib)
-    )
+    variables = {**bench._vars(None), "BENCH_PROBE_FLUSH_EVERY": str(PROBE_FLUSH_EVERY)}
+    worker = procs.start([*counting, *argv], env=variables, cwd=ROOT, log=bench._worker_log(lib))
     try:
         _meter(bench, worker, n, time.time(), stall=600.0)
     finally:
