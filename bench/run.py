@@ -4,6 +4,9 @@
 ./dev bench --only taskgen --workloads drain_1,drain_2 --taskgen-args='--metrics-port {port}'
 ./dev bench --only taskgen --workloads enqueue_published,drain_1 --signing
 ./dev bench --soak SECONDS    (lost results under load and killed connections: bench/soak.py)
+
+./dev bench --only taskgen --workloads overhead,overhead_valgrind   (what metrics and
+    OpenTelemetry cost: bench/overhead.py; overhead_valgrind runs only when named)
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ if __package__ in (None, ""):
     # Run as a script (``python bench/run.py``): make ``bench`` and ``tests`` importable.
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import envs, procs, report, server
+from bench import envs, overhead, procs, report, server
 from bench.libraries import BY_NAME, LIBRARIES, Library
 from bench.procs import BenchError
 from bench.workloads import FULL, QUICK, Bench
@@ -40,7 +43,11 @@ WORKLOADS = [
     "roundtrip",
     "sleep",
     "memory",
+    "overhead",
+    "overhead_valgrind",
 ]
+#: Run only when named: slow (valgrind).
+OPT_IN = {"overhead_valgrind"}
 
 
 def main() -> None:
@@ -106,6 +113,14 @@ def main() -> None:
     print(table)
     print()
     print(report.footnotes(sizes))
+    taskgen = results.get("taskgen", {})
+    for cost in (
+        overhead.table(taskgen.get("overhead", {})),
+        overhead.instructions_table(taskgen.get("overhead_valgrind", {})),
+    ):
+        if cost:
+            print()
+            print(cost)
     print()
     print(", ".join(f"{k}: {v}" for k, v in described.items()) + f"; {stamp:%Y-%m-%d %H:%M} UTC")
     _say(f"results: {path.relative_to(RESULTS.parent.parent)}; logs: {logs.name}/")
@@ -128,6 +143,8 @@ def _measure(bench: Bench, workload: str, lib: Library) -> dict[str, Any]:
 
 
 def _short(value: Any) -> Any:
+    if isinstance(value, dict):
+        return "{...}"  # in the JSON and the tables
     return round(value, 4) if isinstance(value, float) else value
 
 
@@ -146,8 +163,11 @@ def _parse() -> argparse.Namespace:
     parser.add_argument(
         "--workloads",
         type=_names(WORKLOADS, "workload"),
-        default=WORKLOADS,
-        help="comma-separated workloads (default: all): " + ",".join(WORKLOADS),
+        default=[w for w in WORKLOADS if w not in OPT_IN],
+        help="comma-separated workloads (default: all but "
+        + ",".join(sorted(OPT_IN))
+        + "): "
+        + ",".join(WORKLOADS),
     )
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument(

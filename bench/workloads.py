@@ -35,6 +35,9 @@ class Sizes:
     sleep_seconds: float = 0.05
     memory_tasks: int = 100_000
     memory_ttl: int = 5
+    #: Rounds of the overhead workload (each drains ``tasks`` once per configuration).
+    overhead_rounds: int = 7
+    overhead_valgrind_rounds: int = 2
 
 
 FULL = Sizes()
@@ -45,6 +48,8 @@ QUICK = Sizes(
     sleeps=320,
     memory_tasks=5_000,
     memory_ttl=3,
+    overhead_rounds=2,
+    overhead_valgrind_rounds=1,
 )
 
 
@@ -139,6 +144,18 @@ class Bench:
             "keys_expired": expired[1],
             "rss_expired": expired[2],
         }
+
+    def overhead(self, lib: Library) -> dict[str, Any]:
+        """taskgen's drain with metrics, and without OpenTelemetry, against plain (overhead.py)."""
+        from bench import overhead
+
+        return overhead.measure(self, lib, self.sizes.overhead_rounds)
+
+    def overhead_valgrind(self, lib: Library) -> dict[str, Any]:
+        """The same configurations' instructions per task, counted by valgrind (overhead.py)."""
+        from bench import overhead
+
+        return overhead.instructions(self, lib, self.sizes.overhead_valgrind_rounds)
 
     # -- the steps they share ----------------------------------------------------------------
 

@@ -181,7 +181,7 @@ def test_a_run_never_started_counts_but_has_no_duration() -> None:
     metrics = WorkerMetrics()
     run = Run("t", "id", "q", 1, 1, 0, None)
     metrics.ended(run, Ending(TaskStatus.REJECTED, ErrorInfo("E", "m"), dead=True))
-    counts = metrics.counts[("t", "q")]
-    assert (counts.started, counts.dead_lettered, counts.running) == (0, 1, 0)
+    # started, succeeded, failed, retried, dead-lettered; running
+    assert metrics.snapshot().rows == [("t", "q", (0, 0, 0, 0, 1), 0)]
     histogram = next(f for f in metrics.collect() if f.name == "taskgen_task_duration_seconds")
     assert histogram.samples == []

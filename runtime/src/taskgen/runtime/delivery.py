@@ -47,8 +47,8 @@ class Delivery:
         self.envelope: Envelope | None = None
         #: What observers know of this run (None until one needs it).
         self.run: Run | None = None
-        #: ``time.perf_counter()`` when the handler was called, if no ``run`` keeps it.
-        self.began: float | None = None
+        #: ``time.perf_counter()`` when the handler was called (kept if the worker observes).
+        self.began = 0.0
         self.runner: asyncio.Future[Any] | None = None
         self.timer: asyncio.TimerHandle | None = None
         self.cancelled: str | None = None
@@ -69,5 +69,5 @@ class Delivery:
             envelope.enqueued_at if envelope else 0,
             envelope.trace if envelope else None,
         )
-        run.started = self.began
+        run.started = self.began if self.started_at else None
         return run

@@ -10,6 +10,7 @@ import random
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from time import perf_counter
 from typing import Any
 
 import msgspec
@@ -45,6 +46,7 @@ from taskgen.runtime.signed_entries import envelope_if_any, keyless_envelope, op
 from taskgen.runtime.signing import Signing
 from taskgen.runtime.slots import Slots
 from taskgen.runtime.stopping import stop_tasks
+from taskgen.runtime.tally import tally_for
 from taskgen.runtime.wire import (
     ENVELOPE,
     NONE_VALUE,
@@ -100,12 +102,16 @@ class Executor:
         self.recycler = recycler
         #: Told about every run's start and ending (metrics, traces, logs, the heartbeat).
         self.observers = tuple(observers)
+        #: Those told of every run; the others only of runs that did not simply succeed.
+        self.every_runners = tuple(o for o in self.observers if o.every_run())
         #: Those that act on a start (the outcome log, for one, only on endings).
-        self.starters = tuple(o for o in self.observers if overrides(o, "started"))
-        #: Whether any is told of every run: if not, a task that succeeds costs them nothing.
-        self.every_run = any(o.every_run() for o in self.observers)
+        self.starters = tuple(o for o in self.every_runners if overrides(o, "started"))
+        #: Whether any is told of every run: if not, a task that succeeds makes no ``Run``.
+        self.every_run = bool(self.every_runners)
         #: Deliveries not yet ended, per queue and entry id: their leases are renewed.
         self.inflight: dict[QueueKeys, dict[bytes, Delivery]] = {}
+        #: Where plain successes are counted, in batches, for observers that want totals.
+        self.tally = tally_for(self.observers, self.every_runners, self.inflight)
         self.idle = asyncio.Event()
         self.idle.set()
         self._aborts: dict[str, float] = {}
@@ -239,11 +245,12 @@ class Executor:
         if binding.timeout is not None:
             delivery.timer = loop.call_later(binding.timeout, self._cancel, delivery, TIMEOUT)
         delivery.started_at = now_ms()
-        if delivery.run is not None:
-            # Inside the task's own context: what observers make current, the handler runs under.
-            notify_started(self.starters, delivery.run)
-        elif self.observers:
-            delivery.began = time.perf_counter()
+        if self.observers:
+            delivery.began = perf_counter()
+            if delivery.run is not None:
+                delivery.run.started = delivery.began
+                # In the task's own context: what observers make current, the handler runs under.
+                notify_started(self.starters, delivery.run)
         try:
             try:
                 if binding.resolver is None and binding.is_async:  # the common case, inlined
@@ -301,6 +308,8 @@ class Executor:
         reason = delivery.cancelled
         if reason == SHUTDOWN:
             # Not ended: the entry stays pending and is handed back by the shutdown.
+            if self.tally is not None:
+                self.tally.interrupt(self.bindings, delivery)
             self._forget(delivery)
         elif reason == ABORT:
             self._end(
@@ -403,6 +412,8 @@ class Executor:
         """Stop holding an entry that cannot even be dead-lettered: its lease runs out, and
         ``max_deliveries`` ends it after a few more workers have tried."""
         log.error("task entry %s abandoned to its lease: %r", _name(delivery), exc)
+        if self.tally is not None:
+            self.tally.interrupt(self.bindings, delivery)
         self._forget(delivery)
 
     def _end(
@@ -440,7 +451,9 @@ class Executor:
         """The common ending (see ``complete.lua``, record F)."""
         self._record(delivery, done_record(delivery, binding, value, self.signing))
         if self.every_run:
-            notify_ended(self.observers, delivery.observed(), DONE_ENDING)
+            notify_ended(self.every_runners, delivery.observed(), DONE_ENDING)
+        if self.tally is not None:
+            self.tally.done(binding, delivery)
 
     def _record(self, delivery: Delivery, record: bytes) -> None:
         self.completer.add(delivery.keys, record)
@@ -480,6 +493,8 @@ class Executor:
                 else:
                     self._forget(delivery)
         await stop_tasks(runners)  # a handler that swallows one cancellation gets another
+        if self.tally is not None:
+            self.tally.close()
         return interrupted
 
 

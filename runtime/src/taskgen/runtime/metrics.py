@@ -3,14 +3,16 @@ and each queue's depth, read from Redis when scraped.
 
 Needs the ``metrics`` extra (``prometheus-client``). ``taskgen worker --metrics-port`` serves
 them; in your own process, register ``WorkerMetrics`` (and ``QueueGauges``) and add the first
-to ``Worker(observers=[...])``. Counting costs a few integer additions per task: the numbers
-are kept in plain Python objects and turned into metric families only when scraped.
+to ``Worker(observers=[...])``. A task that succeeds costs a clock read and a list append (the
+executor's tally, see ``taskgen.runtime.tally``): its counts and durations arrive in batches,
+are kept in plain Python objects, and are turned into metric families only when scraped.
 """
 
 from __future__ import annotations
 
 import asyncio
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from time import perf_counter
 
@@ -26,6 +28,7 @@ from prometheus_client.registry import Collector
 from taskgen.runtime.connection import redis_from_url
 from taskgen.runtime.keys import DEFAULT_PREFIX
 from taskgen.runtime.observe import Ending, Run, TaskObserver
+from taskgen.runtime.tally import SETTLE_TIMEOUT, Tallied, Tally
 from taskgen.runtime.wire import TaskStatus
 
 #: Upper bounds of the duration histogram's buckets, in seconds.
@@ -34,7 +37,7 @@ DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
 DONE = TaskStatus.DONE
 FAILURES = {TaskStatus.FAILED, TaskStatus.TIMED_OUT}
 
-#: Counter name (after ``taskgen_tasks_``), its help, and the ``TaskCounts`` slot it reads.
+#: Counter name (after ``taskgen_tasks_``) and its help, in the order of ``Row``'s numbers.
 COUNTERS = (
     ("started", "Task runs started (the handler was called)."),
     ("succeeded", "Task runs that returned a value."),
@@ -43,58 +46,111 @@ COUNTERS = (
     ("dead_lettered", "Tasks moved to the dead-letter stream (failed for good, or rejected)."),
 )
 
+#: One task on one queue, read at one moment: task, queue, its ``COUNTERS``, its running runs.
+Row = tuple[str, str, tuple[int, ...], int]
+
 
 class Durations:
     """A histogram of one task's run durations: a count per bucket, their sum."""
 
-    __slots__ = ("buckets", "sum")
+    __slots__ = ("bounds", "buckets", "sum")
 
-    def __init__(self, bounds: Sequence[float]) -> None:
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
         self.buckets = [0] * (len(bounds) + 1)
         self.sum = 0.0
+
+    def add(self, seconds: float) -> None:
+        """Count one duration in the first bucket whose upper bound holds it ("le")."""
+        self.buckets[bisect_left(self.bounds, seconds)] += 1
+        self.sum += seconds
+
+    def add_many(self, durations: list[float]) -> None:
+        """Count a batch: one addition when it fits one bucket (the usual case), else a
+        bisection per bound into the sorted batch rather than one per duration."""
+        bounds, buckets = self.bounds, self.buckets
+        total = sum(durations)
+        self.sum += total
+        # Durations are never negative: if their sum fits the first bucket, each one does.
+        last = 0 if total <= bounds[0] else bisect_left(bounds, max(durations))
+        if last == 0 or last == bisect_left(bounds, min(durations)):
+            buckets[last] += len(durations)
+            return
+        ordered = sorted(durations)
+        below = 0
+        for i, bound in enumerate(bounds):
+            upto = bisect_right(ordered, bound, below)
+            buckets[i] += upto - below
+            below = upto
+        buckets[-1] += len(ordered) - below
 
 
 class TaskCounts:
     """The counts of one task on one queue, and its task's duration histogram."""
 
-    __slots__ = (
-        "dead_lettered",
-        "durations",
-        "failed",
-        "retried",
-        "running",
-        "started",
-        "succeeded",
-    )
+    __slots__ = ("dead_lettered", "durations", "failed", "finished", "retried", "succeeded")
 
     def __init__(self, durations: Durations) -> None:
-        self.started = self.succeeded = self.failed = self.retried = 0
-        self.dead_lettered = self.running = 0
+        self.succeeded = self.failed = self.retried = self.dead_lettered = 0
+        #: Runs that started and are over (ended, or interrupted by a shutdown): with the
+        #: runs in progress, the runs started.
+        self.finished = 0
         self.durations = durations
 
 
+class Snapshot:
+    """Every number of a ``WorkerMetrics`` at one moment, for a scrape."""
+
+    __slots__ = ("histograms", "rows", "takeovers")
+
+    def __init__(
+        self,
+        rows: list[Row],
+        histograms: list[tuple[str, list[int], float]],
+        takeovers: list[tuple[str, int]],
+    ) -> None:
+        self.rows = rows
+        self.histograms = histograms
+        self.takeovers = takeovers
+
+
 class WorkerMetrics(TaskObserver, Collector):
-    """A worker observer that is also a Prometheus collector of what it observed."""
+    """A worker observer that is also a Prometheus collector of what it observed.
+
+    Plain successes reach it in batches from the executor's tally (no ``Run`` per task); the
+    runs started are those over plus those in progress, counted when scraped. A scrape reads
+    everything in the worker's event loop (``Tally.settle``), so its numbers agree."""
 
     def __init__(self, buckets: Sequence[float] = DURATION_BUCKETS) -> None:
-        self.bounds = tuple(sorted(buckets))
+        self.bounds = tuple(sorted(float(b) for b in buckets))
         self.counts: dict[tuple[str, str], TaskCounts] = {}
         self.durations: dict[str, Durations] = {}
         self.takeovers: dict[str, int] = {}
+        #: The tallies of the executors it observes (one per ``Worker.run``).
+        self.tallies: list[Tally] = []
 
     # -- observing (in the worker's event loop) --------------------------------------------
 
-    # Inlined lookups and no helper calls on the common path: this runs twice per task.
+    def every_run(self) -> bool:
+        """Plain successes come counted, in batches (``tallied``)."""
+        return False
 
-    def started(self, run: Run) -> None:
-        """Count the start; the run is running until it ends."""
-        counts = self.counts.get((run.task, run.queue)) or self._add(run)
-        counts.started += 1
-        counts.running += 1
+    def counting(self, tally: Tally) -> None:
+        """Read this executor's tally from now on (the closed ones handed everything over)."""
+        self.tallies = [*(t for t in self.tallies if not t.closed), tally]
+
+    def tallied(self, batch: Tallied) -> None:
+        """Count a batch of plain successes and their durations."""
+        counts = self._counts(batch.task, batch.queue)
+        durations = batch.durations
+        if durations:
+            counts.succeeded += len(durations)
+            counts.durations.add_many(durations)
+        counts.finished += len(durations) + batch.interrupted
 
     def ended(self, run: Run, ending: Ending) -> None:
         """Count how the run ended, and its duration if it ran."""
-        counts = self.counts.get((run.task, run.queue)) or self._add(run)
+        counts = self._counts(run.task, run.queue)
         status = ending.status
         if status is DONE:
             counts.succeeded += 1
@@ -106,22 +162,17 @@ class WorkerMetrics(TaskObserver, Collector):
             counts.dead_lettered += 1
         started = run.started
         if started is not None:
-            counts.running -= 1
-            seconds = perf_counter() - started
-            durations = counts.durations
-            # The first bucket whose upper bound holds it (Prometheus buckets are "le").
-            durations.buckets[bisect_left(self.bounds, seconds)] += 1
-            durations.sum += seconds
+            counts.finished += 1
+            counts.durations.add(perf_counter() - started)
 
     def took(self, task: str, seconds: float) -> None:
         """Add one run's duration to its task's histogram."""
-        durations = self._durations(task)
-        durations.buckets[bisect_left(self.bounds, seconds)] += 1
-        durations.sum += seconds
+        self._durations(task).add(seconds)
 
-    def _add(self, run: Run) -> TaskCounts:
-        counts = TaskCounts(self._durations(run.task))
-        self.counts[(run.task, run.queue)] = counts
+    def _counts(self, task: str, queue: str) -> TaskCounts:
+        counts = self.counts.get((task, queue))
+        if counts is None:
+            counts = self.counts[(task, queue)] = TaskCounts(self._durations(task))
         return counts
 
     def _durations(self, task: str) -> Durations:
@@ -136,36 +187,58 @@ class WorkerMetrics(TaskObserver, Collector):
 
     # -- scraping (in the HTTP server's thread) --------------------------------------------
 
+    def snapshot(self, timeout: float = SETTLE_TIMEOUT) -> Snapshot:
+        """Every number now: read in the observed worker's event loop while it serves (one
+        stuck for ``timeout`` seconds in a blocking handler is read as it is)."""
+        live = [t for t in self.tallies if not t.closed]
+        running: Counter[tuple[str, str]] = Counter()
+        for tally in live[:-1]:  # more than one worker at once: each settled in turn
+            running.update(tally.settle(lambda census: census.running, timeout))
+        if not live:
+            return self._read(running)
+        return live[-1].settle(
+            lambda census: self._read(running + Counter(census.running)), timeout
+        )
+
+    def _read(self, running: Counter[tuple[str, str]]) -> Snapshot:
+        rows: list[Row] = []
+        for (task, queue), c in list(self.counts.items()):  # a copy: keys may be added
+            now = running.pop((task, queue), 0)
+            numbers = (c.finished + now, c.succeeded, c.failed, c.retried, c.dead_lettered)
+            rows.append((task, queue, numbers, now))
+        rows.extend((task, queue, (now, 0, 0, 0, 0), now) for (task, queue), now in running.items())
+        histograms = [(task, list(d.buckets), d.sum) for task, d in list(self.durations.items())]
+        return Snapshot(rows, histograms, list(self.takeovers.items()))
+
     def collect(self) -> Iterable[Metric]:
-        """The metric families, from a snapshot of the counts."""
-        counts = list(self.counts.items())  # a copy: the event loop may add keys meanwhile
-        for name, doc in COUNTERS:
+        """The metric families, from a snapshot."""
+        snapshot = self.snapshot()
+        for column, (name, doc) in enumerate(COUNTERS):
             family = CounterMetricFamily(f"taskgen_tasks_{name}", doc, labels=["task", "queue"])
-            for (task, queue), numbers in counts:
-                family.add_metric([task, queue], getattr(numbers, name))
+            for task, queue, numbers, _ in snapshot.rows:
+                family.add_metric([task, queue], numbers[column])
             yield family
         running = GaugeMetricFamily(
             "taskgen_tasks_running", "Task runs in progress.", labels=["task", "queue"]
         )
-        for (task, queue), numbers in counts:
-            running.add_metric([task, queue], numbers.running)
+        for task, queue, _, now in snapshot.rows:
+            running.add_metric([task, queue], now)
         yield running
         histogram = HistogramMetricFamily(
             "taskgen_task_duration_seconds",
             "How long task runs took, from the handler's call to its ending.",
             labels=["task"],
         )
-        for task, durations in list(self.durations.items()):
-            buckets = list(durations.buckets)
+        for task, buckets, total in snapshot.histograms:
             if any(buckets):  # a task none of whose runs started (all rejected) has none
-                histogram.add_metric([task], _cumulative(self.bounds, buckets), durations.sum)
+                histogram.add_metric([task], _cumulative(self.bounds, buckets), total)
         yield histogram
         takeovers = CounterMetricFamily(
             "taskgen_lease_takeovers",
             "Entries this worker took over after their worker's lease ran out.",
             labels=["queue"],
         )
-        for queue, count in list(self.takeovers.items()):
+        for queue, count in snapshot.takeovers:
             takeovers.add_metric([queue], count)
         yield takeovers
 

@@ -3,15 +3,22 @@
 An observer sees a task start inside the task's own asyncio context, so what it sets there
 (e.g. a tracing span made current) is what the handler runs under, and sees it end once its
 ending is recorded. A worker with no observers pays one falsy check per task.
+
+Observers that want totals rather than each run (metrics) say ``every_run() -> False`` and
+override ``tallied``: the executor then counts plain successes itself, in batches (``tally``),
+and makes no ``Run`` for them.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from taskgen.runtime.wire import ErrorInfo, TaskStatus
+
+if TYPE_CHECKING:
+    from taskgen.runtime.tally import Tallied, Tally
 
 __all__ = ["Ending", "Run", "TaskObserver"]
 
@@ -93,8 +100,9 @@ class TaskObserver:
     def every_run(self) -> bool:
         """Whether it is told of every start and every plain success (asked once, at start).
 
-        False: only of runs that did not simply succeed, each with a ``Run`` made at its end.
-        A worker whose observers all say False makes no ``Run`` for a task that succeeds."""
+        False: only of runs that did not simply succeed, each with a ``Run`` made at its end
+        (and, if it overrides ``tallied``, of the plain successes in batches). A worker whose
+        observers all say False makes no ``Run`` for a task that succeeds."""
         return True
 
     def started(self, run: Run) -> None:
@@ -106,6 +114,14 @@ class TaskObserver:
     def reclaimed(self, queue: str, count: int) -> None:
         """This worker took over ``count`` entries whose lease had run out."""
 
+    def counting(self, tally: Tally) -> None:
+        """An executor starts counting plain successes for it (if ``every_run()`` is False
+        and it overrides ``tallied``); ``tally.settle`` hands over what it has counted."""
+
+    def tallied(self, batch: Tallied) -> None:
+        """Plain successes of one task on one queue (and runs a shutdown interrupted), a batch
+        at a time, in the worker's event loop."""
+
 
 def overrides(observer: TaskObserver, event: str) -> bool:
     """Whether the observer does something on ``event`` (the base class does nothing)."""
@@ -114,12 +130,11 @@ def overrides(observer: TaskObserver, event: str) -> bool:
 
 def notify_started(observers: Sequence[TaskObserver], run: Run) -> None:
     """Tell every observer a run starts; an observer's error never reaches the task."""
-    run.started = time.perf_counter()
     for observer in observers:
         try:
             observer.started(run)
         except Exception:
-            _complain(observer, "started")
+            complain(observer, "started")
 
 
 def notify_ended(observers: Sequence[TaskObserver], run: Run, ending: Ending) -> None:
@@ -128,7 +143,7 @@ def notify_ended(observers: Sequence[TaskObserver], run: Run, ending: Ending) ->
         try:
             observer.ended(run, ending)
         except Exception:
-            _complain(observer, "ended")
+            complain(observer, "ended")
 
 
 def notify_reclaimed(observers: Sequence[TaskObserver], queue: str, count: int) -> None:
@@ -137,10 +152,11 @@ def notify_reclaimed(observers: Sequence[TaskObserver], queue: str, count: int) 
         try:
             observer.reclaimed(queue, count)
         except Exception:
-            _complain(observer, "reclaimed")
+            complain(observer, "reclaimed")
 
 
-def _complain(observer: TaskObserver, event: str) -> None:
+def complain(observer: TaskObserver, event: str) -> None:
+    """Log an observer's failure; the task and the worker go on."""
     import logging
 
     logging.getLogger("taskgen.worker").exception(
