@@ -16,6 +16,7 @@ from taskgen_codegen.generate.files import OutputFile
 from taskgen_codegen.generate.formatting import format_python
 from taskgen_codegen.generate.scaffold import handler_paths, worker_files
 from taskgen_codegen.generate.writer import Report, apply, write_file
+from taskgen_codegen.typescript.package import typescript_files
 
 
 def build(config: BuildConfig, *, check: bool = False) -> Report:
@@ -45,7 +46,8 @@ def render_files(
 ) -> list[OutputFile]:
     """Every file of the build, in memory; ``lineages`` from the lock, by wire name."""
     files = [*client_files(model, config, lineages or {}), *worker_files(model, config)]
-    return format_python(files, first_party=[config.worker_package])
+    python = format_python(files, first_party=[config.worker_package])
+    return [*python, *typescript_files(model, config)]
 
 
 def orphaned_handlers(model: ContractModel, config: BuildConfig) -> list[Path]:

@@ -27,6 +27,12 @@ class BuildConfig(
     client_class: str | None = None
     client_version: str = "0.1.0"
     worker_out: str | None = "worker"
+    #: The generated TypeScript client (an npm package); none unless set.
+    ts_out: str | None = None
+    #: The npm package's name (default: the client package's, with ``-`` for ``_``).
+    ts_package: str | None = None
+    #: Where ``taskgen schema`` writes the JSON Schemas and the AsyncAPI document.
+    schema_out: str = "schema"
     #: The lock file; by default ``taskgen.lock`` inside the contracts folder, so it travels
     #: with the contracts to every repository that shares them.
     lock: str | None = None
