@@ -8,6 +8,7 @@ left-out field exactly as the Python client does.
 from __future__ import annotations
 
 import dataclasses
+import typing
 from typing import Any
 
 import msgspec
@@ -31,6 +32,7 @@ from taskgen_codegen.contract.model import (
     Union,
 )
 from taskgen_codegen.schema.live import LiveTask, default_bytes
+from taskgen_codegen.typescript.regex import js_pattern
 
 Json = dict[str, Any]
 
@@ -77,6 +79,8 @@ def type_ref(expr: TypeExpr) -> Json:
     meta = {n: getattr(expr.meta, n) for n in _CHECKED if getattr(expr.meta, n) is not None}
     if not meta:
         return type_ref(expr.inner)
+    if "pattern" in meta:
+        meta["js_pattern"] = js_pattern(meta["pattern"])
     return {"k": "meta", "of": type_ref(expr.inner), "meta": meta}
 
 
@@ -103,7 +107,40 @@ def definition(d: Definition, cls: Any) -> Json:
     record = _record(d.fields, _struct_defaults(cls), d.array_like, d.omit_defaults)
     if d.tag is not None:
         record.update(tag=d.tag, tagField=d.tag_field)
+    if d.omit_defaults:
+        for field in record["fields"]:
+            if "default" in field:
+                field.update(_omission(cls, field["name"]))
     return record
+
+
+def _omission(cls: Any, name: str) -> Json:
+    """When msgspec leaves an ``omit_defaults`` field out, asked of msgspec itself.
+
+    msgspec compares with the default by identity (an empty collection for a collection
+    factory), so the answer depends on the default, not only on its value: a field left out is
+    omitted unless its factory makes a new object (a Struct, say); a given value equal to the
+    default is omitted only where decoding yields the very default object (None, a bool, an
+    Enum member, a small int, an empty str or tuple, an empty collection). One-field probe
+    Structs with the same annotation and default answer both questions.
+    """
+    info = next(f for f in msgspec.structs.fields(cls) if f.name == name)
+    hint = typing.get_type_hints(cls, include_extras=True)[name]
+    if info.default_factory is not msgspec.NODEFAULT:
+        default: Any = msgspec.field(default_factory=info.default_factory)
+    else:
+        default = info.default
+    probe = msgspec.defstruct("Probe", [(name, hint, default)], omit_defaults=True)
+    empty = msgspec.msgpack.encode({})
+    encoded = msgspec.msgpack.encode(probe())
+    fields = msgspec.msgpack.decode(encoded)
+    again = msgspec.msgpack.decode(
+        msgspec.msgpack.encode(fields.get(name, getattr(probe(), name))), type=hint
+    )
+    return {
+        "omitAbsent": encoded == empty,
+        "omitEqual": msgspec.msgpack.encode(probe(**{name: again})) == empty,
+    }
 
 
 def _record(fields: tuple[Field, ...], found: dict[str, Any], array_like: bool, omit: bool) -> Json:

@@ -11,7 +11,12 @@ export class ShapeError extends Error {}
 
 /** Turns decoded msgpack into the typed value of a type. */
 export class Decoder {
-  constructor(private readonly definitions: Definitions) {}
+  /** ``fillDefaults``: give a field the sender left out its default (as Python does), or leave
+   * it out (to send the value on unchanged: msgspec's omit_defaults tells the two apart). */
+  constructor(
+    private readonly definitions: Definitions,
+    private readonly fillDefaults = true,
+  ) {}
 
   /** The value msgpack bytes hold, as type ``t``. */
   decode(data: Uint8Array, t: TypeRef): unknown {
@@ -106,6 +111,7 @@ export class Decoder {
         } else {
           const map = this.entries(node, path);
           for (const f of d.fields) {
+            if (!f.init) continue; // not part of the TypeScript type: always its default
             const value = this.field(map.get(f.wire), f, `${path}.${f.wire}`);
             if (value !== undefined) out[f.name] = value;
           }
@@ -117,7 +123,7 @@ export class Decoder {
 
   private field(node: Node | undefined, f: Field, path: string): unknown {
     if (node !== undefined) return this.value(node, f.type, path);
-    if (f.default !== undefined) return this.decode(fromHex(f.default), f.type);
+    if (f.default !== undefined && this.fillDefaults) return this.decode(fromHex(f.default), f.type);
     return undefined;
   }
 

@@ -226,15 +226,14 @@ export class Encoder {
       count++;
     }
     for (const f of d.fields) {
-      const item = f.init ? obj[f.name] : undefined;
+      if (!f.init) continue; // msgspec leaves a dataclass field outside __init__ off the wire
+      const item = obj[f.name];
       if (item === undefined && f.default === undefined) {
         if (f.required) path.fail(`Object missing required field \`${f.wire}\``);
         continue; // UNSET: left out of the message
       }
       const encoded = this.fieldBytes(item, f, path.field(f.wire), path);
-      if (d.omitDefaults && f.default !== undefined && sameBytes(encoded, defaultBytes(f.default))) {
-        continue;
-      }
+      if (d.omitDefaults && omitted(item, encoded, f)) continue;
       body.str(f.wire);
       body.raw(encoded);
       count++;
@@ -259,14 +258,14 @@ export class Encoder {
     }
     const first = items.length;
     d.fields.forEach((f, i) => {
-      items.push(this.fieldBytes(f.init ? obj[f.name] : undefined, f, path.index(first + i), path));
+      items.push(this.fieldBytes(obj[f.name], f, path.index(first + i), path));
     });
     let size = items.length;
     if (d.omitDefaults) {
       // msgspec leaves trailing defaults out of an array_like Struct with omit_defaults
       while (size > first) {
         const f = d.fields[size - first - 1]!;
-        if (f.default === undefined || !sameBytes(items[size - 1]!, defaultBytes(f.default))) break;
+        if (!omitted(obj[f.name], items[size - 1]!, f)) break;
         size--;
       }
     }
@@ -369,6 +368,13 @@ export class Encoder {
   }
 }
 
+/** Whether msgspec's omit_defaults leaves a field out (see ``omitAbsent``/``omitEqual``). */
+function omitted(item: unknown, encoded: Uint8Array, f: Field): boolean {
+  if (f.default === undefined) return false;
+  if (item === undefined) return f.omitAbsent === true;
+  return f.omitEqual === true && sameBytes(encoded, defaultBytes(f.default));
+}
+
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }
@@ -460,7 +466,7 @@ function check(value: unknown, t: TypeRef, meta: Meta, path: Path, definitions: 
   }
   let size: number | undefined;
   if (typeof value === "string") {
-    if (meta.pattern !== undefined && !regex(meta.pattern).test(value)) {
+    if (meta.pattern !== undefined && !regex(meta.js_pattern ?? meta.pattern).test(value)) {
       path.fail(`Expected \`str\` matching regex ${pyRepr(meta.pattern)}`);
     }
     size = [...value].length;

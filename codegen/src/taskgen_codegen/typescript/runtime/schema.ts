@@ -11,7 +11,10 @@ export interface Meta {
   readonly lt?: number;
   readonly le?: number;
   readonly multiple_of?: number;
+  /** The Python pattern (msgspec's messages quote it). */
   readonly pattern?: string;
+  /** The same pattern for JavaScript's RegExp with the ``u`` flag (see regex.py). */
+  readonly js_pattern?: string;
   readonly min_length?: number;
   readonly max_length?: number;
   readonly tz?: boolean;
@@ -38,8 +41,12 @@ export interface Field {
   /** The msgpack bytes of its default, hex; absent when it has none (or it is UNSET). */
   readonly default?: string;
   readonly required: boolean;
-  /** False for a dataclass field left out of ``__init__``: it always holds its default. */
+  /** False for a dataclass field left out of ``__init__``: never on the wire. */
   readonly init: boolean;
+  /** In an ``omit_defaults`` Struct: left out when the caller leaves it out. */
+  readonly omitAbsent?: boolean;
+  /** In an ``omit_defaults`` Struct: left out when given a value equal to its default. */
+  readonly omitEqual?: boolean;
 }
 
 /** A named definition of the contract. */
