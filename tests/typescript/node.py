@@ -28,7 +28,7 @@ def node_or_skip() -> tuple[str, str]:
     node, npm = shutil.which("node"), shutil.which("npm")
     if node and npm:
         return node, npm
-    message = "node and npm are needed for the TypeScript client's tests (apt-get install nodejs npm)"
+    message = "the TypeScript client's tests need node and npm: apt-get install nodejs npm"
     if os.environ.get("CI") == "true":
         pytest.fail(message)
     pytest.skip(message)
