@@ -67,8 +67,23 @@ def compile_package(folder: Path, *, emit: bool = True) -> subprocess.CompletedP
     link = folder / "node_modules"
     if not link.exists():
         link.symlink_to(node_modules(), target_is_directory=True)
-    tsc = node_modules() / "typescript" / "bin" / "tsc"
-    command = [node_or_skip()[0], str(tsc), "-p", str(folder)]
-    if not emit:
-        command.append("--noEmit")
+    return tsc(folder) if emit else tsc(folder, "--noEmit")
+
+
+def link_app(app: Path, packages: dict[str, Path]) -> None:
+    """Give an app folder a ``node_modules`` of the locked dependencies plus ``packages``
+    (npm name to folder), as ``npm install <folder>`` would."""
+    modules = app / "node_modules"
+    modules.mkdir(exist_ok=True)
+    for entry in node_modules().iterdir():
+        if not entry.name.startswith(".") and not (modules / entry.name).exists():
+            (modules / entry.name).symlink_to(entry, target_is_directory=True)
+    for name, folder in packages.items():
+        (modules / name).symlink_to(folder, target_is_directory=True)
+
+
+def tsc(folder: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """``tsc -p folder`` with the locked TypeScript."""
+    compiler = node_modules() / "typescript" / "bin" / "tsc"
+    command = [node_or_skip()[0], str(compiler), "-p", str(folder), *extra]
     return subprocess.run(command, capture_output=True, text=True, timeout=180)
