@@ -76,7 +76,5 @@ def test_node_backend_gets_typed_results_failures_and_aborts(
     assert seen["scheduled"] == "scheduled"
     assert seen["aborted"] is True
     assert seen["abortedResult"] == "TaskAborted"
-    assert seen["invalid"] == (
-        "Expected `int`, got `float` - at `$.invoice.total.amount_cents`"
-    )
+    assert seen["invalid"] == ("Expected `int`, got `float` - at `$.invoice.total.amount_cents`")
     assert seen["reattached"] == "ch_k1"
