@@ -5,53 +5,30 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from taskgen_codegen.generate import BuildConfig, build
-from tests.support import CONTRACTS, Built, implement_handlers, worker_process
-from tests.typescript.node import compile_package, link_app, node_or_skip, tsc
+from tests.support import Built, worker_process
+from tests.typescript.conftest import compiled, typescript_app
+from tests.typescript.node import node_or_skip
 
 APP = Path(__file__).with_name("app")
 
 
 @pytest.fixture(scope="module")
-def shop_ts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Built, Path]]:
-    """The shop contract built with ``--ts-out``, its handlers in place, and the backend
-    script compiled against the npm package."""
-    node_or_skip()
-    root = tmp_path_factory.mktemp("shop_ts")
-    shutil.copytree(CONTRACTS, root / "contracts", ignore=shutil.ignore_patterns("__pycache__"))
-    config = BuildConfig(
-        contracts="contracts",
-        client_package="shop_tasks",
-        client_out="shop_tasks",
-        worker_out="worker",
-        ts_out="shop_ts",
-        root=str(root),
-    )
-    build(config)
-    built = Built(root, root / "shop_tasks", root / "worker")
-    implement_handlers(built)
-    package = root / "shop_ts"
-    compiled = compile_package(package)
-    assert compiled.returncode == 0, compiled.stdout + compiled.stderr
-    app = root / "app"
-    shutil.copytree(APP, app)
-    link_app(app, {"shop-tasks": package})
-    compiled = tsc(app)
-    assert compiled.returncode == 0, compiled.stdout + compiled.stderr
-    yield built, app
+def backend(shop_ts: tuple[Built, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The backend script, compiled with tsc --strict against the npm package."""
+    app = typescript_app(APP, tmp_path_factory.mktemp("backend"), shop_ts[1])
+    compiled(app)
+    return app
 
 
 def test_node_backend_gets_typed_results_failures_and_aborts(
-    shop_ts: tuple[Built, Path], redis_url: str
+    shop_ts: tuple[Built, Path], backend: Path, redis_url: str
 ) -> None:
-    built, app = shop_ts
+    built, app = shop_ts[0], backend
     node, _ = node_or_skip()
     with worker_process(redis_url, target="worker.main:worker", cwd=built.root, env=built.env()):
         done = subprocess.run(
