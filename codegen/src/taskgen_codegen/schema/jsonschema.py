@@ -9,13 +9,14 @@ mapped that way, validates against these schemas, in any language.
 
 from __future__ import annotations
 
+import enum
 import json
 from typing import Any
 
 import msgspec
 
 from taskgen_codegen.contract.model import ContractModel
-from taskgen_codegen.schema.live import LiveTask
+from taskgen_codegen.schema.live import LiveTask, live_classes
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -35,20 +36,27 @@ def file_stem(wire_name: str) -> str:
 def task_schemas(tasks: dict[str, LiveTask]) -> dict[str, dict[str, Any]]:
     """``<wire>.args.schema.json`` and ``<wire>.result.schema.json`` of every task."""
     documents: dict[str, dict[str, Any]] = {}
+    classes = live_classes(tasks)
     for wire_name, task in sorted(tasks.items()):
         stem = file_stem(wire_name)
         documents[f"{stem}.args.schema.json"] = schema_of(
-            task.args, f"{wire_name} arguments", task.spec.doc
+            task.args, f"{wire_name} arguments", task.spec.doc, classes
         )
         documents[f"{stem}.result.schema.json"] = schema_of(
-            task.result, f"{wire_name} result", None
+            task.result, f"{wire_name} result", None, classes
         )
     return documents
 
 
-def schema_of(tp: Any, title: str, description: str | None) -> dict[str, Any]:
+def schema_of(
+    tp: Any, title: str, description: str | None, classes: dict[str, Any]
+) -> dict[str, Any]:
     """One standalone document: the type's schema and the definitions it refers to."""
     (root,), definitions = msgspec.json.schema_components([tp], ref_template="#/$defs/{name}")
+    for name, schema in definitions.items():
+        cls = classes.get(name)
+        if isinstance(cls, type) and issubclass(cls, enum.Flag):
+            schema["enum"] = flag_values(cls)
     document: dict[str, Any] = {"$schema": DIALECT, "$comment": WIRE_NOTE, "title": title}
     if description:
         document["description"] = description
@@ -56,6 +64,21 @@ def schema_of(tp: Any, title: str, description: str | None) -> dict[str, Any]:
     if definitions:
         document["$defs"] = dict(sorted(definitions.items()))
     return document
+
+
+#: Above this many combinations a Flag's schema gives its range instead of every value.
+MAX_FLAG_VALUES = 1024
+
+
+def flag_values(cls: type[enum.Flag]) -> list[int]:
+    """Every value a Flag takes: any combination of its members (msgspec's schema lists only
+    the members themselves, though msgspec decodes any combination)."""
+    values = {0}
+    for member in cls:
+        values |= {v | int(member.value) for v in values}
+        if len(values) > MAX_FLAG_VALUES:
+            return list(range(max(values) + 1))
+    return sorted(values)
 
 
 def render_json(document: dict[str, Any]) -> str:
