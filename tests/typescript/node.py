@@ -87,3 +87,7 @@ def tsc(folder: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     compiler = node_modules() / "typescript" / "bin" / "tsc"
     command = [node_or_skip()[0], str(compiler), "-p", str(folder), *extra]
     return subprocess.run(command, capture_output=True, text=True, timeout=180)
+
+
+if __name__ == "__main__":
+    print(node_modules())

@@ -16,7 +16,6 @@ from taskgen_codegen.generate.files import OutputFile
 from taskgen_codegen.generate.formatting import format_python
 from taskgen_codegen.generate.scaffold import handler_paths, worker_files
 from taskgen_codegen.generate.writer import Report, apply, write_file
-from taskgen_codegen.typescript.package import typescript_files
 
 
 def build(config: BuildConfig, *, check: bool = False) -> Report:
@@ -47,6 +46,11 @@ def render_files(
     """Every file of the build, in memory; ``lineages`` from the lock, by wire name."""
     files = [*client_files(model, config, lineages or {}), *worker_files(model, config)]
     python = format_python(files, first_party=[config.worker_package])
+    if config.ts_out is None:
+        return python
+    # imported here: the TypeScript generator imports this package's modules itself
+    from taskgen_codegen.typescript.package import typescript_files
+
     return [*python, *typescript_files(model, config)]
 
 
