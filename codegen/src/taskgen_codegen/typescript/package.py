@@ -169,7 +169,8 @@ def _doc(text: str | None, fallback: str) -> str:
 
 
 def _compact(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+    """Data as a TypeScript literal, one item a line, so a change shows as a small diff."""
+    return json.dumps(value, ensure_ascii=False, indent=2)
 
 
 def _json(value: Any) -> str:
