@@ -56,7 +56,7 @@ def test_every_fixture_task_encodes_the_same_envelope_in_both_clients(every_ts: 
             }
             cases.append((f"{wire_name} #{i}", envelope, sample))
     assert {c[2]["task"] for c in cases} == set(tasks), "every task must be sampled"
-    replies = _replay(every_ts, [c[2] for c in cases])
+    replies = replay(every_ts, [c[2] for c in cases])
     mismatches = [
         f"{label}: python {envelope.hex()}\n{' ' * len(label)}  node   {reply}"
         for (label, envelope, _), reply in zip(cases, replies, strict=True)
@@ -128,7 +128,8 @@ def _representable(value: Any) -> Any:
     return value
 
 
-def _replay(package: Path, samples: list[dict[str, Any]]) -> list[str]:
+def replay(package: Path, samples: list[dict[str, Any]]) -> list[str]:
+    """What the TypeScript client makes of each sample: an envelope's hex, or why not."""
     node, _ = node_or_skip()
     lines = "".join(json.dumps(s) + "\n" for s in samples)
     done = subprocess.run(

@@ -38,7 +38,7 @@ export class Decoder {
       case "unset":
         return node instanceof Float ? node.value : node;
       case "int":
-        return node;
+        return node instanceof Float ? node.value : node;
       case "float":
         return node instanceof Float ? node.value : typeof node === "bigint" ? Number(node) : node;
       case "bytes":

@@ -149,7 +149,8 @@ export class Encoder {
         }
         return this.scalar(w, value);
       case "meta":
-        check(value, t.of, t.meta, path, this.definitions);
+        // the type first, then the constraints, as msgspec reports them
+        if (this.fits(value, t.of)) check(value, t.of, t.meta, path, this.definitions);
         return this.value(w, value, t.of, path);
       case "ref":
         return this.named(w, value, t.name, path);
@@ -400,7 +401,7 @@ function object(value: unknown, path: Path): Obj {
 
 /** msgspec's name for the kind of a JavaScript value. */
 function kind(value: unknown): string {
-  if (value === null) return "`null`";
+  if (value === null) return "`None`";
   if (Array.isArray(value)) return "`array`";
   if (value instanceof Map || isObject(value)) return "`object`";
   if (typeof value === "number") return Number.isInteger(value) ? "`int`" : "`float`";
@@ -467,22 +468,21 @@ function check(value: unknown, t: TypeRef, meta: Meta, path: Path, definitions: 
     }
   }
   let size: number | undefined;
-  if (typeof value === "string") {
-    if (meta.pattern !== undefined && !regex(meta.js_pattern ?? meta.pattern).test(value)) {
-      path.fail(`Expected \`str\` matching regex ${pyRepr(meta.pattern)}`);
-    }
-    size = [...value].length;
-  } else if (Array.isArray(value) || value instanceof Uint8Array) {
-    size = value.length;
-  } else if (value instanceof Map || value instanceof Set) {
-    size = value.size;
-  }
+  if (typeof value === "string") size = [...value].length;
+  else if (Array.isArray(value) || value instanceof Uint8Array) size = value.length;
+  else if (value instanceof Map || value instanceof Set) size = value.size;
   if (size !== undefined) {
     if (meta.min_length !== undefined && size < meta.min_length) {
       path.fail(`Expected \`${name}\` of length >= ${meta.min_length}`);
     }
     if (meta.max_length !== undefined && size > meta.max_length) {
       path.fail(`Expected \`${name}\` of length <= ${meta.max_length}`);
+    }
+  }
+  // msgspec checks the length first, then the pattern
+  if (typeof value === "string" && meta.pattern !== undefined) {
+    if (!regex(meta.js_pattern ?? meta.pattern).test(value)) {
+      path.fail(`Expected \`str\` matching regex ${pyRepr(meta.pattern)}`);
     }
   }
   if (meta.tz === false && value instanceof Date) {
