@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 
@@ -10,6 +11,9 @@ import msgspec
 from taskgen.errors import TaskgenError
 from taskgen_codegen.check.lock import LOCK_NAME
 from taskgen_codegen.generate.names import pascal
+
+#: What npm accepts as a package name (``@scope/name`` or ``name``).
+_NPM_NAME = re.compile(r"(@[a-z0-9~-][a-z0-9._~-]*/)?[a-z0-9~-][a-z0-9._~-]{0,213}")
 
 
 class ConfigError(TaskgenError):
@@ -42,6 +46,11 @@ class BuildConfig(
         for setting, value in (("client-package", self.client_package),):
             if not value.isidentifier():
                 raise ConfigError(f"{setting} = {value!r} is not a Python package name")
+        if self.ts_package is not None and not _NPM_NAME.fullmatch(self.ts_package):
+            raise ConfigError(
+                f"ts-package = {self.ts_package!r} is not an npm package name: lower case "
+                "letters, digits and - . _ ~, optionally under a @scope/"
+            )
         if self.worker_out is not None and not Path(self.worker_out).name.isidentifier():
             raise ConfigError(
                 f"worker-out = {self.worker_out!r}: the folder's name is the worker package's "

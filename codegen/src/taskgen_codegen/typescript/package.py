@@ -20,6 +20,7 @@ from taskgen_codegen.generate.files import GENERATED_MARK, OutputFile
 from taskgen_codegen.generate.names import attribute, constant, pascal
 from taskgen_codegen.generate.render import render
 from taskgen_codegen.schema.live import LiveTask, live_classes, live_tasks
+from taskgen_codegen.typescript.clashes import check_typescript_names
 from taskgen_codegen.typescript.descriptor import definitions, task_def
 from taskgen_codegen.typescript.spelling import declaration, property_line, spell
 
@@ -43,14 +44,15 @@ def header(package: str) -> str:
 
 
 def npm_name(config: BuildConfig) -> str:
-    """The npm package's name: ``ts-package``, or the client package's with dashes."""
-    return config.ts_package or config.client_package.replace("_", "-")
+    """The npm package's name: ``ts-package``, or the client package's, lower case with dashes."""
+    return config.ts_package or config.client_package.replace("_", "-").lower()
 
 
 def typescript_files(model: ContractModel, config: BuildConfig) -> list[OutputFile]:
     """Every file of the npm package, in memory (none unless ``ts-out`` is set)."""
     if config.ts_out is None:
         return []
+    check_typescript_names(model, config)
     root = config.root_path / config.ts_out
     tasks = live_tasks(model, config.contracts_path)
     top = header(model.package)
