@@ -174,15 +174,22 @@ export class Client {
     const base = this.base(task.queue);
     const channel = `${base}:done:${id}`;
     const deadline = timeout === undefined ? Infinity : Date.now() + timeout;
+    // a message that arrives while the stored outcome is being read is remembered, not lost
+    let signalled = false;
     let wake: () => void = () => {};
-    const woken = () => wake();
+    const woken = () => {
+      signalled = true;
+      wake();
+    };
     await this.listen(channel, woken);
     try {
       for (;;) {
+        signalled = false;
         const stored = await this.redis.hgetBuffer(`${base}:task:${id}`, "o");
         if (stored !== null) return decodeOutcome(stored);
         const left = deadline - Date.now();
         if (left <= 0) return undefined;
+        if (signalled) continue;
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, Math.min(left, RECHECK));
           wake = () => {
@@ -190,6 +197,7 @@ export class Client {
             resolve();
           };
         });
+        wake = () => {};
       }
     } finally {
       await this.unlisten(channel, woken);
