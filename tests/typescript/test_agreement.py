@@ -37,10 +37,12 @@ AGREE = Path(__file__).with_name("agree.mjs")
 #: Values drawn per task; 13 tasks, one Node process for all of them.
 SAMPLES = 40
 NOW = 1_764_000_000_123
+#: Loaded once, at import (as the other every-type tests do).
+TASKS = live_tasks(load_contracts(FIXTURE), FIXTURE)
 
 
 def test_every_fixture_task_encodes_the_same_envelope_in_both_clients(every_ts: Path) -> None:
-    tasks = live_tasks(load_contracts(FIXTURE), FIXTURE)
+    tasks = TASKS
     cases: list[tuple[str, bytes, dict[str, Any]]] = []
     for wire_name, task in sorted(tasks.items()):
         definition = _task_def(task)

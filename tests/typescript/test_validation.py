@@ -17,11 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from taskgen.runtime import bigint
-from taskgen_codegen.contract import load_contracts
-from taskgen_codegen.schema.live import live_tasks
-from tests.typescript.test_agreement import FIXTURE, NOW, replay
+from tests.typescript.test_agreement import NOW, TASKS, replay
 
-TASKS = live_tasks(load_contracts(FIXTURE), FIXTURE)
 STAMP = datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)
 
 #: Valid arguments of containers.constrain, broken one parameter at a time below.

@@ -1,6 +1,6 @@
 """An AsyncAPI 3.0 document for the queues: one channel per queue, one message per task.
 
-The message payload is the envelope (an 10-item msgpack array, docs/wire.md) whose ``args``
+The message payload is the envelope (a 10-item msgpack array, docs/wire.md) whose ``args``
 item is the task's arguments, inline; its schema points at the task's arguments schema file.
 """
 
@@ -26,7 +26,7 @@ def asyncapi(model: ContractModel, version: str) -> dict[str, Any]:
         queue = task.options.queue
         channel = channels.setdefault(queue, _channel(queue))
         channel["messages"][key] = {"$ref": f"#/components/messages/{key}"}
-        operations[f"enqueue_{key}"] = {
+        operations["enqueue_" + key.replace(".", "_")] = {
             "action": "send",
             "channel": {"$ref": f"#/channels/{queue}"},
             "summary": task.doc or f"Enqueue {task.wire_name}.",
