@@ -22,6 +22,7 @@ import msgspec
 
 from taskgen.runtime import bigint
 from taskgen_codegen.contract.model import ContractModel, TaskSpec
+from taskgen_codegen.generate.names import pascal
 
 
 @dataclass(frozen=True)
@@ -63,16 +64,8 @@ def _live(spec: TaskSpec, module: Any) -> LiveTask:
             fields.append((param.name, hints[param.name]))
         else:
             fields.append((param.name, hints[param.name], param.default))
-    args = msgspec.defstruct(_pascal(spec.wire_name) + "Args", fields, kw_only=True, frozen=True)
+    args = msgspec.defstruct(pascal(spec.wire_name, "args"), fields, kw_only=True, frozen=True)
     return LiveTask(spec, args, hints["return"])
-
-
-def _pascal(wire_name: str) -> str:
-    return "".join(part[:1].upper() + part[1:] for part in _words(wire_name))
-
-
-def _words(text: str) -> list[str]:
-    return [w for w in "".join(c if c.isalnum() else " " for c in text).split() if w]
 
 
 def default_bytes(value: Any) -> bytes:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from taskgen.runtime.scripts import source
-from taskgen_codegen.contract.model import ContractModel, TaskSpec
+from taskgen_codegen.contract.model import ContractModel, Field, TaskSpec, TypeExpr
 from taskgen_codegen.generate.config import BuildConfig
 from taskgen_codegen.generate.files import GENERATED_MARK, OutputFile
 from taskgen_codegen.generate.names import attribute, constant, pascal
@@ -146,9 +146,8 @@ def _tasks(model: ContractModel, config: BuildConfig, tasks: dict[str, LiveTask]
     )
 
 
-def _param_field(name: str, type_: Any, required: bool) -> Any:
-    from taskgen_codegen.contract.model import Field
-
+def _param_field(name: str, type_: TypeExpr, required: bool) -> Field:
+    """A parameter as a field of the arguments interface."""
     return Field(name=name, type=type_, wire_name=name, required=required)
 
 
