@@ -35,7 +35,7 @@ FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "every_type"
 AGREE = Path(__file__).with_name("agree.mjs")
 
 #: Values drawn per task; 13 tasks, one Node process for all of them.
-SAMPLES = 40
+SAMPLES = 30
 NOW = 1_764_000_000_123
 #: Loaded once, at import (as the other every-type tests do).
 TASKS = live_tasks(load_contracts(FIXTURE), FIXTURE)
