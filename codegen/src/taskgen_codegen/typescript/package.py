@@ -25,7 +25,7 @@ from taskgen_codegen.typescript.descriptor import definitions, task_def
 from taskgen_codegen.typescript.spelling import declaration, property_line, spell
 
 #: The runtime's TypeScript modules, copied into ``src/runtime``.
-RUNTIME = ("client", "decode", "encode", "envelope", "errors", "msgpack", "schema")
+RUNTIME = ("client", "constraints", "decode", "encode", "envelope", "errors", "msgpack", "schema")
 
 #: The scripts the TypeScript client calls.
 SCRIPTS = ("enqueue", "status", "abort")

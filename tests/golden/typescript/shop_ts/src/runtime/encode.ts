@@ -3,9 +3,10 @@
 // Typed values to msgpack, checked against the contract as msgspec would check them, before
 // anything is sent. Byte for byte what the Python client writes for the same values.
 
+import { check, textOf } from "./constraints.js";
 import { ValidationError } from "./errors.js";
 import { Writer } from "./msgpack.js";
-import type { Definitions, Field, Meta, TypeRef } from "./schema.js";
+import type { Definitions, Field, TypeRef } from "./schema.js";
 
 type Obj = Readonly<Record<string, unknown>>;
 
@@ -109,6 +110,7 @@ export class Encoder {
       case "timedelta":
       case "uuid":
       case "decimal":
+        if (typeof value !== "string") path.fail(expected(t.k, value));
         return w.str(textOf(t.k, value, path));
       case "unset":
         return path.fail("Expected a value; leave the field out to send it UNSET");
@@ -424,94 +426,4 @@ function integer(value: unknown, path: Path): number | bigint {
   if (typeof value !== "number" || !Number.isInteger(value)) path.fail(expected("int", value));
   if (!Number.isSafeInteger(value)) path.fail(`Expected \`int\` (${INT_BOUNDS})`);
   return value;
-}
-
-/** The text forms msgspec writes for the types JavaScript has no class for. */
-const TEXT: Record<string, RegExp> = {
-  date: /^\d{4}-\d{2}-\d{2}$/,
-  time: /^\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?$/,
-  timedelta: /^[+-]?P(\d+D)?(T(\d+H)?(\d+M)?(\d+(\.\d{1,6})?S)?)?$/,
-  uuid: /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
-  decimal: /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$|^[+-]?(Infinity|NaN|sNaN)$/,
-};
-
-function textOf(type: string, value: unknown, path: Path): string {
-  if (typeof value !== "string") path.fail(expected(type, value));
-  if (!TEXT[type]!.test(value)) path.fail(`Invalid ${type}: ${JSON.stringify(value)}`);
-  return value;
-}
-
-const PATTERNS = new Map<string, RegExp>();
-
-function regex(pattern: string): RegExp {
-  let compiled = PATTERNS.get(pattern);
-  if (compiled === undefined) PATTERNS.set(pattern, (compiled = new RegExp(pattern, "u")));
-  return compiled;
-}
-
-/** The msgspec.Meta constraints of one value, with msgspec's messages. */
-function check(value: unknown, t: TypeRef, meta: Meta, path: Path, definitions: Definitions): void {
-  const name = msgspecName(t, definitions);
-  if (typeof value === "number" || typeof value === "bigint") {
-    const n = value;
-    const show = (bound: number) => (name === "float" && Number.isInteger(bound) ? bound.toFixed(1) : String(bound));
-    if (meta.ge !== undefined && n < meta.ge) path.fail(`Expected \`${name}\` >= ${show(meta.ge)}`);
-    if (meta.gt !== undefined && n <= meta.gt) path.fail(`Expected \`${name}\` > ${show(meta.gt)}`);
-    if (meta.le !== undefined && n > meta.le) path.fail(`Expected \`${name}\` <= ${show(meta.le)}`);
-    if (meta.lt !== undefined && n >= meta.lt) path.fail(`Expected \`${name}\` < ${show(meta.lt)}`);
-    if (meta.multiple_of !== undefined) {
-      const off =
-        typeof n === "bigint"
-          ? n % BigInt(meta.multiple_of) !== 0n
-          : n % meta.multiple_of !== 0;
-      if (off) path.fail(`Expected \`${name}\` that's a multiple of ${meta.multiple_of}`);
-    }
-  }
-  let size: number | undefined;
-  if (typeof value === "string") size = [...value].length;
-  else if (Array.isArray(value) || value instanceof Uint8Array) size = value.length;
-  else if (value instanceof Map || value instanceof Set) size = value.size;
-  if (size !== undefined) {
-    if (meta.min_length !== undefined && size < meta.min_length) {
-      path.fail(`Expected \`${name}\` of length >= ${meta.min_length}`);
-    }
-    if (meta.max_length !== undefined && size > meta.max_length) {
-      path.fail(`Expected \`${name}\` of length <= ${meta.max_length}`);
-    }
-  }
-  // msgspec checks the length first, then the pattern
-  if (typeof value === "string" && meta.pattern !== undefined) {
-    if (!regex(meta.js_pattern ?? meta.pattern).test(value)) {
-      path.fail(`Expected \`str\` matching regex ${pyRepr(meta.pattern)}`);
-    }
-  }
-  if (meta.tz === false && value instanceof Date) {
-    path.fail("Expected `datetime` with no timezone component (a Date always has one)");
-  }
-}
-
-function msgspecName(t: TypeRef, definitions: Definitions): string {
-  switch (t.k) {
-    case "list":
-    case "set":
-    case "tuple":
-      return "array";
-    case "dict":
-      return "object";
-    case "meta":
-      return msgspecName(t.of, definitions);
-    case "ref": {
-      const d = definitions[t.name]!;
-      return d.k === "newtype" ? msgspecName(d.base, definitions) : "object";
-    }
-    default:
-      return t.k;
-  }
-}
-
-/** A string as Python's repr spells it (msgspec quotes patterns that way). */
-function pyRepr(text: string): string {
-  const quote = text.includes("'") && !text.includes('"') ? '"' : "'";
-  const body = text.replace(/\\/g, "\\\\");
-  return quote + (quote === "'" ? body.replace(/'/g, "\\'") : body) + quote;
 }
