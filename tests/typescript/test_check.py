@@ -40,13 +40,16 @@ from tests.typescript.node import node_modules, tsc
 
 #: SOURCE rules about how Python calls and constructs, which a TypeScript caller (arguments and
 #: records by name, all readonly) never meets: a reordered or re-kinded parameter or field, a
-#: Struct's frozen/order/eq, and a changed default (it changes a value, not what compiles).
+#: Struct's frozen/order/eq, and a changed default (it changes a value, not what compiles); and
+#: the typed progress reports a Python handle reads, which the TypeScript client does not offer.
 PYTHON_ONLY = {
     "SOURCE_PARAM_KIND_CHANGED",
     "SOURCE_PARAM_MOVED",
     "SOURCE_FIELD_MOVED",
     "SOURCE_STRUCT_OPTION_CHANGED",
     "SOURCE_DEFAULT_CHANGED",
+    "SOURCE_PROGRESS_TYPE_ADDED",
+    "SOURCE_PROGRESS_TYPE_REMOVED",
 }
 
 CALLER_HEAD = """\

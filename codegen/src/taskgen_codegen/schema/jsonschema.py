@@ -34,7 +34,8 @@ def file_stem(wire_name: str) -> str:
 
 
 def task_schemas(tasks: dict[str, LiveTask]) -> dict[str, dict[str, Any]]:
-    """``<wire>.args.schema.json`` and ``<wire>.result.schema.json`` of every task."""
+    """``<wire>.args.schema.json`` and ``<wire>.result.schema.json`` of every task, and
+    ``<wire>.progress.schema.json`` of one that declares a progress type."""
     documents: dict[str, dict[str, Any]] = {}
     classes = live_classes(tasks)
     for wire_name, task in sorted(tasks.items()):
@@ -45,6 +46,10 @@ def task_schemas(tasks: dict[str, LiveTask]) -> dict[str, dict[str, Any]]:
         documents[f"{stem}.result.schema.json"] = schema_of(
             task.result, f"{wire_name} result", None, classes
         )
+        if task.progress is not None:
+            documents[f"{stem}.progress.schema.json"] = schema_of(
+                task.progress, f"{wire_name} progress reports", None, classes
+            )
     return documents
 
 

@@ -24,6 +24,10 @@ from taskgen.runtime import bigint
 from taskgen_codegen.contract.model import ContractModel, TaskSpec
 from taskgen_codegen.generate.names import pascal
 
+#: Where ``@task(progress=...)`` keeps a declared progress type on the function (the runtime's
+#: ``vocabulary.PROGRESS_ATTR``), read by name so a runtime without progress types still works.
+PROGRESS_ATTR = "__taskgen_progress__"
+
 
 @dataclass(frozen=True)
 class LiveTask:
@@ -32,6 +36,8 @@ class LiveTask:
     spec: TaskSpec
     args: type[msgspec.Struct]
     result: Any
+    #: The declared type of its progress reports; None: none declared.
+    progress: Any = None
 
 
 def live_tasks(model: ContractModel, folder: Path) -> dict[str, LiveTask]:
@@ -65,7 +71,7 @@ def _live(spec: TaskSpec, module: Any) -> LiveTask:
         else:
             fields.append((param.name, hints[param.name], param.default))
     args = msgspec.defstruct(pascal(spec.wire_name, "args"), fields, kw_only=True, frozen=True)
-    return LiveTask(spec, args, hints["return"])
+    return LiveTask(spec, args, hints["return"], getattr(function, PROGRESS_ATTR, None))
 
 
 def default_bytes(value: Any) -> bytes:
@@ -77,8 +83,9 @@ def live_classes(tasks: dict[str, LiveTask]) -> dict[str, Any]:
     """Every named class the tasks' arguments and results reach, by name (as the model has)."""
     found: dict[str, Any] = {}
     for task in tasks.values():
-        for hint in (task.args, task.result):
-            _reach(hint, found)
+        for hint in (task.args, task.result, task.progress):
+            if hint is not None:
+                _reach(hint, found)
     return found
 
 
