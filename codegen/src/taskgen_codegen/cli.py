@@ -15,10 +15,11 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``build``, ``check`` and ``dev`` to the ``taskgen`` command line."""
+    """Add ``build``, ``check``, ``dev`` and ``schema`` to the ``taskgen`` command line."""
     app.command()(build)
     app.command()(check)
     app.command()(dev)
+    app.command()(schema)
 
 
 def build(
@@ -34,6 +35,9 @@ def build(
     ] = None,
     worker_out: Annotated[
         str | None, typer.Option(help="Folder of the worker package (handlers, bindings).")
+    ] = None,
+    ts_out: Annotated[
+        str | None, typer.Option(help="Folder of the generated TypeScript (npm) client.")
     ] = None,
     lock: Annotated[
         str | None, typer.Option(help="The lock file (default: <contracts>/taskgen.lock).")
@@ -57,6 +61,7 @@ def build(
         "client_out": client_out,
         "client_package": client_package,
         "worker_out": worker_out,
+        "ts_out": ts_out,
         "lock": lock,
     }
     if watch and check:
@@ -147,3 +152,25 @@ def check(
 
     contracts_arg = str(contracts) if contracts is not None else None
     raise typer.Exit(run_check(root, contracts_arg, lock, against, output, fail_on))
+
+
+def schema(
+    contracts: Annotated[
+        Path | None,
+        typer.Argument(help="The contracts folder (default: [tool.taskgen] contracts)."),
+    ] = None,
+    out: Annotated[
+        str | None, typer.Option(help="Folder of the schema files (default: schema).")
+    ] = None,
+    root: Annotated[
+        Path, typer.Option(help="Project root: where pyproject.toml and the outputs are.")
+    ] = Path("."),
+    check: Annotated[
+        bool, typer.Option("--check", help="Write nothing; exit 1 if the files are stale.")
+    ] = False,
+) -> None:
+    """Write JSON Schema for each task's arguments and result, and an AsyncAPI document."""
+    from taskgen_codegen.schema.cli import run_schema
+
+    contracts_arg = str(contracts) if contracts is not None else None
+    raise typer.Exit(run_schema(root, contracts_arg, out, check))

@@ -302,6 +302,7 @@ ELSEWHERE = {
     "build": "taskgen-codegen",
     "check": "taskgen-codegen",
     "dev": "'taskgen-codegen[dev]'",
+    "schema": "taskgen-codegen",
 }
 
 

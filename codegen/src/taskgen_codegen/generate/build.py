@@ -45,7 +45,13 @@ def render_files(
 ) -> list[OutputFile]:
     """Every file of the build, in memory; ``lineages`` from the lock, by wire name."""
     files = [*client_files(model, config, lineages or {}), *worker_files(model, config)]
-    return format_python(files, first_party=[config.worker_package])
+    python = format_python(files, first_party=[config.worker_package])
+    if config.ts_out is None:
+        return python
+    # imported here: the TypeScript generator imports this package's modules itself
+    from taskgen_codegen.typescript.package import typescript_files
+
+    return [*python, *typescript_files(model, config)]
 
 
 def orphaned_handlers(model: ContractModel, config: BuildConfig) -> list[Path]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 
@@ -10,6 +11,9 @@ import msgspec
 from taskgen.errors import TaskgenError
 from taskgen_codegen.check.lock import LOCK_NAME
 from taskgen_codegen.generate.names import pascal
+
+#: What npm accepts as a package name (``@scope/name`` or ``name``).
+_NPM_NAME = re.compile(r"(@[a-z0-9~-][a-z0-9._~-]*/)?[a-z0-9~-][a-z0-9._~-]{0,213}")
 
 
 class ConfigError(TaskgenError):
@@ -27,6 +31,12 @@ class BuildConfig(
     client_class: str | None = None
     client_version: str = "0.1.0"
     worker_out: str | None = "worker"
+    #: The generated TypeScript client (an npm package); none unless set.
+    ts_out: str | None = None
+    #: The npm package's name (default: the client package's, with ``-`` for ``_``).
+    ts_package: str | None = None
+    #: Where ``taskgen schema`` writes the JSON Schemas and the AsyncAPI document.
+    schema_out: str = "schema"
     #: The lock file; by default ``taskgen.lock`` inside the contracts folder, so it travels
     #: with the contracts to every repository that shares them.
     lock: str | None = None
@@ -36,6 +46,11 @@ class BuildConfig(
         for setting, value in (("client-package", self.client_package),):
             if not value.isidentifier():
                 raise ConfigError(f"{setting} = {value!r} is not a Python package name")
+        if self.ts_package is not None and not _NPM_NAME.fullmatch(self.ts_package):
+            raise ConfigError(
+                f"ts-package = {self.ts_package!r} is not an npm package name: lower case "
+                "letters, digits and - . _ ~, optionally under a @scope/"
+            )
         if self.worker_out is not None and not Path(self.worker_out).name.isidentifier():
             raise ConfigError(
                 f"worker-out = {self.worker_out!r}: the folder's name is the worker package's "
