@@ -3,7 +3,7 @@
 -- heartbeat records of workers whose heartbeat ran out; and a sample of the retrying set is
 -- checked against the delayed set (an older client's abort leaves its id behind).
 -- KEYS: the ready streams, then the queue's liveness set, its heartbeat records, its delayed
--- set and its retrying set.  ARGV[1]: group, ARGV[2]: idle ms.
+-- set and its retrying set.  ARGV[1]: group, ARGV[2]: idle ms, ARGV[3]: the key base.
 -- Returns the names of the consumers removed (once per stream they were in).
 local group, idle = ARGV[1], tonumber(ARGV[2])
 local nstreams = #KEYS - 4
@@ -11,6 +11,16 @@ local alive, records = KEYS[nstreams + 1], KEYS[nstreams + 2]
 local delayed, retrying = KEYS[nstreams + 3], KEYS[nstreams + 4]
 for _, id in ipairs(redis.call('SRANDMEMBER', retrying, 100)) do
   if not redis.call('ZSCORE', delayed, id) then redis.call('SREM', retrying, id) end
+end
+-- Concurrency slots held by tasks that ended by a path that did not free them, of keys with
+-- parked tasks (flow.lua is prepended): freed, and the parked tasks admitted.
+if ARGV[3] then
+  local woken = false
+  for _, ckey in ipairs(redis.call('SRANDMEMBER', ARGV[3] .. ':flow:parked', 100)) do
+    flow_heal(ARGV[3], ckey)
+    if flow_next(ARGV[3], ckey, delayed) then woken = true end
+  end
+  if woken then redis.call('PUBLISH', ARGV[3] .. ':control', 'wake') end
 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)

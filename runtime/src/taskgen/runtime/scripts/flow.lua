@@ -1,0 +1,133 @@
+-- Flow control, prepended to the scripts that admit or end flow-controlled tasks
+-- (flow_enqueue, promote, complete, abort, sweep; see taskgen/runtime/flow.py).
+-- A task's hash holds its flow record in field 'k' (packed: concurrency key and max, rate key,
+-- count and period ms, unique key and ttl ms; '' and 0 where unset) and 'q' once it was
+-- admitted (holds its concurrency slot and its rate token). Per key value, under the queue's
+-- hash tag:  <base>:flow:c:<key> set of the ids holding a slot;  <base>:flow:w:<key> list of
+-- the ids parked for one (status 'scheduled', envelope in 'p');  <base>:flow:r:<key> the token
+-- bucket's theoretical arrival time (GCRA, ms);  <base>:flow:u:<key> the id a unique key
+-- belongs to;  <base>:flow:parked the set of keys with parked ids (for the sweep).
+local FLOW_RECORD = '>' .. string.rep('I4c0', 7)
+local FLOW_FINAL = { done = true, failed = true, timed_out = true, aborted = true,
+  expired = true, rejected = true }
+
+local function flow_now()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function flow_fields(spec)
+  local ckey, cmax, rkey, rcount, rperiod, ukey, uttl = struct.unpack(FLOW_RECORD, spec)
+  return ckey, tonumber(cmax), rkey, tonumber(rcount), tonumber(rperiod), ukey, tonumber(uttl)
+end
+
+-- The task (envelope in 'p') onto its ready stream.
+local function flow_ready(base, key, id)
+  local state = redis.call('HMGET', key, 'l', 'p', 'r')
+  if not state[2] then return end
+  local entry = redis.call('XADD', base .. ':ready:' .. state[1], '*', id, state[2],
+    'r', state[3] or 0)
+  redis.call('HSET', key, 's', 'queued', 'e', entry)
+  redis.call('HDEL', key, 'p')
+end
+
+-- When the key's next token is free (GCRA: count tokens per period, count at once at most);
+-- the token is taken (reserved) for that time.
+local function flow_token(base, rkey, count, period, now)
+  local bucket = base .. ':flow:r:' .. rkey
+  local every = period / count
+  local tat = tonumber(redis.call('GET', bucket)) or now
+  if tat < now then tat = now end
+  local due = tat - (period - every)
+  if due < now then due = now end
+  redis.call('SET', bucket, string.format('%.3f', tat + every), 'PX',
+    math.ceil(tat + every - now + period))
+  return math.ceil(due)
+end
+
+-- Admit a task that holds its slot (or needs none): ready now, or in the delayed set until its
+-- token is due. Returns that due time, or nil when it is ready now.
+local function flow_admit(base, key, id, rkey, rcount, rperiod, now, delayed)
+  redis.call('HSET', key, 'q', '1')
+  if rkey ~= '' then
+    local due = flow_token(base, rkey, rcount, rperiod, now)
+    if due > now then
+      redis.call('HSET', key, 's', 'scheduled')
+      redis.call('ZADD', delayed, due, id)
+      return due
+    end
+  end
+  flow_ready(base, key, id)
+  return nil
+end
+
+-- A task whose envelope waits in 'p': take a slot and admit it, or park it.
+-- Returns the time it is due when its token is later than now, else nil.
+local function flow_gate(base, key, id, spec, now, delayed)
+  local ckey, cmax, rkey, rcount, rperiod = flow_fields(spec)
+  if ckey ~= '' then
+    local slots = base .. ':flow:c:' .. ckey
+    if redis.call('SCARD', slots) >= cmax then
+      redis.call('HSET', key, 's', 'scheduled')
+      redis.call('RPUSH', base .. ':flow:w:' .. ckey, id)
+      redis.call('SADD', base .. ':flow:parked', ckey)
+      return nil
+    end
+    redis.call('SADD', slots, id)
+  end
+  return flow_admit(base, key, id, rkey, rcount, rperiod, now, delayed)
+end
+
+-- Admit parked tasks of a concurrency key while it has free slots; returns the earliest due
+-- time of one that waits for a rate token (or nil).
+local function flow_next(base, ckey, delayed)
+  local slots, parked = base .. ':flow:c:' .. ckey, base .. ':flow:w:' .. ckey
+  local now, earliest
+  while true do
+    local id = redis.call('LINDEX', parked, 0)
+    if not id then
+      redis.call('SREM', base .. ':flow:parked', ckey)
+      return earliest
+    end
+    local key = base .. ':task:' .. id
+    local state = redis.call('HMGET', key, 's', 'k', 'q')
+    if state[1] == 'scheduled' and state[2] and not state[3] then
+      local _, cmax, rkey, rcount, rperiod = flow_fields(state[2])
+      if redis.call('SCARD', slots) >= cmax then return earliest end
+      redis.call('LPOP', parked)
+      redis.call('SADD', slots, id)
+      now = now or flow_now()
+      local due = flow_admit(base, key, id, rkey, rcount, rperiod, now, delayed)
+      if due and (not earliest or due < earliest) then earliest = due end
+    else
+      -- Aborted, expired or gone while parked: it needs no slot.
+      redis.call('LPOP', parked)
+    end
+  end
+end
+
+-- A task ended (or was aborted): free its slot and unique key, admit the next parked task.
+-- Idempotent: a second ending of the same task frees nothing more.
+local function flow_release(base, id, delayed)
+  local spec = redis.call('HGET', base .. ':task:' .. id, 'k')
+  if not spec then return nil end
+  local ckey, _, _, _, _, ukey = flow_fields(spec)
+  if ukey ~= '' then
+    local unique = base .. ':flow:u:' .. ukey
+    if redis.call('GET', unique) == id then redis.call('DEL', unique) end
+  end
+  if ckey ~= '' and redis.call('SREM', base .. ':flow:c:' .. ckey, id) == 1 then
+    return flow_next(base, ckey, delayed)
+  end
+  return nil
+end
+
+-- Free the slots of a key whose holders have ended without releasing them (a path that
+-- bypassed complete.lua: an entry deleted from its stream, a task hash that expired).
+local function flow_heal(base, ckey)
+  local slots = base .. ':flow:c:' .. ckey
+  for _, id in ipairs(redis.call('SMEMBERS', slots)) do
+    local status = redis.call('HGET', base .. ':task:' .. id, 's')
+    if not status or FLOW_FINAL[status] then redis.call('SREM', slots, id) end
+  end
+end
