@@ -1,5 +1,5 @@
 """Hand-written flow-controlled task definitions for runtime tests: what codegen emits for
-``concurrency=``, ``rate=`` and ``unique=`` (see docs/flow-control.md), kept small."""
+``concurrency=``, ``rate=``, ``unique=`` and ``fair=`` (see docs/flow-control.md), kept small."""
 
 from __future__ import annotations
 
@@ -39,7 +39,9 @@ SINGLE = _define("flow.single", FlowControl("flow.single", concurrency=(_key, 1)
 UNIQUE = _define("flow.unique", FlowControl("flow.unique", unique=(_key, None)))
 #: 5 starts a second per key, 5 at once at most.
 RATED = _define("flow.rated", FlowControl("flow.rated", rate=(_key, 5, 1.0)))
+#: Keys served round-robin, 2 tasks on the ready stream at most.
+FAIR = _define("flow.fair", FlowControl("flow.fair", fair=(_key, 2)))
 #: A plain task on the same queue, for the tasks that must keep flowing.
 PLAIN = _define("flow.plain", None)
 
-TASKS = (LIMITED, SINGLE, UNIQUE, RATED, PLAIN)
+TASKS = (LIMITED, SINGLE, UNIQUE, RATED, FAIR, PLAIN)

@@ -26,7 +26,7 @@ import typing
 
 import msgspec
 
-from taskgen import Limit, Rate, Unique, task
+from taskgen import Fair, Limit, Rate, Unique, task
 
 
 class Customer(msgspec.Struct):
@@ -59,6 +59,11 @@ BAD_KEYS: dict[str, tuple[str, str]] = {
     "bytes_parameter": ('unique=Unique(key="blob")', "is bytes"),
     "not_a_path": ('concurrency=Limit(key="order..total")', "is not a dotted path"),
     "empty_path": ('concurrency=Limit(key="")', "is not a dotted path"),
+    "fair_float": ('fair=Fair(key="order.total")', "fair key 'order.total' is float"),
+    "fair_with_concurrency": (
+        'fair=Fair(key="note"), concurrency=Limit(key="note")',
+        "fair= and concurrency= cannot be combined",
+    ),
 }
 
 #: Option values that fail when the contract module is imported.
@@ -69,6 +74,7 @@ BAD_VALUES: dict[str, tuple[str, str]] = {
     "rate_words": ('rate=Rate("fast", key="note")', "write <count>/<period>"),
     "limit_zero": ('concurrency=Limit(key="note", max=0)', "max counts running tasks"),
     "unique_zero": ('unique=Unique(key="note", for_=0)', "for_"),
+    "fair_window_zero": ('fair=Fair(key="note", window=0)', "window counts tasks"),
 }
 
 
@@ -120,6 +126,7 @@ def test_keys_resolve_over_params_structs_newtypes_enums_typeddicts_and_literals
         },
         "remind": {"unique": "args.to['email']"},
         "notify": {"concurrency": "str(args.kind)", "rate": "str(args.attempt)"},
+        "report": {"fair": "str(args.invoice.customer.id)"},
     }
 
 
@@ -147,10 +154,15 @@ def test_the_generated_client_computes_each_key_from_the_typed_arguments(built: 
         b"1000",
         b"billing.charge:F-7",
         b"600000",
+        b"",
+        b"",
+        b"0",
     ]
     notify = tasks.BILLING_NOTIFY.flow
     assert notify.rate[1:] == (10, 30.0) and notify.unique is None
     assert tasks.BILLING_REMIND.flow.concurrency is None
+    report = tasks.BILLING_REPORT.flow.spec(tasks.BillingReportArgs(invoice=invoice))
+    assert unpack(report)[7:] == [b"billing.report", b"42", b"4"]
 
 
 def test_the_generated_flow_code_passes_mypy_strict(built: Path) -> None:

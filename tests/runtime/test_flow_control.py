@@ -1,4 +1,5 @@
-"""Flow control per key value (concurrency, rate, uniqueness), with real worker processes.
+"""Flow control per key value (concurrency, rate, uniqueness, fairness), with real worker
+processes.
 
 The workers are ``tests.fixtures.flow_worker``: each handler run appends its start and end
 to the ``flow:events`` list, so how many ran at once per key is read from Redis's own order
@@ -16,7 +17,7 @@ from collections.abc import Awaitable, Callable
 import redis.asyncio
 
 from taskgen.runtime import Call, Client, TaskStatus
-from tests.flow_fixture import LIMITED, PLAIN, RATED, SINGLE, UNIQUE, WorkArgs
+from tests.flow_fixture import FAIR, LIMITED, PLAIN, RATED, SINGLE, UNIQUE, WorkArgs
 from tests.support import worker_process
 
 FLOW = "tests.fixtures.flow_worker:worker"
@@ -190,3 +191,18 @@ async def test_a_rate_spaces_the_starts_of_one_key_by_its_tokens(redis_url: str)
     starts = [e[3] for e in await events(redis_url) if e[0] == "S" and e[2] == "r"]
     assert starts[5:] == [h.id for h in rated[5:]]  # in the order of their tokens
     await r.aclose()
+
+
+async def test_fair_keys_take_turns_so_a_big_backlog_starves_no_small_one(redis_url: str) -> None:
+    async with Client.from_url(redis_url) as client:
+        await client.enqueue_many([Call(FAIR, WorkArgs(key="big")) for _ in range(1000)])
+        small = await client.enqueue_many([Call(FAIR, WorkArgs(key="small")) for _ in range(10)])
+        with worker_process(redis_url, target=FLOW, env=settings(concurrency="2")):
+            for handle in small:
+                await handle.result(timeout=30)
+    starts = [e for e in await events(redis_url) if e[0] == "S"]
+    last_small = max(i for i, e in enumerate(starts) if e[2] == "small")
+    # A window of 2, then one turn each: the 10 small ones all start within the first 22.
+    assert last_small < 22, [e[2] for e in starts[:30]]
+    log = await events(redis_url)
+    assert most_at_once([[k, t, "all", i] for k, t, _, i, *_ in log])["all"] <= 2

@@ -1,5 +1,5 @@
 """taskgen: contract-first background tasks for Python."""
 
-from taskgen.vocabulary import Limit, Priority, Rate, Retry, Unique, task
+from taskgen.vocabulary import Fair, Limit, Priority, Rate, Retry, Unique, task
 
-__all__ = ["Limit", "Priority", "Rate", "Retry", "Unique", "task"]
+__all__ = ["Fair", "Limit", "Priority", "Rate", "Retry", "Unique", "task"]

@@ -109,6 +109,20 @@ class Unique(msgspec.Struct, frozen=True, kw_only=True):
             raise ValueError(f"Unique(for_={self.for_}): seconds, so > 0 (or None)")
 
 
+class Fair(msgspec.Struct, frozen=True, kw_only=True):
+    """Serve the key values of ``key`` round-robin: at most ``window`` of the task's tasks wait
+    on the queue's ready stream at once, and each freed place goes to the next key in turn,
+    so one key's 100k tasks do not starve another's 10. ``window`` should be at least the
+    workers' total concurrency for the task, or it caps how many run at once."""
+
+    key: str
+    window: int = 16
+
+    def __post_init__(self) -> None:
+        if self.window < 1:
+            raise ValueError(f"Fair(window={self.window}): window counts tasks, so >= 1")
+
+
 class TaskOptions(msgspec.Struct, frozen=True, kw_only=True):
     """The options given to ``@task``; the defaults are the runtime's."""
 
@@ -122,6 +136,7 @@ class TaskOptions(msgspec.Struct, frozen=True, kw_only=True):
     concurrency: Limit | None = None
     rate: Rate | None = None
     unique: Unique | None = None
+    fair: Fair | None = None
 
 
 def validate_wire_name(value: str, what: str) -> str | None:
@@ -151,6 +166,7 @@ def task(
     concurrency: Limit | None = None,
     rate: Rate | None = None,
     unique: Unique | None = None,
+    fair: Fair | None = None,
 ) -> Callable[[F], F]: ...
 
 
@@ -168,12 +184,13 @@ def task(
     concurrency: Limit | None = None,
     rate: Rate | None = None,
     unique: Unique | None = None,
+    fair: Fair | None = None,
 ) -> F | Callable[[F], F]:
     """Declare a task: a signature-only function (body ``...``) whose types are the contract.
 
     ``progress``: the type of the handler's progress reports (e.g. a msgspec Struct); without
-    it a handler reports a number and a message. ``concurrency``, ``rate``, ``unique``: flow
-    control per key value, checked by ``taskgen build`` (docs/flow-control.md)."""
+    it a handler reports a number and a message. ``concurrency``, ``rate``, ``unique``,
+    ``fair``: flow control per key value, checked by ``taskgen build`` (docs/flow-control.md)."""
     options = TaskOptions(
         queue=queue,
         name=name,
@@ -184,6 +201,7 @@ def task(
         concurrency=concurrency,
         rate=rate,
         unique=unique,
+        fair=fair,
     )
 
     def mark(f: F) -> F:

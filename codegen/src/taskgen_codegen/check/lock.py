@@ -382,6 +382,8 @@ def flow_lines(task: TaskSpec) -> tuple[str, ...]:
         lines.append(f"rate {options.rate.key} {options.rate.limit.replace(' ', '')}")
     if options.unique is not None:
         lines.append(f"unique {options.unique.key} for={options.unique.for_}")
+    if options.fair is not None:
+        lines.append(f"fair {options.fair.key} window={options.fair.window}")
     return tuple(lines)
 
 

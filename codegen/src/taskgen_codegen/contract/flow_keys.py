@@ -1,4 +1,4 @@
-"""Flow-control keys (``concurrency=``, ``rate=``, ``unique=``) resolved against a task's
+"""Flow-control keys (``concurrency=``, ``rate=``, ``unique=``, ``fair=``) resolved against a task's
 parameter types: a dotted path must name a parameter, then fields of Structs, dataclasses,
 TypedDicts or NamedTuples, and end on a value that makes a key (str, int, UUID, an Enum or a
 Literal, or a NewType or constraint of one). The resolved path becomes the expression that
@@ -49,6 +49,8 @@ def declared_keys(options: TaskOptions) -> list[tuple[FlowOption, str]]:
         keys.append(("rate", options.rate.key))
     if options.unique is not None:
         keys.append(("unique", options.unique.key))
+    if options.fair is not None:
+        keys.append(("fair", options.fair.key))
     return keys
 
 

@@ -271,6 +271,16 @@ class _Loader:
         """The task with its flow-control keys resolved; a problem at the task for each that
         does not resolve to a field that makes a key."""
         keys = []
+        if spec.options.fair is not None and spec.options.concurrency is not None:
+            self.problems.append(
+                Problem(
+                    "fair= and concurrency= cannot be combined: both decide when a task may "
+                    "go to the ready stream",
+                    spec.location,
+                    spec.wire_name,
+                    "keep one of them (fair= with a small window also bounds each key)",
+                )
+            )
         for option, path in declared_keys(spec.options):
             try:
                 keys.append(resolve_key(option, path, spec.params, definitions))

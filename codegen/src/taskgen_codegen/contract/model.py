@@ -318,7 +318,7 @@ class Param(msgspec.Struct, frozen=True):
     default: Default | None = None
 
 
-FlowOption = Literal["concurrency", "rate", "unique"]
+FlowOption = Literal["concurrency", "rate", "unique", "fair"]
 
 
 class FlowKey(msgspec.Struct, frozen=True):

@@ -188,6 +188,8 @@ class TaskView:
             parts.append(f"rate=({self._flow_function('rate')}, {count}, {period!r})")
         if options.unique is not None:
             parts.append(f"unique=({self._flow_function('unique')}, {options.unique.for_!r})")
+        if options.fair is not None:
+            parts.append(f"fair=({self._flow_function('fair')}, {options.fair.window})")
         return f"runtime.FlowControl({', '.join(parts)})"
 
     def _flow_function(self, option: str) -> str:

@@ -27,10 +27,11 @@ class FlowControl(Generic[A]):
     """One task's flow-control options, with the functions that compute their keys.
 
     ``concurrency``: (key, most running at once); ``rate``: (key, starts per period, period in
-    seconds); ``unique``: (key, seconds it holds at most, None: until the task ends). Keys are
-    scoped to the task's wire name ``task``: two tasks never share a slot or a bucket."""
+    seconds); ``unique``: (key, seconds it holds at most, None: until the task ends); ``fair``:
+    (key, window). Keys are scoped to the task's wire name ``task``: two tasks never share a
+    slot, a bucket or a round-robin."""
 
-    __slots__ = ("concurrency", "rate", "task", "unique")
+    __slots__ = ("concurrency", "fair", "rate", "task", "unique")
 
     def __init__(
         self,
@@ -39,11 +40,13 @@ class FlowControl(Generic[A]):
         concurrency: tuple[KeyOf[A], int] | None = None,
         rate: tuple[KeyOf[A], int, float] | None = None,
         unique: tuple[KeyOf[A], float | None] | None = None,
+        fair: tuple[KeyOf[A], int] | None = None,
     ) -> None:
         self.task = task
         self.concurrency = concurrency
         self.rate = rate
         self.unique = unique
+        self.fair = fair
 
     def spec(self, args: A) -> bytes:
         """The packed record the flow scripts read for one task: concurrency key and max, rate
@@ -61,7 +64,24 @@ class FlowControl(Generic[A]):
             key, hold = self.unique
             ukey = (scope + key(args)).encode()
             uttl = number(0 if hold is None else max(1, round(hold * 1000)))
-        return pack([ckey, cmax or b"0", rkey, rcount or b"0", rperiod or b"0", ukey, uttl or b"0"])
+        fscope = fkey = fwindow = b""
+        if self.fair is not None:
+            key, window = self.fair
+            fscope, fkey, fwindow = self.task.encode(), key(args).encode(), number(window)
+        return pack(
+            [
+                ckey,
+                cmax or b"0",
+                rkey,
+                rcount or b"0",
+                rperiod or b"0",
+                ukey,
+                uttl or b"0",
+                fscope,
+                fkey,
+                fwindow or b"0",
+            ]
+        )
 
 
 def release_record(task_id: bytes) -> bytes:

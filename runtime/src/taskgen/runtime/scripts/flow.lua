@@ -6,8 +6,12 @@
 -- hash tag:  <base>:flow:c:<key> set of the ids holding a slot;  <base>:flow:w:<key> list of
 -- the ids parked for one (status 'scheduled', envelope in 'p');  <base>:flow:r:<key> the token
 -- bucket's theoretical arrival time (GCRA, ms);  <base>:flow:u:<key> the id a unique key
--- belongs to;  <base>:flow:parked the set of keys with parked ids (for the sweep).
-local FLOW_RECORD = '>' .. string.rep('I4c0', 7)
+-- belongs to;  <base>:flow:parked the set of keys with parked ids (for the sweep).  Fair tasks
+-- (scope: the task's wire name): <base>:flow:f:<scope> the set of ids admitted to the ready
+-- stream (at most the window);  <base>:flow:fw:<scope>:<key> the ids parked per key;
+-- <base>:flow:rr:<scope> the keys with parked ids, in turn;  <base>:flow:fparked the scopes
+-- with parked ids (for the sweep).
+local FLOW_RECORD = '>' .. string.rep('I4c0', 10)
 local FLOW_FINAL = { done = true, failed = true, timed_out = true, aborted = true,
   expired = true, rejected = true }
 
@@ -17,8 +21,10 @@ local function flow_now()
 end
 
 local function flow_fields(spec)
-  local ckey, cmax, rkey, rcount, rperiod, ukey, uttl = struct.unpack(FLOW_RECORD, spec)
-  return ckey, tonumber(cmax), rkey, tonumber(rcount), tonumber(rperiod), ukey, tonumber(uttl)
+  local ckey, cmax, rkey, rcount, rperiod, ukey, uttl, fscope, fkey, fwindow =
+    struct.unpack(FLOW_RECORD, spec)
+  return ckey, tonumber(cmax), rkey, tonumber(rcount), tonumber(rperiod), ukey, tonumber(uttl),
+    fscope, fkey, tonumber(fwindow)
 end
 
 -- The task (envelope in 'p') onto its ready stream.
@@ -64,8 +70,20 @@ end
 -- A task whose envelope waits in 'p': take a slot and admit it, or park it.
 -- Returns the time it is due when its token is later than now, else nil.
 local function flow_gate(base, key, id, spec, now, delayed)
-  local ckey, cmax, rkey, rcount, rperiod = flow_fields(spec)
-  if ckey ~= '' then
+  local ckey, cmax, rkey, rcount, rperiod, _, _, fscope, fkey, fwindow = flow_fields(spec)
+  if fscope ~= '' then
+    -- Fair: a place in the task's window on the ready stream, or a turn in the round-robin.
+    local admitted = base .. ':flow:f:' .. fscope
+    if redis.call('SCARD', admitted) >= fwindow then
+      redis.call('HSET', key, 's', 'scheduled')
+      if redis.call('RPUSH', base .. ':flow:fw:' .. fscope .. ':' .. fkey, id) == 1 then
+        redis.call('RPUSH', base .. ':flow:rr:' .. fscope, fkey)
+      end
+      redis.call('SADD', base .. ':flow:fparked', fscope)
+      return nil
+    end
+    redis.call('SADD', admitted, id)
+  elseif ckey ~= '' then
     local slots = base .. ':flow:c:' .. ckey
     if redis.call('SCARD', slots) >= cmax then
       redis.call('HSET', key, 's', 'scheduled')
@@ -106,15 +124,49 @@ local function flow_next(base, ckey, delayed)
   end
 end
 
+-- Fill the fair window of a task from its parked keys, one task per key in turn; returns the
+-- earliest due time of one that waits for a rate token (or nil).
+local function flow_next_fair(base, fscope, window, delayed)
+  local admitted, turns = base .. ':flow:f:' .. fscope, base .. ':flow:rr:' .. fscope
+  local now, earliest
+  while redis.call('SCARD', admitted) < window do
+    local fkey = redis.call('LPOP', turns)
+    if not fkey then
+      redis.call('SREM', base .. ':flow:fparked', fscope)
+      return earliest
+    end
+    local parked = base .. ':flow:fw:' .. fscope .. ':' .. fkey
+    local id = redis.call('LPOP', parked)
+    -- The key goes to the back of the round-robin while it has parked tasks.
+    if redis.call('LLEN', parked) > 0 then redis.call('RPUSH', turns, fkey) end
+    if id then
+      local key = base .. ':task:' .. id
+      local state = redis.call('HMGET', key, 's', 'k', 'q')
+      -- Aborted, expired or gone while parked: it needs no place.
+      if state[1] == 'scheduled' and state[2] and not state[3] then
+        local _, _, rkey, rcount, rperiod = flow_fields(state[2])
+        redis.call('SADD', admitted, id)
+        now = now or flow_now()
+        local due = flow_admit(base, key, id, rkey, rcount, rperiod, now, delayed)
+        if due and (not earliest or due < earliest) then earliest = due end
+      end
+    end
+  end
+  return earliest
+end
+
 -- A task ended (or was aborted): free its slot and unique key, admit the next parked task.
 -- Idempotent: a second ending of the same task frees nothing more.
 local function flow_release(base, id, delayed)
   local spec = redis.call('HGET', base .. ':task:' .. id, 'k')
   if not spec then return nil end
-  local ckey, _, _, _, _, ukey = flow_fields(spec)
+  local ckey, _, _, _, _, ukey, _, fscope, _, fwindow = flow_fields(spec)
   if ukey ~= '' then
     local unique = base .. ':flow:u:' .. ukey
     if redis.call('GET', unique) == id then redis.call('DEL', unique) end
+  end
+  if fscope ~= '' and redis.call('SREM', base .. ':flow:f:' .. fscope, id) == 1 then
+    return flow_next_fair(base, fscope, fwindow, delayed)
   end
   if ckey ~= '' and redis.call('SREM', base .. ':flow:c:' .. ckey, id) == 1 then
     return flow_next(base, ckey, delayed)
@@ -122,10 +174,9 @@ local function flow_release(base, id, delayed)
   return nil
 end
 
--- Free the slots of a key whose holders have ended without releasing them (a path that
--- bypassed complete.lua: an entry deleted from its stream, a task hash that expired).
-local function flow_heal(base, ckey)
-  local slots = base .. ':flow:c:' .. ckey
+-- Free the slots (or fair places) whose holders have ended without releasing them (a path
+-- that bypassed complete.lua: an entry deleted from its stream, a task hash that expired).
+local function flow_heal(slots, base)
   for _, id in ipairs(redis.call('SMEMBERS', slots)) do
     local status = redis.call('HGET', base .. ':task:' .. id, 's')
     if not status or FLOW_FINAL[status] then redis.call('SREM', slots, id) end
