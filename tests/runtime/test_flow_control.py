@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 
 import redis.asyncio
 
-from taskgen.runtime import Call, Client, TaskStatus
+from taskgen.runtime import Call, Client, EnqueueOptions, TaskStatus
 from tests.flow_fixture import FAIR, LIMITED, PLAIN, RATED, SINGLE, UNIQUE, WorkArgs
 from tests.support import worker_process
 
@@ -206,3 +206,18 @@ async def test_fair_keys_take_turns_so_a_big_backlog_starves_no_small_one(redis_
     assert last_small < 22, [e[2] for e in starts[:30]]
     log = await events(redis_url)
     assert most_at_once([[k, t, "all", i] for k, t, _, i, *_ in log])["all"] <= 2
+
+
+async def test_a_delayed_task_passes_its_gate_when_it_is_due(redis_url: str) -> None:
+    async with Client.from_url(redis_url) as client:
+        holder = await client.enqueue(SINGLE, WorkArgs(key="k", seconds=0.3))
+        delayed = await client.enqueue(SINGLE, WorkArgs(key="k"), EnqueueOptions(delay=0.05))
+        r = redis.asyncio.Redis.from_url(redis_url)
+        # Delayed at enqueue: it holds no slot while it waits.
+        assert await r.smembers(f"{BASE}:flow:c:flow.single:k") == {holder.id.encode()}
+        with worker_process(redis_url, target=FLOW):
+            await delayed.result(timeout=20)
+        await r.aclose()
+    log = [(e[0], e[3]) for e in await events(redis_url)]
+    # Due while the holder ran: parked at promotion, started once the slot was free.
+    assert log == [("S", holder.id), ("E", holder.id), ("S", delayed.id), ("E", delayed.id)]
