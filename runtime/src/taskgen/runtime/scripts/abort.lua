@@ -27,7 +27,7 @@ redis.call('HDEL', KEYS[1], 'p')
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 -- A flow-controlled task frees its slot and unique key (flow.lua is prepended); one parked
 -- for a slot is skipped when its turn comes.
-if state[5] and flow_release(base, id, KEYS[2]) then
+if state[5] and flow_library().release(base, id, KEYS[2]) then
   redis.call('PUBLISH', base .. ':control', 'wake')
 end
 local channel = base .. ':done:' .. id

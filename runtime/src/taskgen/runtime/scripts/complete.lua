@@ -30,6 +30,7 @@ local nstreams = #KEYS - 4
 local delayed, dead = KEYS[nstreams + 1], KEYS[nstreams + 2]
 local retrying, throughput = KEYS[nstreams + 3], KEYS[nstreams + 4]
 local acks, counts = {}, {}
+local flow
 local now, earliest
 local done, failed, retried = 0, 0, 0
 -- The entry of a record of stream index s (0-based), to acknowledge and delete.
@@ -90,7 +91,8 @@ while at <= #blob do
   elseif kind == 'K' then
     local _, id
     _, id, at = struct.unpack(RELEASE, blob, at)
-    local due = flow_release(base, id, delayed)
+    flow = flow or flow_library()
+    local due = flow.release(base, id, delayed)
     if due and (not earliest or due < earliest) then earliest = due end
   else
     return redis.error_reply('complete: unknown record kind ' .. kind)

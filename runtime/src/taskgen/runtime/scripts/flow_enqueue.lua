@@ -7,6 +7,7 @@
 -- Returns per task: 1 if it was enqueued, 0 if its id already existed, or the id of the
 -- queued or running task that holds its unique key.
 local base, delayed = ARGV[1], KEYS[1]
+local flow = flow_library()
 local blob, at = ARGV[2], 1
 local TASK = '>' .. string.rep('I4c0', 6)
 local tasks = base .. ':task:'
@@ -18,11 +19,11 @@ while at <= #blob do
   local key = tasks .. id
   n = n + 1
   local holder
-  local _, _, _, _, _, ukey, uttl = flow_fields(spec)
+  local _, _, _, _, _, ukey, uttl = flow.fields(spec)
   if ukey ~= '' then
     local unique = base .. ':flow:u:' .. ukey
     holder = redis.call('GET', unique)
-    if holder and (holder == id or FLOW_FINAL[redis.call('HGET', tasks .. holder, 's') or 'done']) then
+    if holder and (holder == id or flow.FINAL[redis.call('HGET', tasks .. holder, 's') or 'done']) then
       holder = nil
     end
   end
@@ -31,7 +32,7 @@ while at <= #blob do
   elseif redis.call('EXISTS', key) == 1 then
     created[n] = 0
   else
-    now = now or flow_now()
+    now = now or flow.now()
     if ukey ~= '' then
       if uttl > 0 then
         redis.call('SET', base .. ':flow:u:' .. ukey, id, 'PX', uttl)
@@ -47,7 +48,7 @@ while at <= #blob do
       due = now + delay
       redis.call('ZADD', delayed, due, id)
     else
-      due = flow_gate(base, key, id, spec, now, delayed)
+      due = flow.gate(base, key, id, spec, now, delayed)
     end
     if due and (not earliest or due < earliest) then earliest = due end
     created[n] = 1

@@ -6,6 +6,7 @@
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local base = ARGV[1]
+local flow
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
 for _, id in ipairs(due) do
   local key = base .. ':task:' .. id
@@ -15,7 +16,8 @@ for _, id in ipairs(due) do
   if state[2] then
     if state[4] and not state[5] then
       -- A flow-controlled task delayed at enqueue passes its gate now (flow.lua).
-      flow_gate(base, key, id, state[4], now, KEYS[1])
+      flow = flow or flow_library()
+      flow.gate(base, key, id, state[4], now, KEYS[1])
     else
       local entry = redis.call('XADD', base .. ':ready:' .. state[1], '*', id, state[2],
         'r', state[3] or 0)

@@ -16,19 +16,19 @@ end
 -- parked tasks (flow.lua is prepended): freed, and the parked tasks admitted.
 if ARGV[3] then
   local woken = false
-  local base = ARGV[3]
+  local base, flow = ARGV[3], flow_library()
   for _, ckey in ipairs(redis.call('SRANDMEMBER', base .. ':flow:parked', 100)) do
-    flow_heal(base .. ':flow:c:' .. ckey, base)
-    if flow_next(base, ckey, delayed) then woken = true end
+    flow.heal(base .. ':flow:c:' .. ckey, base)
+    if flow.next(base, ckey, delayed) then woken = true end
   end
   for _, fscope in ipairs(redis.call('SRANDMEMBER', base .. ':flow:fparked', 100)) do
-    flow_heal(base .. ':flow:f:' .. fscope, base)
+    flow.heal(base .. ':flow:f:' .. fscope, base)
     -- The window of the task whose turn is next (every task of a scope has the same).
     local fkey = redis.call('LINDEX', base .. ':flow:rr:' .. fscope, 0)
     local id = fkey and redis.call('LINDEX', base .. ':flow:fw:' .. fscope .. ':' .. fkey, 0)
     local spec = id and redis.call('HGET', base .. ':task:' .. id, 'k')
-    local window = spec and select(10, flow_fields(spec)) or 1
-    if flow_next_fair(base, fscope, window, delayed) then woken = true end
+    local window = spec and select(10, flow.fields(spec)) or 1
+    if flow.next_fair(base, fscope, window, delayed) then woken = true end
   end
   if woken then redis.call('PUBLISH', ARGV[3] .. ':control', 'wake') end
 end
