@@ -8,6 +8,7 @@ string at run time.
 
 from __future__ import annotations
 
+from taskgen.errors import TaskgenError
 from taskgen.vocabulary import TaskOptions
 from taskgen_codegen.contract.model import (
     Builtin,
@@ -31,7 +32,7 @@ from taskgen_codegen.contract.model import (
 KEY_SCALARS = frozenset({"str", "int", "uuid.UUID"})
 
 
-class KeyProblem(Exception):
+class KeyProblem(TaskgenError):
     """Why a key path does not resolve; ``hint`` says what to do."""
 
     def __init__(self, message: str, hint: str) -> None:

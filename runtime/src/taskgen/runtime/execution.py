@@ -433,7 +433,6 @@ class Executor:
             signing=self.signing,
         )
         self._record(delivery, record)
-        # Any task may hold flow state (the script finds out), and these endings are rare.
         self.completer.add(delivery.keys, release_record(delivery.task_id))
         if self.observers:
             ending = Ending(status, error, dead=dead is not None)

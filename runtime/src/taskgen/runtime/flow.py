@@ -86,5 +86,7 @@ class FlowControl(Generic[A]):
 
 def release_record(task_id: bytes) -> bytes:
     """Record K of ``complete.lua``: the task ended, free its slot and unique key (and admit
-    the next parked task of its key)."""
+    the next parked task of its key). An executor sends it after a success of a flow-controlled
+    task, and after every other ending: those are rare, and the task may hold flow state even
+    where this worker cannot tell (an undecodable or unknown task); the script finds out."""
     return pack([b"K", task_id])
