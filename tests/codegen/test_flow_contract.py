@@ -15,6 +15,9 @@ from pathlib import Path
 import pytest
 
 from taskgen.runtime.packing import unpack
+from taskgen_codegen.check import rules as R
+from taskgen_codegen.check.compat import compare
+from taskgen_codegen.check.lock import lock_of
 from taskgen_codegen.contract import ContractError, load_contracts
 from tests.support import REPO, build_contracts, use_build
 
@@ -81,7 +84,7 @@ BAD_VALUES: dict[str, tuple[str, str]] = {
 def write_contract(tmp_path: Path, option: str) -> tuple[Path, int]:
     """A one-task contract with ``option``; the folder and the decorator's line."""
     folder = tmp_path / "flowbad"
-    folder.mkdir()
+    folder.mkdir(parents=True)
     (folder / "__init__.py").write_text("")
     source = HEADER + textwrap.dedent(f"""
         @task({option})
@@ -174,3 +177,45 @@ def test_the_generated_flow_code_passes_mypy_strict(built: Path) -> None:
         text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+#: One task's flow options before and after a change; None: the change is not reported.
+FLOW_CHANGES: dict[str, tuple[str, str, str | None]] = {
+    "concurrency_key": (
+        'concurrency=Limit(key="note")',
+        'concurrency=Limit(key="order.customer.id")',
+        "from concurrency note max=1 to concurrency order.customer.id max=1",
+    ),
+    "concurrency_max": (
+        'concurrency=Limit(key="note", max=1)',
+        'concurrency=Limit(key="note", max=3)',
+        "max=3",
+    ),
+    "rate_limit": ('rate=Rate("10/s", key="note")', 'rate=Rate("10/m", key="note")', "10/m"),
+    "unique_added": ("timeout=5", 'timeout=5, unique=Unique(key="note")', "from none"),
+    "unique_for": (
+        'unique=Unique(key="note")',
+        'unique=Unique(key="note", for_=60)',
+        "for=60",
+    ),
+    "fair_removed": ('timeout=5, fair=Fair(key="note")', "timeout=5", "to none"),
+    "fair_window": ('fair=Fair(key="note")', 'fair=Fair(key="note", window=4)', "window=4"),
+    "unchanged": ('rate=Rate("10/s", key="note")', 'rate=Rate("10 / s", key="note")', None),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FLOW_CHANGES))
+def test_taskgen_check_reports_each_flow_control_change_at_the_task(
+    tmp_path: Path, case: str
+) -> None:
+    before, after, words = FLOW_CHANGES[case]
+    old_folder, _ = write_contract(tmp_path / "old", before)
+    new_folder, _ = write_contract(tmp_path / "new", after)
+    old, new = lock_of(load_contracts(old_folder)), lock_of(load_contracts(new_folder))
+    found = [(f.rule, f.anchor, f.reason) for f in compare(old, new)]
+    if words is None:
+        assert found == []
+        return
+    ((rule, anchor, reason),) = found
+    assert rule is R.WIRE_FLOW_CONTROL_CHANGED and anchor == ("task", "jobs.ship")
+    assert words in reason and R.WIRE_FLOW_CONTROL_CHANGED.severity == "warning", reason
