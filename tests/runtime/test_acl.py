@@ -3,7 +3,9 @@ the rules ``taskgen acl`` prints, and the server denies them nothing (``ACL LOG`
 
 The workload touches every path that sends a command of its own: enqueue (now, delayed,
 batched, blocking), results and states, retries, dead letters and the dead-letter commands,
-abort, cron, lease renewal, reclaim, the sweep, hand-back at shutdown, and the registry. A
+abort, cron, lease renewal, reclaim, the sweep, hand-back at shutdown, the registry, and flow
+control (parked, admitted and released tasks, rate tokens, unique keys, fair turns, a healed
+slot). A
 command added to the code but not to the rule is denied here; one the rule grants but nothing
 sends is caught by the check against the server's command statistics."""
 
@@ -27,6 +29,7 @@ from taskgen.runtime.cron import Cron
 from taskgen.runtime.keys import GROUP, LEVELS, QueueKeys
 from taskgen.runtime.taskdef import EnqueueOptions
 from taskgen.vocabulary import Priority
+from tests.flow_fixture import FAIR, RATED, SINGLE, UNIQUE, WorkArgs
 from tests.support import REPO
 from tests.tasks_fixture import (
     ADD,
@@ -187,6 +190,30 @@ async def workload(urls: dict[Role, str], admin: redis.asyncio.Redis) -> None:
             with pytest.raises(TaskFailed):
                 await failing.result(timeout=15)
     assert "purged 2" in dead("purge --all", urls["worker"])
+    await flow_workload(urls, admin)
+
+
+async def work(ctx: Context, *, key: str, seconds: float = 0.0, tag: str = "") -> str:
+    return key
+
+
+async def flow_workload(urls: dict[Role, str], admin: redis.asyncio.Redis) -> None:
+    """Flow control: parking, admitting, releasing, tokens, unique keys and the sweep's heal."""
+    flowed = [
+        Binding(t, work, lambda ctx, a, _: work(ctx, key=a.key))
+        for t in (SINGLE, UNIQUE, RATED, FAIR)
+    ]
+    # A slot whose holder is gone: only the sweep frees it for the task parked behind it.
+    await admin.sadd("taskgen:{flow}:flow:c:flow.single:k", "vanished")
+    async with Client.from_url(urls["producer"]) as producer:
+        parked = await producer.enqueue(SINGLE, WorkArgs(key="k"))
+        unique = await producer.enqueue(UNIQUE, WorkArgs(key="u"))
+        assert (await producer.enqueue(UNIQUE, WorkArgs(key="u"))).id == unique.id
+        rated = [await producer.enqueue(RATED, WorkArgs(key="r")) for _ in range(6)]
+        fair = [await producer.enqueue(FAIR, WorkArgs(key=k)) for k in "aab"]
+        async with running_worker(urls["worker"], flowed, lease=0.3, grace=0.1):
+            for handle in (parked, unique, *rated, *fair):
+                await handle.result(timeout=15)
 
 
 async def _is_running(handle: Any) -> bool:

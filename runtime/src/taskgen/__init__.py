@@ -1,5 +1,5 @@
 """taskgen: contract-first background tasks for Python."""
 
-from taskgen.vocabulary import Priority, Retry, task
+from taskgen.vocabulary import Fair, Limit, Priority, Rate, Retry, Unique, task
 
-__all__ = ["Priority", "Retry", "task"]
+__all__ = ["Fair", "Limit", "Priority", "Rate", "Retry", "Unique", "task"]

@@ -52,6 +52,76 @@ class Retry(msgspec.Struct, frozen=True, kw_only=True):
 
 NO_RETRY = Retry(attempts=1)
 
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*(?:\.\d+)?)\s*(s|m|h|d)\s*$")
+_UNIT_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+class Limit(msgspec.Struct, frozen=True, kw_only=True):
+    """At most ``max`` tasks of one key value run at once, across all workers.
+
+    ``key``: a dotted path over the task's parameters, e.g. ``"invoice.customer_id"``."""
+
+    key: str
+    max: int = 1
+
+    def __post_init__(self) -> None:
+        if self.max < 1:
+            raise ValueError(f"Limit(max={self.max}): max counts running tasks, so >= 1")
+
+
+class Rate(msgspec.Struct, frozen=True):
+    """At most ``count`` task starts per ``period`` per key value: ``Rate("100/s", key=...)``.
+
+    The limit is written ``<count>/<period>``: ``"100/s"``, ``"5/m"``, ``"1000/h"``,
+    ``"10/30s"``; up to ``count`` tasks may start at once (the bucket's size)."""
+
+    limit: str
+    key: str
+
+    def __post_init__(self) -> None:
+        parse_rate(self.limit)
+
+
+def parse_rate(limit: str) -> tuple[int, float]:
+    """``(count, period in seconds)`` of a rate like ``"100/s"``; ValueError saying why not."""
+    match = _RATE.match(limit)
+    if match is None:
+        raise ValueError(
+            f"Rate({limit!r}): write <count>/<period>, e.g. '100/s', '5/m', '1000/h', '10/30s'"
+        )
+    count, every, unit = int(match[1]), match[2], match[3]
+    period = (float(every) if every else 1.0) * _UNIT_SECONDS[unit]
+    if count < 1 or period <= 0:
+        raise ValueError(f"Rate({limit!r}): the count and the period must be > 0")
+    return count, period
+
+
+class Unique(msgspec.Struct, frozen=True, kw_only=True):
+    """While a task of one key value is queued or running, enqueueing another of the same key
+    value returns the existing task's handle; ``for_``: the most seconds that holds (None:
+    until the task ends)."""
+
+    key: str
+    for_: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.for_ is not None and self.for_ <= 0:
+            raise ValueError(f"Unique(for_={self.for_}): seconds, so > 0 (or None)")
+
+
+class Fair(msgspec.Struct, frozen=True, kw_only=True):
+    """Serve the key values of ``key`` round-robin: at most ``window`` of the task's tasks wait
+    on the queue's ready stream at once, and each freed place goes to the next key in turn,
+    so one key's 100k tasks do not starve another's 10. ``window`` should be at least the
+    workers' total concurrency for the task, or it caps how many run at once."""
+
+    key: str
+    window: int = 16
+
+    def __post_init__(self) -> None:
+        if self.window < 1:
+            raise ValueError(f"Fair(window={self.window}): window counts tasks, so >= 1")
+
 
 class TaskOptions(msgspec.Struct, frozen=True, kw_only=True):
     """The options given to ``@task``; the defaults are the runtime's."""
@@ -62,6 +132,11 @@ class TaskOptions(msgspec.Struct, frozen=True, kw_only=True):
     retry: Retry = NO_RETRY
     priority: Priority = Priority.NORMAL
     result_ttl: float = 3600.0
+    #: Flow control (docs/flow-control.md); None: none of it.
+    concurrency: Limit | None = None
+    rate: Rate | None = None
+    unique: Unique | None = None
+    fair: Fair | None = None
 
 
 def validate_wire_name(value: str, what: str) -> str | None:
@@ -88,6 +163,10 @@ def task(
     priority: Priority = Priority.NORMAL,
     result_ttl: float = 3600.0,
     progress: Any = None,
+    concurrency: Limit | None = None,
+    rate: Rate | None = None,
+    unique: Unique | None = None,
+    fair: Fair | None = None,
 ) -> Callable[[F], F]: ...
 
 
@@ -102,11 +181,16 @@ def task(
     priority: Priority = Priority.NORMAL,
     result_ttl: float = 3600.0,
     progress: Any = None,
+    concurrency: Limit | None = None,
+    rate: Rate | None = None,
+    unique: Unique | None = None,
+    fair: Fair | None = None,
 ) -> F | Callable[[F], F]:
     """Declare a task: a signature-only function (body ``...``) whose types are the contract.
 
     ``progress``: the type of the handler's progress reports (e.g. a msgspec Struct); without
-    it a handler reports a number and a message."""
+    it a handler reports a number and a message. ``concurrency``, ``rate``, ``unique``,
+    ``fair``: flow control per key value, checked by ``taskgen build`` (docs/flow-control.md)."""
     options = TaskOptions(
         queue=queue,
         name=name,
@@ -114,6 +198,10 @@ def task(
         retry=retry if retry is not None else NO_RETRY,
         priority=priority,
         result_ttl=result_ttl,
+        concurrency=concurrency,
+        rate=rate,
+        unique=unique,
+        fair=fair,
     )
 
     def mark(f: F) -> F:

@@ -156,6 +156,13 @@ class _Comparison(RecordDiff):
                 f"queue changed from {old.queue!r} to {new.queue!r}: tasks already queued on "
                 f"{old.queue!r} wait for a worker that no longer reads it",
             )
+        if old.flow != new.flow:
+            self.add(
+                R.WIRE_FLOW_CONTROL_CHANGED,
+                place,
+                f"flow control changed from {_flow(old.flow)} to {_flow(new.flow)}: behaviour "
+                "changes, and during the rollout tasks keyed both ways do not count together",
+            )
         self.params(wire, old, new)
         returns = Place(f"task {wire}, return value", ("task", wire), "result")
         self.expr(old.returns, new.returns, returns)
@@ -272,3 +279,7 @@ def _kind_breaks(was: str, now: str) -> bool:
         return False
     # positional_only -> positional and keyword_only -> positional only widen what callers may do.
     return not (now == "positional" and was in ("positional_only", "keyword_only"))
+
+
+def _flow(lines: tuple[str, ...]) -> str:
+    return "; ".join(lines) if lines else "none"

@@ -127,6 +127,9 @@ class LockTask(msgspec.Struct, frozen=True, omit_defaults=True):
     #: The type of its progress reports, if the contract declares one (a lock written before
     #: progress types existed has none).
     progress: TypeExpr | None = None
+    #: Its flow control, one line per option (``concurrency invoice.customer_id max=1``); a
+    #: task without any records none.
+    flow: tuple[str, ...] = ()
 
 
 class Lock(msgspec.Struct, frozen=True):
@@ -366,7 +369,22 @@ def _task(task: TaskSpec, definitions: dict[str, Definition]) -> LockTask:
         types=tuple(d.name for d in reached),
         fingerprint=task.fingerprint,
         progress=task.progress,
+        flow=flow_lines(task),
     )
+
+
+def flow_lines(task: TaskSpec) -> tuple[str, ...]:
+    """The task's flow-control options as the lock records them, one line each."""
+    options, lines = task.options, []
+    if options.concurrency is not None:
+        lines.append(f"concurrency {options.concurrency.key} max={options.concurrency.max}")
+    if options.rate is not None:
+        lines.append(f"rate {options.rate.key} {options.rate.limit.replace(' ', '')}")
+    if options.unique is not None:
+        lines.append(f"unique {options.unique.key} for={options.unique.for_}")
+    if options.fair is not None:
+        lines.append(f"fair {options.fair.key} window={options.fair.window}")
+    return tuple(lines)
 
 
 def _param(param: Param) -> LockParam:

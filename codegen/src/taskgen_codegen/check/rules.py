@@ -108,6 +108,19 @@ SOURCE_PROGRESS_TYPE_REMOVED = Rule(
     "@task(progress=Step)\ndef encode(path: str) -> str: ...",
     "@task\ndef encode(path: str) -> str: ...",
 )
+WIRE_FLOW_CONTROL_CHANGED = Rule(
+    "WIRE_FLOW_CONTROL_CHANGED",
+    NONE,
+    "The task's flow control changed (a concurrency, rate or unique key, a limit, or the option "
+    "itself): every message still decodes, but its behaviour changes, and while old and new "
+    "clients both enqueue, tasks keyed the old way and the new way do not count against each "
+    "other (a limit may be exceeded, a unique task may run twice), so it is reported as a "
+    "warning: a behaviour change at the task, not a decoding break.",
+    "Deploy it when the task's queue is quiet, or accept the overlap of the rolling deploy.",
+    '@task(concurrency=Limit(key="host"))\ndef ping(host: str, port: int) -> bool: ...',
+    '@task(concurrency=Limit(key="port"))\ndef ping(host: str, port: int) -> bool: ...',
+    fixed_severity="warning",
+)
 
 # -- parameters -------------------------------------------------------------------------------
 

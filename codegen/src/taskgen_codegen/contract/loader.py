@@ -18,7 +18,15 @@ import msgspec
 from taskgen.vocabulary import PROGRESS_ATTR, TASK_ATTR, TaskOptions, validate_wire_name
 from taskgen_codegen.contract.errors import ContractError, Location, Problem
 from taskgen_codegen.contract.fingerprint import fingerprint
-from taskgen_codegen.contract.model import ContractModel, Param, ParamKind, TaskSpec, TypeExpr
+from taskgen_codegen.contract.flow_keys import KeyProblem, declared_keys, resolve_key
+from taskgen_codegen.contract.model import (
+    ContractModel,
+    Definition,
+    Param,
+    ParamKind,
+    TaskSpec,
+    TypeExpr,
+)
 from taskgen_codegen.contract.sources import SourceIndex, forget_sources
 from taskgen_codegen.contract.types import TypeReader, Unsupported
 
@@ -76,10 +84,11 @@ class _Loader:
         ]
         self._check_duplicates(tasks)
         self.problems.extend(self.reader.problems)
+        definitions = dict(sorted(self.reader.definitions.items()))
+        tasks = [self._with_flow_keys(t, definitions) for t in tasks]
         errors = [p for p in self.problems if p.level == "error"]
         if errors:
             raise ContractError(sorted(errors, key=_problem_order))
-        definitions = dict(sorted(self.reader.definitions.items()))
         tasks = sorted(
             (msgspec.structs.replace(t, fingerprint=fingerprint(t, definitions)) for t in tasks),
             key=lambda t: (t.module, t.name),
@@ -257,6 +266,27 @@ class _Loader:
                 continue
             params.append(Param(p.name, _KINDS[p.kind], expr, default))
         return params
+
+    def _with_flow_keys(self, spec: TaskSpec, definitions: dict[str, Definition]) -> TaskSpec:
+        """The task with its flow-control keys resolved; a problem at the task for each that
+        does not resolve to a field that makes a key."""
+        keys = []
+        if spec.options.fair is not None and spec.options.concurrency is not None:
+            self.problems.append(
+                Problem(
+                    "fair= and concurrency= cannot be combined: both decide when a task may "
+                    "go to the ready stream",
+                    spec.location,
+                    spec.wire_name,
+                    "keep one of them (fair= with a small window also bounds each key)",
+                )
+            )
+        for option, path in declared_keys(spec.options):
+            try:
+                keys.append(resolve_key(option, path, spec.params, definitions))
+            except KeyProblem as exc:
+                self.problems.append(Problem(exc.message, spec.location, spec.wire_name, exc.hint))
+        return msgspec.structs.replace(spec, flow_keys=tuple(keys)) if keys else spec
 
     def _check_body(self, fn: Callable[..., Any], problem: _Report) -> None:
         node = self.sources.function_node(fn)

@@ -318,6 +318,18 @@ class Param(msgspec.Struct, frozen=True):
     default: Default | None = None
 
 
+FlowOption = Literal["concurrency", "rate", "unique", "fair"]
+
+
+class FlowKey(msgspec.Struct, frozen=True):
+    """One flow-control option's key: its dotted path, and the expression over the task's
+    arguments Struct (``args``) that computes its text, resolved by ``flow_keys``."""
+
+    option: FlowOption
+    path: str
+    expression: str
+
+
 class TaskSpec(msgspec.Struct, frozen=True):
     """One declared task: its identity on the wire, its signature and its options."""
 
@@ -332,6 +344,8 @@ class TaskSpec(msgspec.Struct, frozen=True):
     doc: str | None = None
     #: The type of the handler's progress reports (``@task(progress=...)``); None: a number.
     progress: TypeExpr | None = None
+    #: The keys of its flow-control options, resolved (empty: it declares none).
+    flow_keys: tuple[FlowKey, ...] = ()
 
 
 class ContractModel(msgspec.Struct, frozen=True):

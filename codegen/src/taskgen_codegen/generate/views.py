@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from taskgen.vocabulary import parse_rate
 from taskgen_codegen.check.lineage import NO_LINEAGE, Lineage
 from taskgen_codegen.contract.model import (
     ContractModel,
@@ -168,6 +169,31 @@ class TaskView:
             f"runtime.Retry(attempts={r.attempts}, backoff={r.backoff!r}, "
             f"max_delay={r.max_delay!r}, jitter={r.jitter})"
         )
+
+    def flow_functions(self) -> list[tuple[str, str]]:
+        """(name, expression) of each function that computes a flow-control key."""
+        return [(self._flow_function(k.option), k.expression) for k in self.spec.flow_keys]
+
+    def flow(self) -> str | None:
+        """The ``flow=`` argument of the task's ``TaskDef``; None without flow control."""
+        if not self.spec.flow_keys:
+            return None
+        options = self.spec.options
+        parts = [literal(self.wire_name)]
+        if options.concurrency is not None:
+            fn = self._flow_function("concurrency")
+            parts.append(f"concurrency=({fn}, {options.concurrency.max})")
+        if options.rate is not None:
+            count, period = parse_rate(options.rate.limit)
+            parts.append(f"rate=({self._flow_function('rate')}, {count}, {period!r})")
+        if options.unique is not None:
+            parts.append(f"unique=({self._flow_function('unique')}, {options.unique.for_!r})")
+        if options.fair is not None:
+            parts.append(f"fair=({self._flow_function('fair')}, {options.fair.window})")
+        return f"runtime.FlowControl({', '.join(parts)})"
+
+    def _flow_function(self, option: str) -> str:
+        return f"_{self.const.lower()}_{option}_key"
 
     def signature(self, *, with_defaults: bool) -> list[str]:
         """Parameter declarations, with ``/`` and ``*`` markers where the kinds change."""

@@ -29,6 +29,7 @@ from taskgen.runtime.errors import (
     TaskRejected,
     TaskTimedOut,
 )
+from taskgen.runtime.flow import FlowControl
 from taskgen.runtime.handle import TaskHandle
 from taskgen.runtime.progress import Progress, ProgressType
 from taskgen.runtime.progress_client import (
@@ -82,6 +83,7 @@ __all__ = [
     "DeadLetters",
     "EnqueueFailed",
     "EnqueueOptions",
+    "FlowControl",
     "HandlerMismatch",
     "PayloadTooLarge",
     "Priority",

@@ -16,7 +16,7 @@ import re
 from typing import Literal
 
 from taskgen.runtime.keys import DEFAULT_PREFIX
-from taskgen.runtime.scripts import source
+from taskgen.runtime.scripts import text
 
 Role = Literal["worker", "producer"]
 ROLES: tuple[Role, ...] = ("worker", "producer")
@@ -61,9 +61,10 @@ CLUSTER: dict[str, str] = {
 #: The scripts each role runs. A producer enqueues, reads states and awaits results; aborting a
 #: task (``abort``) deletes queue entries, which is left to the worker's rule.
 SCRIPTS: dict[Role, tuple[str, ...]] = {
-    "producer": ("enqueue", "status", "registry_read"),
+    "producer": ("enqueue", "flow_enqueue", "status", "registry_read"),
     "worker": (
         "enqueue",
+        "flow_enqueue",
         "status",
         "abort",
         "registry_read",
@@ -101,7 +102,7 @@ def _client_grants(server: tuple[int, ...] | None) -> set[str]:
 def script_commands(name: str) -> set[str]:
     """The commands (``command`` or ``command|subcommand``) that ``<name>.lua`` calls."""
     found = set()
-    for command, sub in _CALL.findall(source(name)):
+    for command, sub in _CALL.findall(text(name)):
         command = command.lower()
         found.add(f"{command}|{sub.lower()}" if command in _CONTAINERS and sub else command)
     return found

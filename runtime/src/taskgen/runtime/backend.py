@@ -32,6 +32,11 @@ class Backend(Protocol):
         """Queue packed records (``enqueue.lua``'s format); 1 per new task, 0 per known id."""
         ...
 
+    def enqueue_flow(self, keys: QueueKeys, records: bytes) -> Awaitable[list[int | bytes]]:
+        """Queue flow-controlled records (``flow_enqueue.lua``'s format): 1 per new task, 0 per
+        known id, the holder's id per task whose unique key is taken."""
+        ...
+
     def expect(self, keys: QueueKeys, task_id: str) -> None:
         """A task was queued with ``reply``: its outcome will come there."""
         ...
@@ -77,6 +82,13 @@ class RedisBackend:
         """One script call for all the records (of one queue)."""
         # The script call's own awaitable, returned as it is: no coroutine frame on the hot path.
         created: Awaitable[list[int]] = self._scripts.enqueue(
+            keys=[keys.delayed], args=[keys.base, records]
+        )
+        return created
+
+    def enqueue_flow(self, keys: QueueKeys, records: bytes) -> Awaitable[list[int | bytes]]:
+        """One script call for the flow-controlled records (of one queue)."""
+        created: Awaitable[list[int | bytes]] = self._scripts.flow_enqueue(
             keys=[keys.delayed], args=[keys.base, records]
         )
         return created

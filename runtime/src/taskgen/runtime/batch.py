@@ -29,6 +29,8 @@ class Chunk(NamedTuple):
     calls: list[Call[Any]]
     ids: list[str]
     records: bytes
+    #: Flow-controlled calls, for ``flow_enqueue.lua`` (their records carry a flow record).
+    flow: bool = False
 
 
 def encode_calls(
@@ -39,10 +41,11 @@ def encode_calls(
     limit: int = MAX_ENVELOPE_BYTES,
     signing: Signing | None = None,
 ) -> list[Chunk]:
-    """Every call encoded (and signed, with ``signing``), grouped by queue in chunks of at most
+    """Every call encoded (and signed, with ``signing``), grouped by queue (flow-controlled
+    calls apart, for their own script) in chunks of at most
     ``ENQUEUE_CHUNK``, in order; raises ``EnqueueFailed`` naming the first call that cannot be
     encoded (``PayloadTooLarge`` if it is over ``limit`` bytes)."""
-    by_queue: dict[str, tuple[list[Call[Any]], list[str], list[bytes]]] = {}
+    by_queue: dict[tuple[str, bool], tuple[list[Call[Any]], list[str], list[bytes]]] = {}
     fresh = iter(new_task_ids(len(calls)))
     for position, call in enumerate(calls):
         try:
@@ -67,7 +70,7 @@ def encode_calls(
                 "nothing was enqueued: fix or drop that call and enqueue the batch again",
                 handles=[],
             ) from exc
-        group = by_queue.setdefault(call.task.queue, ([], [], []))
+        group = by_queue.setdefault((call.task.queue, call.task.flow is not None), ([], [], []))
         group[0].append(call)
         group[1].append(task_id)
         group[2].append(record)
@@ -77,8 +80,9 @@ def encode_calls(
             group_calls[i : i + ENQUEUE_CHUNK],
             ids[i : i + ENQUEUE_CHUNK],
             b"".join(records[i : i + ENQUEUE_CHUNK]),
+            flow,
         )
-        for queue, (group_calls, ids, records) in by_queue.items()
+        for (queue, flow), (group_calls, ids, records) in by_queue.items()
         for i in range(0, len(group_calls), ENQUEUE_CHUNK)
     ]
 

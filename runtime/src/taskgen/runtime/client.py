@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Self, TypeVar
 
 import msgspec
@@ -146,13 +146,18 @@ class Client:
             signing=self.signing,
         )
         try:
-            created = await backend.enqueue(keys, record)
+            if task.flow is None:
+                created: Sequence[int | bytes] = await backend.enqueue(keys, record)
+            else:
+                created = await backend.enqueue_flow(keys, record)
         except BaseException as exc:
             if span is not None:
                 span.failed(exc)
             raise
         if span is not None:
             span.sent([task_id])
+        if isinstance(created[0], bytes):  # its unique key belongs to that queued task
+            return TaskHandle(self, task, created[0].decode(), created=False)
         ours = created[0] == 1 or options.task_id is None  # see batch.was_created
         if reply and ours:
             backend.expect(keys, task_id)
@@ -175,8 +180,12 @@ class Client:
             handles: list[TaskHandle[R]] = []
             for chunk in chunks:
                 keys = self.keys(chunk.queue)
+                created: Sequence[int | bytes]
                 try:
-                    created = await self._backend.enqueue(keys, chunk.records)
+                    if chunk.flow:
+                        created = await self._backend.enqueue_flow(keys, chunk.records)
+                    else:
+                        created = await self._backend.enqueue(keys, chunk.records)
                 except (RedisError, OSError) as exc:
                     total = sum(len(c.ids) for c in chunks)
                     raise incomplete(handles, chunk, total, exc) from exc
@@ -189,10 +198,15 @@ class Client:
             span.sent([h.id for h in handles])
         return handles
 
-    def _handles(self, chunk: Chunk, created: list[int], reply: bytes) -> list[TaskHandle[R]]:
+    def _handles(
+        self, chunk: Chunk, created: Sequence[int | bytes], reply: bytes
+    ) -> list[TaskHandle[R]]:
         handles: list[TaskHandle[R]] = []
         keys = self.keys(chunk.queue)
         for call, task_id, flag in zip(chunk.calls, chunk.ids, created, strict=True):
+            if isinstance(flag, bytes):  # its unique key belongs to that queued task
+                handles.append(TaskHandle(self, call.task, flag.decode(), created=False))
+                continue
             ours = was_created(call, flag)
             if reply and ours:
                 self._backend.expect(keys, task_id)

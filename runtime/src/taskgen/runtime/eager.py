@@ -63,10 +63,17 @@ class EagerQueue:
 
     async def enqueue(self, keys: QueueKeys, records: bytes) -> list[int]:
         """Queue each new task id (to be started by ``run``); 0 for an id already known."""
+        return self._queue(keys, records, ENQUEUE_VALUES)
+
+    async def enqueue_flow(self, keys: QueueKeys, records: bytes) -> list[int | bytes]:
+        """Like ``enqueue``: tasks run one at a time here, so flow control has nothing to do."""
+        return [*self._queue(keys, records, ENQUEUE_VALUES + 1)]
+
+    def _queue(self, keys: QueueKeys, records: bytes, width: int) -> list[int]:
         values = unpack(records)
         created: list[int] = []
-        for at in range(0, len(values), ENQUEUE_VALUES):
-            task_id, level, _delay, envelope, _reply = values[at : at + ENQUEUE_VALUES]
+        for at in range(0, len(values), width):
+            task_id, level, _delay, envelope = values[at : at + 4]
             if task_id.decode() in self._tasks:
                 created.append(0)
                 continue
@@ -115,8 +122,11 @@ class EagerQueue:
                 await delivery.runner
 
     def add(self, keys: QueueKeys, record: bytes) -> None:
-        """A record of ``complete.lua``: an ending (F, D) or a retry (R)."""
-        kind, stream, _entry, task_id, *rest = unpack(record)
+        """A record of ``complete.lua``: an ending (F, D), a retry (R), a release (K)."""
+        values = unpack(record)
+        if values[0] == b"K":  # nothing to free: no slots here
+            return
+        kind, stream, _entry, task_id, *rest = values
         if kind == b"R":
             envelope = rest[0]
             self._pending.append(self._delivery(keys, int(stream), task_id, envelope))

@@ -29,6 +29,7 @@ from taskgen.runtime.failures import (
     error_info,
     misfit,
 )
+from taskgen.runtime.flow import release_record
 from taskgen.runtime.injection import NO_EXTRAS
 from taskgen.runtime.keys import QueueKeys
 from taskgen.runtime.limits import MAX_ENVELOPE_BYTES, oversized
@@ -443,6 +444,7 @@ class Executor:
             signing=self.signing,
         )
         self._record(delivery, record)
+        self.completer.add(delivery.keys, release_record(delivery.task_id))
         if self.observers:
             ending = Ending(status, error, dead=dead is not None)
             notify_ended(self.observers, delivery.observed(task), ending)
@@ -450,6 +452,8 @@ class Executor:
     def _done(self, delivery: Delivery, binding: Binding[Any, Any], value: msgspec.Raw) -> None:
         """The common ending (see ``complete.lua``, record F)."""
         self._record(delivery, done_record(delivery, binding, value, self.signing))
+        if binding.task.flow is not None:
+            self.completer.add(delivery.keys, release_record(delivery.task_id))
         if self.every_run:
             notify_ended(self.every_runners, delivery.observed(), DONE_ENDING)
         if self.tally is not None:

@@ -30,6 +30,8 @@ TASK_FIELDS: dict[str, str] = {
     "o": "the outcome, once it has ended",
     "d": "the id of its dead-letter entry, once it was dead-lettered",
     "g": "its latest progress report (msgpack ``Progress`` or ``TypedRecord``), running or ended",
+    "k": "its flow record (concurrency, rate and unique keys: ``flow.py``), if it has one",
+    "q": "set once a flow-controlled task was admitted: it holds its slot and its rate token",
 }
 
 #: The field that holds a task's outcome.

@@ -199,12 +199,13 @@ class LeaseKeeper:
                 notify_reclaimed(self._executor.observers, keys.queue, taken)
 
     async def sweep(self) -> None:
-        """Remove the consumers of workers that are gone: no heartbeat, nothing pending."""
+        """Remove the consumers of workers that are gone (no heartbeat, nothing pending), and
+        free concurrency slots whose holders ended without freeing them (``flow.lua``)."""
         idle = self._lease_ms * HEARTBEAT_LEASES
         for keys in self._queues:
             removed = await self._scripts.sweep(
                 keys=[*keys.streams, keys.alive, keys.heartbeats, keys.delayed, keys.retrying],
-                args=[GROUP, idle],
+                args=[GROUP, idle, keys.base],
             )
             if removed:
                 log.info(

@@ -15,6 +15,7 @@ from taskgen.runtime.progress import ProgressType
 from taskgen.runtime.wire import ENCODER, Envelope, new_task_id
 
 if TYPE_CHECKING:
+    from taskgen.runtime.flow import FlowControl
     from taskgen.runtime.signing import Signing
 from taskgen.vocabulary import NO_RETRY, ParamKind, Priority, Retry
 
@@ -31,6 +32,7 @@ class TaskDef(Generic[A, R]):
         "args_decoder",
         "decoded_by",
         "fingerprint",
+        "flow",
         "name",
         "params",
         "priority",
@@ -59,6 +61,7 @@ class TaskDef(Generic[A, R]):
         accepts: tuple[str, ...] = (),
         decoded_by: tuple[str, ...] = (),
         progress: ProgressType[Any] | None = None,
+        flow: FlowControl[A] | None = None,
     ) -> None:
         self.name = name
         self.queue = queue
@@ -76,6 +79,8 @@ class TaskDef(Generic[A, R]):
         self.decoded_by = decoded_by
         #: The contract's progress type (None: progress is a number and a message).
         self.progress = progress
+        #: Concurrency, rate and uniqueness per key value (None: none; see ``flow.py``).
+        self.flow = flow
         self.args_decoder: bigint.Decoder[A] = bigint.Decoder(args)
         self.result_decoder: bigint.Decoder[R] = bigint.Decoder(result)
 
@@ -199,8 +204,13 @@ def pack_call(
     limit: int = MAX_ENVELOPE_BYTES,
     signing: Signing | None = None,
 ) -> tuple[str, bytes]:
-    """The task id, and the packed record the enqueue script reads for this task."""
+    """The task id, and the packed record the enqueue script reads for this task
+    (``flow_enqueue.lua``'s, with its flow record, for a flow-controlled task)."""
     task_id, level, delay, envelope = encode_call(
         task, args, options, now, task_id, reply, trace, limit, signing
     )
-    return task_id, pack([task_id.encode(), number(level), number(delay), envelope, reply])
+    values = [task_id.encode(), number(level), number(delay), envelope, reply]
+    if task.flow is not None:
+        # flow_enqueue.lua's sixth value (see ``flow.py``).
+        values.append(task.flow.spec(args))
+    return task_id, pack(values)

@@ -5,7 +5,7 @@
 -- ARGV[5]: its ttl in ms.
 -- Returns 1: aborted; 2: a worker was asked to cancel it; 0: it had ended or is unknown.
 local base, group, id = ARGV[1], ARGV[2], ARGV[3]
-local state = redis.call('HMGET', KEYS[1], 's', 'l', 'e', 'c')
+local state = redis.call('HMGET', KEYS[1], 's', 'l', 'e', 'c', 'k')
 local status = state[1]
 if status == 'queued' then
   local stream = base .. ':ready:' .. state[2]
@@ -25,6 +25,11 @@ end
 redis.call('HSET', KEYS[1], 's', 'aborted', 'o', ARGV[4])
 redis.call('HDEL', KEYS[1], 'p')
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
+-- A flow-controlled task frees its slot and unique key (flow.lua is prepended); one parked
+-- for a slot is skipped when its turn comes.
+if state[5] and flow_library().release(base, id, KEYS[2]) then
+  redis.call('PUBLISH', base .. ':control', 'wake')
+end
 local channel = base .. ':done:' .. id
 redis.call('PUBLISH', channel, ARGV[4])
 if state[4] then

@@ -12,6 +12,7 @@
 -- its reply channel, prefixed with the task channel's name.
 --   R  stream index, entry id, task id, envelope of the next attempt, delay ms   (retry)
 --   P  task id, progress                  (the latest progress report of a running task)
+--   K  task id      (a flow-controlled task ended: free its slot and unique key; flow.lua)
 -- The throughput hash counts endings per 5-second bucket: fields '<bucket>d' (done), '<bucket>f'
 -- (ended otherwise) and '<bucket>r' (retried), trimmed to the last 16 buckets.
 local base, group, cap = ARGV[1], ARGV[3], ARGV[4]
@@ -24,11 +25,13 @@ local ENDED = '>' .. string.rep('I4c0', 8)
 local DEAD = '>' .. string.rep('I4c0', 3)
 local RETRY = '>' .. string.rep('I4c0', 6)
 local PROGRESS = '>' .. string.rep('I4c0', 3)
+local RELEASE = '>' .. string.rep('I4c0', 2)
 local tasks, channels = base .. ':task:', base .. ':done:'
 local nstreams = #KEYS - 4
 local delayed, dead = KEYS[nstreams + 1], KEYS[nstreams + 2]
 local retrying, throughput = KEYS[nstreams + 3], KEYS[nstreams + 4]
 local acks, counts = {}, {}
+local flow
 local now, earliest
 local done, failed, retried = 0, 0, 0
 -- The entry of a record of stream index s (0-based), to acknowledge and delete.
@@ -86,6 +89,12 @@ while at <= #blob do
     local key = tasks .. id
     -- Never for a task whose hash is gone: that would make one that does not expire.
     if redis.call('EXISTS', key) == 1 then redis.call('HSET', key, 'g', progress) end
+  elseif kind == 'K' then
+    local _, id
+    _, id, at = struct.unpack(RELEASE, blob, at)
+    flow = flow or flow_library()
+    local due = flow.release(base, id, delayed)
+    if due and (not earliest or due < earliest) then earliest = due end
   else
     return redis.error_reply('complete: unknown record kind ' .. kind)
   end
