@@ -11,6 +11,7 @@ import type {
   Money,
   Receipt,
   Recipient,
+  Sending,
   Template,
 } from "./types.js";
 import type { Int } from "./types.js";
@@ -223,6 +224,31 @@ export const DEFINITIONS: Definitions = {
     "arrayLike": false,
     "omitDefaults": false
   },
+  "Sending": {
+    "k": "struct",
+    "fields": [
+      {
+        "name": "sent",
+        "wire": "sent",
+        "type": {
+          "k": "int"
+        },
+        "required": true,
+        "init": true
+      },
+      {
+        "name": "total",
+        "wire": "total",
+        "type": {
+          "k": "int"
+        },
+        "required": true,
+        "init": true
+      }
+    ],
+    "arrayLike": false,
+    "omitDefaults": false
+  },
   "Template": {
     "k": "enum",
     "values": [
@@ -423,6 +449,43 @@ export const EMAILS_SEND_EMAIL: TaskDef = { ...{
   }
 }, definitions: DEFINITIONS };
 
+/** The arguments of emails.send_newsletter. */
+export interface EmailsSendNewsletterArgs {
+  readonly newsletter: string;
+  readonly template?: Template;
+}
+
+/** What emails.send_newsletter returns. */
+export type EmailsSendNewsletterResult = Int;
+
+/** emails.send_newsletter: queue, fingerprint, parameters, result. */
+export const EMAILS_SEND_NEWSLETTER: TaskDef = { ...{
+  "name": "emails.send_newsletter",
+  "queue": "emails",
+  "fingerprint": "e61a79bef8b927fe",
+  "priority": 1,
+  "resultTtl": 3600.0,
+  "params": [
+    {
+      "name": "newsletter",
+      "type": {
+        "k": "str"
+      }
+    },
+    {
+      "name": "template",
+      "type": {
+        "k": "ref",
+        "name": "Template"
+      },
+      "default": "a777656c636f6d65"
+    }
+  ],
+  "result": {
+    "k": "int"
+  }
+}, definitions: DEFINITIONS };
+
 /** The tasks of contracts/billing. */
 export class BillingTasks {
   /** Charge an invoice exactly once per idempotency key. */
@@ -442,10 +505,13 @@ export class EmailsTasks {
   readonly count_subscribers: TaskMethod<EmailsCountSubscribersArgs, EmailsCountSubscribersResult>;
   /** Render a template and send it. */
   readonly send_email: TaskMethod<EmailsSendEmailArgs, EmailsSendEmailResult>;
+  /** Send a newsletter to every subscriber; how many emails went out. */
+  readonly send_newsletter: TaskMethod<EmailsSendNewsletterArgs, EmailsSendNewsletterResult>;
 
   constructor(client: Client) {
     this.count_subscribers = taskMethod(client, EMAILS_COUNT_SUBSCRIBERS);
     this.send_email = taskMethod(client, EMAILS_SEND_EMAIL);
+    this.send_newsletter = taskMethod(client, EMAILS_SEND_NEWSLETTER);
   }
 }
 

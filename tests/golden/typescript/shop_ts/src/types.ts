@@ -46,6 +46,12 @@ export interface Recipient {
   readonly name?: string | null;
 }
 
+/** How far a newsletter has gone out: the handler's typed progress reports. */
+export interface Sending {
+  readonly sent: Int;
+  readonly total: Int;
+}
+
 /** Which email layout to render. */
 export type Template = "welcome" | "receipt" | "password-reset";
 export const Template = { WELCOME: "welcome", RECEIPT: "receipt", PASSWORD_RESET: "password-reset" } as const;
