@@ -56,3 +56,35 @@ def test_npm_names(tmp_path: Path) -> None:
     assert npm_name(BuildConfig(ts_package="@acme/shop")) == "@acme/shop"
     with pytest.raises(ConfigError, match="ts-package = 'Shop Tasks' is not an npm package name"):
         load_config(tmp_path, ts_package="Shop Tasks")
+
+
+FLOW_CONTRACT = """
+import msgspec
+from taskgen import Limit, task
+
+
+class Order(msgspec.Struct):
+    customer: str
+
+
+@task(concurrency=Limit(key="order.customer", max=1))
+def ship(order: Order) -> None: ...
+"""
+
+
+def test_a_flow_controlled_task_is_refused_rather_than_let_through_the_gate(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "contracts"
+    folder.mkdir()
+    (folder / "__init__.py").write_text("")
+    (folder / "jobs.py").write_text(FLOW_CONTRACT)
+    config = BuildConfig(
+        client_package="jobs_client", worker_out=None, ts_out="ts", root=str(tmp_path)
+    )
+    with pytest.raises(ContractError) as caught:
+        build(config)
+    assert "jobs.py:11" in str(caught.value)
+    assert "task jobs.ship: declares concurrency" in str(caught.value)
+    assert not (tmp_path / "ts").exists()
+    build(BuildConfig(client_package="jobs_client", worker_out=None, root=str(tmp_path)))

@@ -1,4 +1,5 @@
-"""Names the TypeScript package declares, checked before anything is written.
+"""What the TypeScript package cannot hold, checked before anything is written: names it
+would declare twice, and tasks whose flow control it does not enforce.
 
 The Python client's checks (``generate.clashes``) hold here too, since the names come from the
 same contract; TypeScript adds its own: the global types the generated code spells (a Struct
@@ -73,6 +74,17 @@ def check_typescript_names(model: ContractModel, config: BuildConfig) -> None:
         )
         for module in model.modules()
         if attribute(module) in CLIENT_MEMBERS
+    ]
+    problems += [
+        Problem(
+            f"declares {', '.join(sorted({k.option for k in task.flow_keys}))}, "
+            "which the TypeScript client does not enforce yet (its tasks would bypass the gate)",
+            location=task.location,
+            task=task.wire_name,
+            hint="leave ts-out unset for this contract, or drop the option from the task",
+        )
+        for task in model.tasks
+        if task.flow_keys
     ]
     if problems:
         raise ContractError(problems)
