@@ -165,6 +165,9 @@ def acl_rule(
         str | None,
         typer.Option(help="The server's version, e.g. 7.0 (Redis 7.0-7.1 lack CLIENT SETINFO)."),
     ] = None,
+    cluster: Annotated[
+        bool, typer.Option(help="For a Redis Cluster (redis+cluster:// URLs): set on every node.")
+    ] = False,
 ) -> None:
     """Print the least-privilege ACL rule for a worker or a producer (ACL SETUSER <name> ...)."""
     from taskgen.runtime.acl import ROLES, parse_version, rule
@@ -174,7 +177,7 @@ def acl_rule(
         raise typer.BadParameter(f"{role!r}: use one of {', '.join(ROLES)}", param_hint="--role")
     try:
         version = parse_version(server) if server is not None else None
-        typer.echo(rule(chosen, prefix, version))
+        typer.echo(rule(chosen, prefix, version, cluster=cluster))
     except ValueError as bad:
         raise typer.BadParameter(str(bad)) from None
 

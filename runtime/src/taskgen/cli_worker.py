@@ -158,11 +158,14 @@ def _url_problem(url: str) -> str | None:
     """What is wrong with a Redis URL, or None (nothing connects yet)."""
     from redis import Redis
 
+    from taskgen.runtime.cluster import is_cluster_url, parse_cluster_url
     from taskgen.runtime.sentinel import is_sentinel_url, parse_sentinel_url
 
     try:
         if is_sentinel_url(url):
             parse_sentinel_url(url)
+        elif is_cluster_url(url):
+            parse_cluster_url(url)
         else:
             Redis.from_url(url).close()  # parses the URL; connects to nothing
     except ValueError as bad:

@@ -50,6 +50,14 @@ WORKER: dict[str, str] = {
     "xdel": "taskgen dead purge",
 }
 
+#: What a cluster client (``redis+cluster://``) sends besides, whatever its role, with why.
+CLUSTER: dict[str, str] = {
+    "cluster|slots": "reading the slot map: which primary serves which slots",
+    "command": "reading where each command's keys are, to route it",
+    "command|getkeys": "routing a command whose keys the COMMAND table does not locate",
+    "eval": "a script inside a cluster pipeline (sent whole: a node may not hold it yet)",
+}
+
 #: The scripts each role runs. A producer enqueues, reads states and awaits results; aborting a
 #: task (``abort``) deletes queue entries, which is left to the worker's rule.
 SCRIPTS: dict[Role, tuple[str, ...]] = {
@@ -99,15 +107,26 @@ def script_commands(name: str) -> set[str]:
     return found
 
 
-def commands(role: Role, server: tuple[int, ...] | None = None) -> list[str]:
-    """Every command ``role`` sends, sorted; ``server``: the server's version, if known."""
+def commands(
+    role: Role, server: tuple[int, ...] | None = None, *, cluster: bool = False
+) -> list[str]:
+    """Every command ``role`` sends, sorted; ``server``: the server's version, if known;
+    ``cluster``: through a ``redis+cluster://`` URL."""
     wanted = set(CONNECTION) | (set(WORKER) if role == "worker" else set())
+    if cluster:
+        wanted |= set(CLUSTER)
     for name in SCRIPTS[role]:
         wanted |= script_commands(name)
     return sorted(wanted | _client_grants(server))
 
 
-def rule(role: Role, prefix: str = DEFAULT_PREFIX, server: tuple[int, ...] | None = None) -> str:
+def rule(
+    role: Role,
+    prefix: str = DEFAULT_PREFIX,
+    server: tuple[int, ...] | None = None,
+    *,
+    cluster: bool = False,
+) -> str:
     """The ACL rule, without user name, state or password: ``ACL SETUSER <name> on >pw <rule>``.
 
     Keys and channels: everything under ``<prefix>:``; the registry's channel pattern is granted
@@ -119,7 +138,7 @@ def rule(role: Role, prefix: str = DEFAULT_PREFIX, server: tuple[int, ...] | Non
             f"prefix {prefix!r} cannot be granted as a key pattern: use a prefix without "
             "spaces or glob characters (* ? [ ] \\)"
         )
-    grants = " ".join(f"+{command}" for command in commands(role, server))
+    grants = " ".join(f"+{command}" for command in commands(role, server, cluster=cluster))
     return (
         f"resetkeys resetchannels -@all {grants} ~{prefix}:* &{prefix}:* &{prefix}:{{*}}:registry"
     )

@@ -12,6 +12,7 @@ from redis.exceptions import RedisError
 from taskgen.runtime import tracing
 from taskgen.runtime.backend import Backend, RedisBackend
 from taskgen.runtime.batch import Chunk, encode_calls, incomplete, was_created
+from taskgen.runtime.cluster import is_cluster_client
 from taskgen.runtime.connection import async_redis
 from taskgen.runtime.handle import TaskHandle
 from taskgen.runtime.keys import DEFAULT_PREFIX, QueueKeys
@@ -54,7 +55,7 @@ class Client:
         self.max_envelope_bytes = checked_limit("max_envelope_bytes", max_envelope_bytes)
         self._keys: dict[str, QueueKeys] = {}
         self._registry: RegistryCache | None = None
-        if isinstance(redis, Redis):
+        if isinstance(redis, Redis) or is_cluster_client(redis):
             self._backend: Backend = RedisBackend(
                 redis, prefix, recheck=recheck, close_redis=close_redis
             )

@@ -17,6 +17,7 @@ import redis.asyncio
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialWithJitterBackoff
 
+from taskgen.runtime.cluster import cluster_redis, is_cluster_url
 from taskgen.runtime.sentinel import is_sentinel_url, sentinel_redis
 
 #: Connections one client opens at most (one of them is kept for awaiting results).
@@ -51,12 +52,17 @@ def async_redis(url: str, **options: Any) -> redis.asyncio.Redis:
     settings = _options({"retry": AsyncRetry(_backoff(), RETRIES), **options})
     if is_sentinel_url(url):
         return sentinel_redis(url, blocking=True, **settings)
+    if is_cluster_url(url):
+        return cluster_redis(url, **settings)
     pool = redis.asyncio.BlockingConnectionPool.from_url(url, **settings)
     return redis.asyncio.Redis(connection_pool=pool)
 
 
 def redis_from_url(url: str, **options: Any) -> redis.asyncio.Redis:
-    """``Redis.from_url`` that also takes a ``redis+sentinel://`` URL (see sentinel.py)."""
+    """``Redis.from_url`` that also takes ``redis+sentinel://`` (see sentinel.py) and
+    ``redis+cluster://`` (see cluster.py) URLs."""
     if is_sentinel_url(url):
         return sentinel_redis(url, **options)
+    if is_cluster_url(url):
+        return cluster_redis(url, **options)
     return redis.asyncio.Redis.from_url(url, **options)

@@ -183,7 +183,9 @@ async def workers(
     if not names:
         return []
     async with redis.pipeline(transaction=False) as pipe:
-        pipe.time()
+        # Spelled as a raw command: a cluster pipeline refuses its ``time()`` wrapper but
+        # sends TIME to a node all the same.
+        pipe.execute_command("TIME")
         for queue in names:
             keys = QueueKeys(queue, prefix)
             pipe.hgetall(keys.heartbeats)
