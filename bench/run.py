@@ -2,6 +2,7 @@
 
 ./dev bench [--only taskgen,saq] [--quick] [--skip-install] [--workloads drain_1,memory]
 ./dev bench --only taskgen --workloads drain_1,drain_2 --taskgen-args='--metrics-port {port}'
+./dev bench --only taskgen --workloads enqueue_published,drain_1 --signing
 ./dev bench --soak SECONDS    (lost results under load and killed connections: bench/soak.py)
 """
 
@@ -10,6 +11,8 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
+import secrets
 import signal
 import sys
 import time
@@ -48,6 +51,9 @@ def main() -> None:
         with server.started() as running:
             sys.exit(soak.run(running.url, options.soak))
     libraries = [BY_NAME[name] for name in options.only]
+    if options.signing:
+        # Read by taskgen's bench client and by `taskgen worker`: both sides sign and check.
+        os.environ["TASKGEN_SIGNING_KEY"] = secrets.token_hex(32)
     sizes = QUICK if options.quick else FULL
     stamp = datetime.datetime.now(datetime.UTC)
     logs = RESULTS / f"logs-{stamp:%Y-%m-%dT%H%M%S}"
@@ -153,6 +159,11 @@ def _parse() -> argparse.Namespace:
         metavar="ARGS",
         help="more arguments for each taskgen worker process, e.g. "
         "'--metrics-port {port}' ({port}: a free port per process)",
+    )
+    parser.add_argument(
+        "--signing",
+        action="store_true",
+        help="taskgen's client and workers sign and check every message (one random key)",
     )
     parser.add_argument(
         "--soak",

@@ -3,12 +3,15 @@
 The binding's adapter takes ``(ctx, args, extras)`` like the generated ones; ``extras`` (what an
 injector provides) is always empty here.
 
-Worker: ``taskgen worker bench.peers.taskgen:worker --concurrency 32``.
+Worker: ``taskgen worker bench.peers.taskgen:worker --concurrency 32``. With
+``TASKGEN_SIGNING_KEY`` set (``./dev bench --signing``) the client signs and the worker, which
+reads the same variable, checks and signs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,7 +19,7 @@ import msgspec
 
 from bench.peers import common
 from bench.peers.probe import PROBE
-from taskgen.runtime import Binding, Call, Client, Context, TaskDef, Worker
+from taskgen.runtime import Binding, Call, Client, Context, Signing, TaskDef, Worker
 
 
 class NapArgs(msgspec.Struct, frozen=True, kw_only=True):
@@ -53,7 +56,8 @@ client: Client | None = None
 @asynccontextmanager
 async def session() -> AsyncIterator[None]:
     global client
-    async with Client.from_url(common.REDIS_URL) as client:
+    signing = Signing.from_env() if os.environ.get("TASKGEN_SIGNING_KEY") else None
+    async with Client.from_url(common.REDIS_URL, signing=signing) as client:
         await client.redis.ping()
         yield
 

@@ -11,6 +11,8 @@ from typing import Annotated, Any
 
 import typer
 
+from taskgen.cli_signing import AllowUnsigned, OldSigningKeyFiles, SigningKeyFile
+
 app = typer.Typer(
     name="taskgen",
     help="Contract-first background tasks: generate typed clients, run workers.",
@@ -71,6 +73,9 @@ def worker(
             "(default: the Worker's, 16 MiB).",
         ),
     ] = None,
+    signing_key_file: SigningKeyFile = None,
+    old_signing_key_file: OldSigningKeyFiles = None,
+    allow_unsigned: AllowUnsigned = False,
     supervised: Annotated[bool, typer.Option("--supervised", hidden=True)] = False,
 ) -> None:
     """Run a worker until SIGTERM/SIGINT (a second signal skips the grace period)."""
@@ -90,6 +95,9 @@ def worker(
             max_tasks=max_tasks_per_process,
             max_memory=max_memory_per_process,
             max_envelope_bytes=max_envelope_bytes,
+            signing_key_file=signing_key_file,
+            old_signing_key_files=old_signing_key_file or [],
+            allow_unsigned=allow_unsigned,
             supervised=supervised,
         )
     )
@@ -133,11 +141,25 @@ def dead_requeue(
     all_: All = False,
     redis_url: RedisUrl = DEFAULT_URL,
     prefix: Prefix = DEFAULT_PREFIX,
+    signing_key_file: SigningKeyFile = None,
+    old_signing_key_file: OldSigningKeyFiles = None,
 ) -> None:
-    """Put dead letters back on their queue, with fresh attempts."""
+    """Put dead letters back on their queue, with fresh attempts (a signed letter only if its
+    signature checks out under the signing key; else byte for byte, for the worker to judge)."""
     from taskgen.cli_dead import change_letters
 
-    raise typer.Exit(change_letters(redis_url, queue, entries, all_, purge=False, prefix=prefix))
+    raise typer.Exit(
+        change_letters(
+            redis_url,
+            queue,
+            entries,
+            all_,
+            purge=False,
+            prefix=prefix,
+            signing_key_file=signing_key_file,
+            old_signing_key_files=old_signing_key_file,
+        )
+    )
 
 
 @dead.command("purge")
@@ -200,11 +222,14 @@ def dashboard(
         bool,
         typer.Option("--allow-writes", help="Offer requeue, purge and abort (put it behind auth)."),
     ] = False,
+    signing_key_file: SigningKeyFile = None,
+    old_signing_key_file: OldSigningKeyFiles = None,
 ) -> None:
     """Serve the web dashboard: queues, workers, tasks, dead letters."""
     from taskgen.cli_dashboard import serve
 
-    raise typer.Exit(serve(host, port, redis_url, tasks, prefix, allow_writes))
+    keys = (signing_key_file, old_signing_key_file)
+    raise typer.Exit(serve(host, port, redis_url, tasks, prefix, allow_writes, keys))
 
 
 @app.command()

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import typer
 
+from taskgen.cli_signing import signing_options
+
 
 def serve(
-    host: str, port: int, redis_url: str, tasks: str | None, prefix: str, allow_writes: bool
+    host: str,
+    port: int,
+    redis_url: str,
+    tasks: str | None,
+    prefix: str,
+    allow_writes: bool,
+    keys: tuple[str | None, list[str] | None] = (None, None),
 ) -> int:
-    """Run the dashboard until Ctrl-C; returns the exit code."""
+    """Run the dashboard until Ctrl-C; returns the exit code. ``keys``: the signing key file
+    and the old ones (or the ``TASKGEN_SIGNING_*`` environment)."""
     try:
         import uvicorn
 
@@ -28,7 +37,14 @@ def serve(
             err=True,
         )
     try:
-        app = dashboard(redis_url, tasks=tasks, prefix=prefix, allow_writes=allow_writes)
+        signing = signing_options(keys[0], keys[1], False)
+    except ValueError as bad:
+        typer.secho(f"taskgen dashboard: {bad}", fg="red", err=True)
+        return 2
+    try:
+        app = dashboard(
+            redis_url, tasks=tasks, prefix=prefix, allow_writes=allow_writes, signing=signing
+        )
     except ValueError as bad:  # --tasks names nothing importable
         typer.secho(f"taskgen dashboard: --tasks: {bad}", fg="red", err=True)
         return 2

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 import typer
 from redis.exceptions import RedisError
 
+from taskgen.cli_signing import signing_options
 from taskgen.runtime.connection import redis_from_url
 from taskgen.runtime.deadletters import DeadLetters
 from taskgen.runtime.faults import describe, redact
@@ -72,16 +73,23 @@ def change_letters(
     *,
     purge: bool,
     prefix: str = DEFAULT_PREFIX,
+    signing_key_file: str | None = None,
+    old_signing_key_files: list[str] | None = None,
 ) -> int:
     """Requeue or purge the named letters (or all); returns the exit code."""
     if bool(entries) == every:
         typer.secho("name the entries to act on, or pass --all (not both)", fg="red", err=True)
         return 2
+    try:
+        signing = signing_options(signing_key_file, old_signing_key_files, False)
+    except ValueError as bad:
+        typer.secho(f"taskgen dead: {bad}", fg="red", err=True)
+        return 2
 
     async def act() -> int:
         redis = redis_from_url(redis_url)
         try:
-            letters = DeadLetters(redis, queue, prefix)
+            letters = DeadLetters(redis, queue, prefix, signing=signing)
             chosen = None if every else entries
             return await (letters.purge(chosen) if purge else letters.requeue(chosen))
         finally:

@@ -10,6 +10,7 @@ import sys
 import typer
 
 from taskgen import log_format as log_format_module
+from taskgen.cli_signing import signing_options
 from taskgen.runtime import HandlerMismatch, Worker
 from taskgen.runtime.faults import EvictingPolicy, redact
 from taskgen.runtime.supervisor import RECYCLE, SLOT, supervise
@@ -91,6 +92,9 @@ def run_worker(
     max_tasks: int | None = None,
     max_memory: int | None = None,
     max_envelope_bytes: int | None = None,
+    signing_key_file: str | None = None,
+    old_signing_key_files: list[str] | None = None,
+    allow_unsigned: bool = False,
     supervised: bool = False,
 ) -> int:
     """Configure logging, apply command-line overrides, and serve; returns the exit code.
@@ -103,6 +107,10 @@ def run_worker(
         return _refuse(str(bad))
     if redis_url is not None and (problem := _url_problem(redis_url)):
         return _refuse(problem)
+    try:
+        signing = signing_options(signing_key_file, old_signing_key_files, allow_unsigned)
+    except ValueError as bad:
+        return _refuse(str(bad))
     recycles = max_tasks is not None or max_memory is not None
     if processes > 1 or (recycles and not supervised):
         args = [target, "--log-level", log_level, "--log-format", log_format]
@@ -116,6 +124,11 @@ def run_worker(
             args += ["--max-memory-per-process", str(max_memory)]
         if max_envelope_bytes is not None:
             args += ["--max-envelope-bytes", str(max_envelope_bytes)]
+        if signing_key_file is not None:
+            args += ["--signing-key-file", signing_key_file]
+        for old in old_signing_key_files or ():
+            args += ["--old-signing-key-file", old]
+        args += ["--allow-unsigned"] if allow_unsigned else []
         if recycles:
             args.append("--supervised")
         if concurrency is not None:
@@ -134,6 +147,8 @@ def run_worker(
         worker.max_memory_mb = max_memory
     if max_envelope_bytes is not None:
         worker.max_envelope_bytes = max_envelope_bytes
+    if signing is not None:
+        worker.signing = signing
     if redis_url is None and (problem := _url_problem(worker.redis_url)):
         return _refuse(problem)
     if metrics_port is not None:

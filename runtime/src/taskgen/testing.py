@@ -25,6 +25,7 @@ from taskgen.runtime.eager import EagerQueue
 from taskgen.runtime.handle import TaskHandle
 from taskgen.runtime.injection import Injector
 from taskgen.runtime.keys import DEFAULT_PREFIX
+from taskgen.runtime.signing import Signing
 from taskgen.runtime.taskdef import NO_OPTIONS, Call, EnqueueOptions, TaskDef
 from taskgen.runtime.worker import Worker
 
@@ -71,9 +72,11 @@ class EagerClient(Client):
         injector: Injector | None = None,
         state: Any = None,
         prefix: str = DEFAULT_PREFIX,
+        signing: Signing | None = None,
     ) -> None:
-        self._queue = EagerQueue(prepare_bindings(bindings, injector), state=state)
-        super().__init__(self._queue, prefix=prefix, registry="off")
+        bound = prepare_bindings(bindings, injector)
+        self._queue = EagerQueue(bound, state=state, signing=signing)
+        super().__init__(self._queue, prefix=prefix, registry="off", signing=signing)
         self._injector = injector
         self._lifespan = contextlib.AsyncExitStack()
         #: Every task enqueued, in order.

@@ -22,6 +22,7 @@ from taskgen.dashboard.guard import WriteGuard
 from taskgen.dashboard.render import FILTERS
 from taskgen.runtime.connection import async_redis
 from taskgen.runtime.keys import DEFAULT_PREFIX, DEFAULT_URL
+from taskgen.runtime.signing import Signing
 from taskgen.runtime.taskdef import TaskDef
 
 HERE = Path(__file__).parent
@@ -59,15 +60,18 @@ def dashboard(
     allow_writes: bool = False,
     redis: Redis | None = None,
     secret: str | None = None,
+    signing: Signing | None = None,
 ) -> Starlette:
     """The dashboard as an ASGI app, to run or to ``app.mount("/tasks", dashboard(...))``.
 
     ``tasks``: the contract's TaskDefs (or a module naming them, see ``inspect.task_types``)
     so arguments and results show typed. ``allow_writes``: offer requeue, purge and abort;
     only behind your own authentication. ``redis``: a connection to share instead of the URL.
-    ``secret``: the form token, when several processes serve one dashboard."""
+    ``secret``: the form token, when several processes serve one dashboard. ``signing``: sign
+    the outcome of a task it aborts, and re-sign a requeued letter whose signature checks out
+    (docs/deployment.md, "Signing")."""
     connection = redis if redis is not None else async_redis(redis_url)
-    board = Board(connection, prefix=prefix, types=_types(tasks))
+    board = Board(connection, prefix=prefix, types=_types(tasks), signing=signing)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -15,6 +15,7 @@ from taskgen.runtime import inspect
 from taskgen.runtime.client import Client
 from taskgen.runtime.deadletters import DeadLetter, DeadLetters
 from taskgen.runtime.keys import DEFAULT_PREFIX
+from taskgen.runtime.signing import Signing, unverified
 from taskgen.runtime.taskdef import TaskDef
 from taskgen.runtime.wire import ENVELOPE
 
@@ -66,12 +67,14 @@ class Board:
         *,
         prefix: str = DEFAULT_PREFIX,
         types: Mapping[str, TaskDef[Any, Any]] | None = None,
+        signing: Signing | None = None,
     ) -> None:
         self.redis = redis
+        self._signing = signing
         self.prefix = prefix
         self.types = dict(types or {})
         self._by_fingerprint = {t.fingerprint: t for t in self.types.values()}
-        self._client = Client(redis, prefix=prefix, registry="off")
+        self._client = Client(redis, prefix=prefix, registry="off", signing=signing)
         self._history: dict[str, deque[int]] = {}
         self._sampled = 0.0
         self._scanned: tuple[float, list[str]] = (-RESCAN, [])
@@ -131,7 +134,8 @@ class Board:
 
     async def requeue(self, queue: str, entries: Iterable[str] | None) -> int:
         """Put dead letters (all, when ``entries`` is None) back on their queue."""
-        return await DeadLetters(self.redis, queue, self.prefix).requeue(entries)
+        letters = DeadLetters(self.redis, queue, self.prefix, signing=self._signing)
+        return await letters.requeue(entries)
 
     async def purge(self, queue: str, entries: Iterable[str] | None) -> int:
         """Delete dead letters (all, when ``entries`` is None)."""
@@ -148,7 +152,7 @@ class Board:
 
     def _letter_args(self, letter: DeadLetter) -> Any:
         try:
-            envelope = ENVELOPE.decode(letter.envelope)
+            envelope = ENVELOPE.decode(unverified(letter.envelope))
         except (msgspec.DecodeError, msgspec.ValidationError):
             return None
         task = self.types.get(envelope.task)

@@ -19,6 +19,7 @@ from taskgen.runtime.errors import (
     ResultMismatch,
     ResultTimeout,
     RetryLater,
+    SignatureRefused,
     TaskAborted,
     TaskError,
     TaskExpired,
@@ -29,6 +30,7 @@ from taskgen.runtime.errors import (
 )
 from taskgen.runtime.handle import TaskHandle
 from taskgen.runtime.progress import Progress
+from taskgen.runtime.signing import Signing
 from taskgen.runtime.sync import SyncClient, SyncTaskHandle
 from taskgen.runtime.taskdef import Call, EnqueueOptions, TaskDef
 from taskgen.runtime.wire import TaskStatus
@@ -83,6 +85,8 @@ __all__ = [
     "ResultTimeout",
     "Retry",
     "RetryLater",
+    "SignatureRefused",
+    "Signing",
     "SyncClient",
     "SyncTaskCaller",
     "SyncTaskClient",

@@ -6,7 +6,7 @@ that fails while it is being sent fails with the handles of the tasks already en
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgspec
 
@@ -14,6 +14,9 @@ from taskgen.runtime.errors import EnqueueFailed, PayloadTooLarge
 from taskgen.runtime.limits import MAX_ENVELOPE_BYTES
 from taskgen.runtime.taskdef import Call, pack_call
 from taskgen.runtime.wire import new_task_ids
+
+if TYPE_CHECKING:
+    from taskgen.runtime.signing import Signing
 
 #: Most tasks sent in one script call, so one call never holds Redis for long.
 ENQUEUE_CHUNK = 1000
@@ -34,10 +37,11 @@ def encode_calls(
     reply: bytes = b"",
     trace: dict[str, str] | None = None,
     limit: int = MAX_ENVELOPE_BYTES,
+    signing: Signing | None = None,
 ) -> list[Chunk]:
-    """Every call encoded, grouped by queue in chunks of at most ``ENQUEUE_CHUNK``, in order;
-    raises ``EnqueueFailed`` naming the first call that cannot be encoded (``PayloadTooLarge``
-    if it is over ``limit`` bytes)."""
+    """Every call encoded (and signed, with ``signing``), grouped by queue in chunks of at most
+    ``ENQUEUE_CHUNK``, in order; raises ``EnqueueFailed`` naming the first call that cannot be
+    encoded (``PayloadTooLarge`` if it is over ``limit`` bytes)."""
     by_queue: dict[str, tuple[list[Call[Any]], list[str], list[bytes]]] = {}
     fresh = iter(new_task_ids(len(calls)))
     for position, call in enumerate(calls):
@@ -51,6 +55,7 @@ def encode_calls(
                 reply,
                 trace,
                 limit,
+                signing,
             )
         except PayloadTooLarge as exc:
             raise PayloadTooLarge(

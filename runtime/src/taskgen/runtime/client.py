@@ -14,6 +14,7 @@ from taskgen.runtime.backend import Backend, RedisBackend
 from taskgen.runtime.batch import Chunk, encode_calls, incomplete, was_created
 from taskgen.runtime.cluster import is_cluster_client
 from taskgen.runtime.connection import async_redis
+from taskgen.runtime.errors import SignatureRefused
 from taskgen.runtime.handle import TaskHandle
 from taskgen.runtime.keys import DEFAULT_PREFIX, QueueKeys
 from taskgen.runtime.limits import MAX_ENVELOPE_BYTES, checked_limit
@@ -21,8 +22,9 @@ from taskgen.runtime.progress import Progress, decode_progress
 from taskgen.runtime.registry import MODES, Mode
 from taskgen.runtime.registry_cache import RegistryCache
 from taskgen.runtime.results import RECHECK
+from taskgen.runtime.signing import Signing, unverified
 from taskgen.runtime.taskdef import NO_OPTIONS, Call, EnqueueOptions, TaskDef, pack_call
-from taskgen.runtime.wire import ENCODER, ErrorInfo, Outcome, TaskStatus, now_ms
+from taskgen.runtime.wire import ENCODER, OUTCOME, ErrorInfo, Outcome, TaskStatus, now_ms
 
 A = TypeVar("A", bound=msgspec.Struct)
 R = TypeVar("R")
@@ -37,7 +39,9 @@ class Client:
     ``registry`` says what to do with a task no live worker can decode, or whose queue no
     worker serves (see ``registry_cache``): ``warn`` (the default) refuses the first and warns
     of the second, ``strict`` refuses both, ``off`` consults nothing. ``max_envelope_bytes``:
-    a task whose encoded envelope is larger is refused with ``PayloadTooLarge``, unsent."""
+    a task whose encoded envelope is larger is refused with ``PayloadTooLarge``, unsent.
+    ``signing``: sign every envelope, and refuse (``SignatureRefused``) any outcome not signed
+    by an accepted key for its task (docs/deployment.md, "Signing")."""
 
     def __init__(
         self,
@@ -48,11 +52,15 @@ class Client:
         recheck: float = RECHECK,
         registry: Mode = "warn",
         max_envelope_bytes: int = MAX_ENVELOPE_BYTES,
+        signing: Signing | None = None,
     ):
         if registry not in MODES:
             raise ValueError(f"registry={registry!r}: use one of {', '.join(MODES)}")
         self.prefix = prefix
         self.max_envelope_bytes = checked_limit("max_envelope_bytes", max_envelope_bytes)
+        if signing is not None and not isinstance(signing, Signing):
+            raise TypeError(f"signing={signing!r}: give a taskgen.runtime.Signing, or None")
+        self.signing = signing
         self._keys: dict[str, QueueKeys] = {}
         self._registry: RegistryCache | None = None
         if isinstance(redis, Redis) or is_cluster_client(redis):
@@ -73,6 +81,7 @@ class Client:
         recheck: float = RECHECK,
         registry: Mode = "warn",
         max_envelope_bytes: int = MAX_ENVELOPE_BYTES,
+        signing: Signing | None = None,
         **options: Any,
     ) -> Self:
         """A client with its own connection pool, closed by ``close()``; ``options`` override
@@ -84,6 +93,7 @@ class Client:
             recheck=recheck,
             registry=registry,
             max_envelope_bytes=max_envelope_bytes,
+            signing=signing,
         )
 
     @property
@@ -126,7 +136,14 @@ class Client:
         span = tracing.sending(task.queue)
         trace = span.headers if span is not None else None
         task_id, record = pack_call(
-            task, args, options, now_ms(), reply=reply, trace=trace, limit=self.max_envelope_bytes
+            task,
+            args,
+            options,
+            now_ms(),
+            reply=reply,
+            trace=trace,
+            limit=self.max_envelope_bytes,
+            signing=self.signing,
         )
         try:
             created = await backend.enqueue(keys, record)
@@ -152,7 +169,9 @@ class Client:
         span = tracing.sending_calls(calls)
         try:
             headers = span.headers if span else None
-            chunks = encode_calls(calls, now_ms(), reply, headers, self.max_envelope_bytes)
+            chunks = encode_calls(
+                calls, now_ms(), reply, headers, self.max_envelope_bytes, self.signing
+            )
             handles: list[TaskHandle[R]] = []
             for chunk in chunks:
                 keys = self.keys(chunk.queue)
@@ -190,6 +209,24 @@ class Client:
         """The encoded outcome of a task once it ends; None if ``timeout`` passes first."""
         return await self._backend.wait(self.keys(queue), task_id, timeout)
 
+    def outcome(self, queue: str, task_id: str, raw: bytes) -> Outcome:
+        """A task's stored outcome, decoded once its signature checks out (with ``signing``);
+        ``SignatureRefused`` naming the task if it is unsigned or forged."""
+        signing = self.signing
+        if signing is None:
+            return OUTCOME.decode(unverified(raw))
+        try:
+            opened = signing.open_outcome(raw, queue, task_id.encode())
+        except SignatureRefused as refused:
+            raise SignatureRefused(
+                f"task {task_id} of queue {queue}: its outcome was refused, {refused}; it was "
+                "not written by a worker holding this client's signing key (see docs/"
+                "deployment.md, Signing)",
+                kind=refused.kind,
+                task_id=task_id,
+            ) from None
+        return OUTCOME.decode(opened)
+
     async def status(self, queue: str, task_id: str) -> TaskStatus:
         """Where a task is now."""
         return await self._backend.status(self.keys(queue), task_id)
@@ -201,6 +238,8 @@ class Client:
     async def abort(self, task: TaskDef[Any, Any], task_id: str) -> bool:
         """Abort a task; False when it had already ended or is unknown."""
         outcome = ENCODER.encode(aborted_outcome())
+        if self.signing is not None:
+            outcome = self.signing.sign_outcome(outcome, task.queue, task_id.encode())
         ttl_ms = round(task.result_ttl * 1000)
         return await self._backend.abort(self.keys(task.queue), task_id, outcome, ttl_ms)
 

@@ -21,6 +21,7 @@ from redis.exceptions import RedisError
 from taskgen.runtime.faults import Backoff, describe
 from taskgen.runtime.keys import QueueKeys
 from taskgen.runtime.scripts import Scripts
+from taskgen.runtime.signing import Signing
 from taskgen.runtime.taskdef import EnqueueOptions, Seconds, TaskDef, encode_call
 from taskgen.runtime.wire import now_ms
 
@@ -82,8 +83,15 @@ class Cron(Generic[A]):
 class CronScheduler:
     """Sleeps until the next tick of any job, then fires the ticks that are due."""
 
-    def __init__(self, jobs: Iterable[Cron[Any]], scripts: Scripts, prefix: str) -> None:
+    def __init__(
+        self,
+        jobs: Iterable[Cron[Any]],
+        scripts: Scripts,
+        prefix: str,
+        signing: Signing | None = None,
+    ) -> None:
         self._jobs = list(jobs)
+        self._signing = signing
         self._scripts = scripts
         self._keys = {job.task.queue: QueueKeys(job.task.queue, prefix) for job in self._jobs}
 
@@ -122,7 +130,9 @@ class CronScheduler:
         """Enqueue one tick unless another process did; False if Redis could not be reached."""
         keys = self._keys[job.task.queue]
         options = EnqueueOptions(task_id=f"cron:{job.name}:{tick}")
-        task_id, level, _, envelope = encode_call(job.task, job.args, options, now_ms())
+        task_id, level, _, envelope = encode_call(
+            job.task, job.args, options, now_ms(), signing=self._signing
+        )
         try:
             fired = await self._scripts.cron(
                 keys=[keys.cron],

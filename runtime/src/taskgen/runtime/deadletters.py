@@ -5,18 +5,26 @@ contract, name a task no worker knows, carry an envelope that cannot be decoded,
 result over the worker's size limit, or were delivered more often than ``max_deliveries``. Each
 letter keeps the reason and the original envelope, so it can be requeued once the cause is
 fixed (a new worker deployed, a bug fixed), or purged.
+
+Requeueing never signs what it has not verified, so it cannot launder a forgery: a signed
+letter whose signature checks out under the requeuer's ``signing`` goes back re-signed with a
+fresh attempt count; any other signed letter goes back byte for byte, and an unsigned one
+unsigned, for the worker to judge again.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from typing import Any
 
 import msgspec
 from redis.asyncio import Redis
 
+from taskgen.runtime.errors import SignatureRefused
 from taskgen.runtime.keys import DEFAULT_PREFIX, QueueKeys
 from taskgen.runtime.scripts import Scripts
+from taskgen.runtime.signing import MAGIC, Signing, unverified
 from taskgen.runtime.wire import ENCODER, ENVELOPE, OUTCOME, Outcome
 
 #: Most letters read or written per round trip.
@@ -39,10 +47,18 @@ class DeadLetter(msgspec.Struct, frozen=True):
 class DeadLetters:
     """List, requeue and purge the dead letters of one queue."""
 
-    def __init__(self, redis: Redis, queue: str, prefix: str = DEFAULT_PREFIX) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        queue: str,
+        prefix: str = DEFAULT_PREFIX,
+        *,
+        signing: Signing | None = None,
+    ) -> None:
         self._redis = redis
         self.keys = QueueKeys(queue, prefix)
         self._scripts = Scripts(redis)
+        self._signing = signing
 
     async def count(self) -> int:
         """How many letters the queue holds."""
@@ -60,7 +76,8 @@ class DeadLetters:
         async for letters in self._pages(entries):
             args: list[Any] = [self.keys.base]
             for letter in letters:
-                args += [letter.entry, letter.task_id, *_fresh(letter)]
+                fresh = _fresh(letter, self.keys.queue, self._signing)
+                args += [letter.entry, letter.task_id, *fresh]
             requeued += await self._scripts.requeue(keys=[self.keys.dead], args=args)
         return requeued
 
@@ -98,7 +115,7 @@ class DeadLetters:
 def _letter(entry: bytes, fields: dict[bytes, bytes]) -> DeadLetter:
     raw_outcome = fields.get(b"outcome")
     try:
-        outcome = OUTCOME.decode(raw_outcome) if raw_outcome else None
+        outcome = OUTCOME.decode(unverified(raw_outcome)) if raw_outcome else None
     except msgspec.DecodeError:
         outcome = None
     entry_id = entry.decode()
@@ -119,11 +136,21 @@ def _entry_order(entry: str) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
-def _fresh(letter: DeadLetter) -> tuple[int, bytes]:
-    """The letter's priority level and its envelope, reset to a first attempt."""
+def _fresh(letter: DeadLetter, queue: str, signing: Signing | None) -> tuple[int, bytes]:
+    """The letter's priority level and its envelope, reset to a first attempt (a signed one
+    only if its signature checks out: see the module's docstring)."""
+    raw, task_id = letter.envelope, letter.task_id.encode()
+    verified = None
+    if raw[:4] == MAGIC and signing is not None:
+        with contextlib.suppress(SignatureRefused):
+            verified = signing.open_envelope(raw, queue, task_id)
     try:
-        envelope = ENVELOPE.decode(letter.envelope)
+        envelope = ENVELOPE.decode(unverified(raw) if verified is None else verified)
     except (msgspec.DecodeError, msgspec.ValidationError):
-        return 1, letter.envelope  # undecodable: requeued as it is, for a fixed worker
-    fresh = msgspec.structs.replace(envelope, attempt=1, expires_at=0)
-    return envelope.priority, ENCODER.encode(fresh)
+        return 1, raw  # undecodable: requeued as it is, for a fixed worker
+    if raw[:4] == MAGIC and verified is None:
+        return envelope.priority, raw  # not ours to vouch for: the worker checks it again
+    fresh = ENCODER.encode(msgspec.structs.replace(envelope, attempt=1, expires_at=0))
+    if verified is not None and signing is not None:
+        fresh = signing.sign_envelope(fresh, queue, task_id)
+    return envelope.priority, fresh

@@ -23,6 +23,7 @@ from taskgen.runtime.execution import Executor
 from taskgen.runtime.keys import LEVELS, QueueKeys
 from taskgen.runtime.packing import unpack
 from taskgen.runtime.progress import checked
+from taskgen.runtime.signing import Signing, unverified
 from taskgen.runtime.slots import Slots
 from taskgen.runtime.wire import ENCODER, OUTCOME, TaskStatus
 from taskgen.vocabulary import Priority
@@ -40,12 +41,17 @@ class EagerQueue:
     reply = b""
 
     def __init__(
-        self, bindings: dict[str, Binding[Any, Any]], *, state: Any = None, threads: int = 8
+        self,
+        bindings: dict[str, Binding[Any, Any]],
+        *,
+        state: Any = None,
+        threads: int = 8,
+        signing: Signing | None = None,
     ) -> None:
         self._threads = ThreadPoolExecutor(threads, thread_name_prefix="taskgen-eager")
         self._slots = Slots(1)
         self._executor = Executor(
-            bindings, self, self._slots, self._threads, state=state, reporter=self
+            bindings, self, self._slots, self._threads, state=state, reporter=self, signing=signing
         )
         self._entries = itertools.count(1)
         self._pending: deque[Delivery] = deque()
@@ -83,7 +89,7 @@ class EagerQueue:
         if task_id not in self._tasks:
             return TaskStatus.UNKNOWN
         outcome = self._tasks[task_id]
-        return TaskStatus.QUEUED if outcome is None else OUTCOME.decode(outcome).status
+        return TaskStatus.QUEUED if outcome is None else OUTCOME.decode(unverified(outcome)).status
 
     async def progress(self, keys: QueueKeys, task_id: str) -> bytes | None:
         """The latest progress its handler reported."""

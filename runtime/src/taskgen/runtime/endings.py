@@ -15,6 +15,7 @@ from taskgen.runtime.delivery import Delivery
 from taskgen.runtime.failures import clean
 from taskgen.runtime.keys import LEVELS
 from taskgen.runtime.packing import LENGTH, number, pack
+from taskgen.runtime.signing import Signing
 from taskgen.runtime.wire import (
     ENCODER,
     NONE_VALUE,
@@ -32,15 +33,20 @@ DONE_PREFIX = [pack([b"F", stream]) for stream in STREAMS]
 DONE_STATUS = pack([STATUSES[TaskStatus.DONE]])
 
 
-def retry_record(delivery: Delivery, following: Envelope, wait: float) -> bytes:
+def retry_record(
+    delivery: Delivery, following: Envelope, wait: float, signing: Signing | None = None
+) -> bytes:
     """Record R: the entry is acknowledged and ``following`` runs in ``wait`` seconds."""
+    envelope = ENCODER.encode(following)
+    if signing is not None:
+        envelope = signing.sign_envelope(envelope, delivery.keys.queue, delivery.task_id)
     return pack(
         [
             b"R",
             STREAMS[delivery.stream],
             delivery.entry,
             delivery.task_id,
-            ENCODER.encode(following),
+            envelope,
             number(round(wait * 1000)),
         ]
     )
@@ -55,8 +61,10 @@ def end_record(
     ttl: float,
     dead: str | None,
     task: str | None,
+    signing: Signing | None = None,
 ) -> bytes:
-    """Record F (or D, dead-lettered with its reason): the task ends with ``status``."""
+    """Record F (or D, dead-lettered with its reason): the task ends with ``status``; its
+    outcome signed with ``signing``, the dead letter keeping the entry's bytes as they came."""
     envelope = delivery.envelope
     outcome = ENCODER.encode(
         Outcome(
@@ -70,6 +78,8 @@ def end_record(
             started_at=delivery.started_at,
         )
     )
+    if signing is not None:
+        outcome = signing.sign_outcome(outcome, delivery.keys.queue, delivery.task_id)
     values = [
         b"D" if dead else b"F",
         STREAMS[delivery.stream],
@@ -86,7 +96,12 @@ def end_record(
     return pack(values)
 
 
-def done_record(delivery: Delivery, binding: Binding[Any, Any], value: msgspec.Raw) -> bytes:
+def done_record(
+    delivery: Delivery,
+    binding: Binding[Any, Any],
+    value: msgspec.Raw,
+    signing: Signing | None = None,
+) -> bytes:
     """Record F for a task that returned ``value``, from pre-packed pieces."""
     envelope = delivery.envelope
     assert envelope is not None
@@ -104,6 +119,8 @@ def done_record(delivery: Delivery, binding: Binding[Any, Any], value: msgspec.R
         )
     )
     entry, task_id = delivery.entry, delivery.task_id
+    if signing is not None:
+        outcome = signing.sign_outcome(outcome, delivery.keys.queue, task_id)
     return b"".join((
         DONE_PREFIX[delivery.stream],
         LENGTH(len(entry)), entry,

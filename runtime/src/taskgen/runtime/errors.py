@@ -140,6 +140,18 @@ class PayloadTooLarge(EnqueueFailed):
         self.position = position
 
 
+class SignatureRefused(TaskgenError):
+    """A message was unsigned, signed with an unknown key, or forged; it was not decoded.
+
+    ``kind`` is ``Unsigned`` or ``BadSignature`` (the dead-letter reason a worker records);
+    ``task_id`` names the task whose outcome a client refused (None for a bare frame)."""
+
+    def __init__(self, message: str, *, kind: str, task_id: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.task_id = task_id
+
+
 class HandlerMismatch(TaskgenError):
     """Handlers that are missing or do not match their task; lists every one, not the first."""
 

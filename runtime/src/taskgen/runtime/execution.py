@@ -19,7 +19,7 @@ from taskgen.runtime.completion import CompletionSink
 from taskgen.runtime.context import Context
 from taskgen.runtime.delivery import Delivery
 from taskgen.runtime.endings import done_record, end_record, retry_record
-from taskgen.runtime.errors import RetryLater
+from taskgen.runtime.errors import RetryLater, SignatureRefused
 from taskgen.runtime.failures import (
     MAX_RESULT_BYTES,
     clean,
@@ -41,6 +41,8 @@ from taskgen.runtime.observe import (
 )
 from taskgen.runtime.progress import ProgressSink
 from taskgen.runtime.recycling import Recycler
+from taskgen.runtime.signed_entries import envelope_if_any, keyless_envelope, opened_envelope
+from taskgen.runtime.signing import Signing
 from taskgen.runtime.slots import Slots
 from taskgen.runtime.stopping import stop_tasks
 from taskgen.runtime.wire import (
@@ -83,6 +85,7 @@ class Executor:
         recycler: Recycler | None = None,
         observers: Sequence[TaskObserver] = (),
         reporter: ProgressSink | None = None,
+        signing: Signing | None = None,
     ) -> None:
         self.bindings = bindings
         self.completer = completer
@@ -112,6 +115,8 @@ class Executor:
         self.failed = 0
         #: Where handlers' ``ctx.progress()`` reports go (the worker's: the completer).
         self.reporter = reporter
+        #: Envelopes are checked before they are decoded, and outcomes signed (``signing``).
+        self.signing = signing
 
     # -- receiving -------------------------------------------------------------------------
 
@@ -148,15 +153,24 @@ class Executor:
             )
             return
         try:
-            envelope = delivery.envelope = ENVELOPE.decode(delivery.payload)
-        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
-            self._reject(
-                delivery,
-                "?",
-                f"the envelope cannot be decoded: {decoding_problem(exc)}",
-                "BadEnvelope",
-            )
+            if self.signing is None:
+                envelope = delivery.envelope = ENVELOPE.decode(delivery.payload)
+            else:
+                envelope = delivery.envelope = opened_envelope(self.signing, delivery)
+        except SignatureRefused as refused:
+            self._reject(delivery, "?", str(refused), refused.kind)
             return
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
+            keyless = None if self.signing else keyless_envelope(delivery.payload)
+            if keyless is None:
+                self._reject(
+                    delivery,
+                    "?",
+                    f"the envelope cannot be decoded: {decoding_problem(exc)}",
+                    "BadEnvelope",
+                )
+                return
+            envelope = delivery.envelope = keyless
         binding = self.bindings.get(envelope.task)
         if binding is None:
             known = ", ".join(sorted(self.bindings)) or "none"
@@ -341,7 +355,7 @@ class Executor:
             wait = retry_delay(binding.retry, envelope.attempt) if delay is None else delay
             following = msgspec.structs.replace(envelope, attempt=envelope.attempt + 1)
             self.failed += 1
-            self._record(delivery, retry_record(delivery, following, wait))
+            self._record(delivery, retry_record(delivery, following, wait, self.signing))
             if self.observers:
                 ending = Ending(status, error, retrying=True, retry_in=wait)
                 notify_ended(self.observers, delivery.observed(), ending)
@@ -362,8 +376,7 @@ class Executor:
     def _poisoned(self, delivery: Delivery, limit: int) -> None:
         """Dead-letter an entry whose workers keep dying (or stopping) before it ends."""
         if len(delivery.payload) <= self.max_envelope_bytes:
-            with contextlib.suppress(Exception):
-                delivery.envelope = ENVELOPE.decode(delivery.payload)
+            delivery.envelope = envelope_if_any(self.signing, delivery)
         reason = (
             f"delivered {delivery.redeliveries + 1} times: the {delivery.redeliveries} workers "
             "that took it before died or stopped before it ended (a task that crashes its "
@@ -408,7 +421,14 @@ class Executor:
             binding = self.bindings.get(envelope.task) if envelope else None
             ttl = binding.task.result_ttl if binding else 86400.0
         record = end_record(
-            delivery, status, value=value, error=error, ttl=ttl, dead=dead, task=task
+            delivery,
+            status,
+            value=value,
+            error=error,
+            ttl=ttl,
+            dead=dead,
+            task=task,
+            signing=self.signing,
         )
         self._record(delivery, record)
         if self.observers:
@@ -417,7 +437,7 @@ class Executor:
 
     def _done(self, delivery: Delivery, binding: Binding[Any, Any], value: msgspec.Raw) -> None:
         """The common ending (see ``complete.lua``, record F)."""
-        self._record(delivery, done_record(delivery, binding, value))
+        self._record(delivery, done_record(delivery, binding, value, self.signing))
         if self.every_run:
             notify_ended(self.observers, delivery.observed(), DONE_ENDING)
 

@@ -17,7 +17,7 @@ from taskgen.runtime.errors import (
 )
 from taskgen.runtime.progress import Progress
 from taskgen.runtime.taskdef import TaskDef
-from taskgen.runtime.wire import OUTCOME, Outcome, TaskStatus
+from taskgen.runtime.wire import Outcome, TaskStatus
 
 if TYPE_CHECKING:
     from taskgen.runtime.client import Client
@@ -44,7 +44,7 @@ class TaskHandle(Generic[R]):
         raw = await self._client.wait_outcome(self.task.queue, self.id, timeout)
         if raw is None:
             raise ResultTimeout(task_id=self.id, task=self.task.name, timeout=timeout or 0.0)
-        return unwrap(self.task, self.id, OUTCOME.decode(raw))
+        return unwrap(self.task, self.id, self._client.outcome(self.task.queue, self.id, raw))
 
     async def status(self) -> TaskStatus:
         """Where the task is now: queued, scheduled, running, or how it ended."""

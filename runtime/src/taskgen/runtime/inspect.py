@@ -19,6 +19,7 @@ from taskgen.runtime.heartbeat import HEARTBEAT
 from taskgen.runtime.keys import DEFAULT_PREFIX, GROUP, LEVELS, QueueKeys, queues_key
 from taskgen.runtime.progress import Progress, decode_progress
 from taskgen.runtime.scripts import Scripts
+from taskgen.runtime.signing import unverified
 from taskgen.runtime.wire import ENVELOPE, OUTCOME, Envelope, ErrorInfo, Outcome, TaskStatus
 
 __all__ = [
@@ -406,7 +407,7 @@ def _envelope(raw: bytes | None) -> Envelope | None:
     if not raw:
         return None
     try:
-        return ENVELOPE.decode(raw)
+        return ENVELOPE.decode(unverified(raw))
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
 
@@ -415,7 +416,7 @@ def _outcome(raw: bytes | None) -> Outcome | None:
     if not raw:
         return None
     try:
-        return OUTCOME.decode(raw)
+        return OUTCOME.decode(unverified(raw))
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
 

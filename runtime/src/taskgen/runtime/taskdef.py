@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import msgspec
 
@@ -12,6 +12,9 @@ from taskgen.runtime.errors import PayloadTooLarge
 from taskgen.runtime.limits import MAX_ENVELOPE_BYTES
 from taskgen.runtime.packing import number, pack
 from taskgen.runtime.wire import ENCODER, Envelope, new_task_id
+
+if TYPE_CHECKING:
+    from taskgen.runtime.signing import Signing
 from taskgen.vocabulary import NO_RETRY, ParamKind, Priority, Retry
 
 A = TypeVar("A", bound=msgspec.Struct)
@@ -148,9 +151,11 @@ def encode_call(
     reply: bytes = b"",
     trace: dict[str, str] | None = None,
     limit: int = MAX_ENVELOPE_BYTES,
+    signing: Signing | None = None,
 ) -> tuple[str, int, int, bytes]:
     """One task's id, priority level, delay in ms and encoded envelope (``trace``: the
-    enqueuing side's W3C trace headers); ``PayloadTooLarge`` if it is over ``limit`` bytes."""
+    enqueuing side's W3C trace headers), signed if ``signing`` is given; ``PayloadTooLarge``
+    if it is over ``limit`` bytes."""
     task_id = options.task_id or task_id or new_task_id()
     if options is NO_OPTIONS:
         priority, delay, expires_at = task.priority, 0, 0
@@ -171,6 +176,8 @@ def encode_call(
         reply,
     )
     encoded = ENCODER.encode(envelope)
+    if signing is not None:
+        encoded = signing.sign_envelope(encoded, task.queue, task_id.encode())
     if len(encoded) > limit:
         raise PayloadTooLarge(task=task.name, size=len(encoded), limit=limit)
     return task_id, int(priority), delay, encoded
@@ -185,9 +192,10 @@ def pack_call(
     reply: bytes = b"",
     trace: dict[str, str] | None = None,
     limit: int = MAX_ENVELOPE_BYTES,
+    signing: Signing | None = None,
 ) -> tuple[str, bytes]:
     """The task id, and the packed record the enqueue script reads for this task."""
     task_id, level, delay, envelope = encode_call(
-        task, args, options, now, task_id, reply, trace, limit
+        task, args, options, now, task_id, reply, trace, limit, signing
     )
     return task_id, pack([task_id.encode(), number(level), number(delay), envelope, reply])

@@ -51,6 +51,7 @@ from taskgen.runtime.recycling import Recycler
 from taskgen.runtime.registry_publisher import RegistryPublisher
 from taskgen.runtime.scheduler import Scheduler
 from taskgen.runtime.scripts import Scripts
+from taskgen.runtime.signing import Signing
 from taskgen.runtime.slots import Slots
 from taskgen.runtime.stopping import stop_tasks
 from taskgen.runtime.tls import tls_refusal
@@ -96,6 +97,7 @@ class Worker:
         max_memory_mb: int | None = None,
         observers: Iterable[TaskObserver] = (),
         tracing: bool | None = None,
+        signing: Signing | None = None,
     ) -> None:
         if lease <= 0 or grace < 0:
             raise ValueError("lease must be > 0 and grace >= 0 seconds")
@@ -130,6 +132,9 @@ class Worker:
         self.observers = list(observers)
         #: OpenTelemetry spans per run: None traces once the application set a tracer provider.
         self.tracing = tracing
+        #: Check every envelope's signature before decoding it, sign outcomes, retries and
+        #: cron tasks (docs/deployment.md, "Signing"); None: sign and check nothing.
+        self.signing = signing
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{new_task_id()[:8]}"
         self._stop: asyncio.Event | None = None
         self._stop_asked = False
@@ -262,6 +267,7 @@ class Worker:
             recycler=self._recycler(),
             observers=self._observers(),
             reporter=ProgressReporter(completer.add_progress, queues),
+            signing=self.signing,
         )
         heartbeat = HeartbeatWriter(
             executor,
@@ -310,7 +316,7 @@ class Worker:
             ),
         ]
         if self.cron:
-            jobs = CronScheduler(self.cron, scripts, self.prefix)
+            jobs = CronScheduler(self.cron, scripts, self.prefix, self.signing)
             background.append(asyncio.create_task(jobs.run(), name="taskgen-cron"))
         log.info(
             "worker %s serving %s with concurrency %d",
@@ -318,6 +324,8 @@ class Worker:
             ", ".join(self.queues),
             self.concurrency,
         )
+        if self.signing is not None:
+            log.info("checking every task's signature and signing outcomes: %r", self.signing)
         reading: list[asyncio.Task[int]] = []
         try:
             if burst:
