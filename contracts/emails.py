@@ -38,3 +38,16 @@ def send_email(
 def count_subscribers(newsletter: str) -> int:
     """How many people subscribe to a newsletter."""
     ...
+
+
+class Sending(msgspec.Struct, frozen=True):
+    """How far a newsletter has gone out: the handler's typed progress reports."""
+
+    sent: int
+    total: int
+
+
+@task(queue="emails", progress=Sending)
+def send_newsletter(newsletter: str, template: Template = Template.WELCOME) -> int:
+    """Send a newsletter to every subscriber; how many emails went out."""
+    ...

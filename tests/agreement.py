@@ -24,7 +24,7 @@ from typing import Any
 
 import msgspec
 
-from taskgen.vocabulary import TASK_ATTR, TaskOptions
+from taskgen.vocabulary import PROGRESS_ATTR, TASK_ATTR, TaskOptions
 from taskgen_codegen.check.compat import Finding
 from taskgen_codegen.check.lineage import lineage_of
 from taskgen_codegen.check.lock import Lock
@@ -60,6 +60,8 @@ class Task:
     queue: str
     args: type[msgspec.Struct]
     result: Any
+    #: The declared progress type; None when its handler reports a number.
+    progress: Any = None
 
     @property
     def signature(self) -> inspect.Signature:
@@ -83,7 +85,8 @@ def tasks_of(module: types.ModuleType) -> dict[str, Task]:
                 fields.append((param.name, hints[param.name], param.default))
         wire = options.name or f"{prefix}.{value.__name__}"
         args = msgspec.defstruct(f"{value.__name__}_args", fields, kw_only=True)
-        found[wire] = Task(wire, value, options.queue, args, hints["return"])
+        progress = getattr(value, PROGRESS_ATTR, None)
+        found[wire] = Task(wire, value, options.queue, args, hints["return"], progress)
     return found
 
 
@@ -355,6 +358,13 @@ def experiment_by_task(old: types.ModuleType, new: types.ModuleType) -> dict[str
             found.add((OLD_TO_NEW, "result"))
         if crossing_breaks(samples(now.result), was.result):
             found.add((NEW_TO_OLD, "result"))
+        # Progress crosses like a result. Where only one side declares a type, nothing fails
+        # on the wire: a typed reader reads an untyped report as None, an untyped one reads 0.0.
+        if was.progress is not None and now.progress is not None:
+            if crossing_breaks(samples(was.progress), now.progress):
+                found.add((OLD_TO_NEW, "progress"))
+            if crossing_breaks(samples(now.progress), was.progress):
+                found.add((NEW_TO_OLD, "progress"))
         if was.function.__name__ == now.function.__name__ and calls_break(
             was.signature, now.signature
         ):
@@ -367,11 +377,13 @@ def experiment_by_task(old: types.ModuleType, new: types.ModuleType) -> dict[str
 
 
 def _reached_records(task: Task) -> dict[str, type]:
-    """The record types a task's arguments and result reach (by class name)."""
+    """The record types a task's arguments, result and progress reach (by class name)."""
     found: dict[str, type] = {}
     for f in msgspec.structs.fields(task.args):
         _reach(f.type, found)
     _reach(task.result, found)
+    if task.progress is not None:
+        _reach(task.progress, found)
     return {
         name: kind
         for name, kind in found.items()
@@ -479,9 +491,18 @@ def iter_pairs(folder: Path) -> Iterator[tuple[str, Path, Path]]:
 
 
 #: The test's own account (not the code's) of what breaks an old client on a new worker: the
-#: worker reads the client's arguments, the client the worker's result; and the reverse pair.
-OLD_CLIENT_NEW_WORKER: set[Break] = {(OLD_TO_NEW, "args"), (NEW_TO_OLD, "result")}
-NEW_CLIENT_OLD_WORKER: set[Break] = {(NEW_TO_OLD, "args"), (OLD_TO_NEW, "result")}
+#: worker reads the client's arguments, the client the worker's result and progress; and the
+#: reverse pair.
+OLD_CLIENT_NEW_WORKER: set[Break] = {
+    (OLD_TO_NEW, "args"),
+    (NEW_TO_OLD, "result"),
+    (NEW_TO_OLD, "progress"),
+}
+NEW_CLIENT_OLD_WORKER: set[Break] = {
+    (NEW_TO_OLD, "args"),
+    (OLD_TO_NEW, "result"),
+    (OLD_TO_NEW, "progress"),
+}
 
 
 def lineage_disagreement(

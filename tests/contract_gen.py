@@ -60,6 +60,8 @@ class TaskSpec:
     returns: str
     queue: str = "jobs"
     wire: str | None = None
+    #: The declared progress type (``@task(progress=...)``), or None for a number.
+    progress: str | None = None
 
 
 @dataclass
@@ -171,6 +173,7 @@ def _field(c: Contract, r: RecordSpec, f: FieldSpec) -> str:
 
 def _task(c: Contract, t: TaskSpec) -> list[str]:
     options = [f"queue={t.queue!r}"] + ([f"name={t.wire!r}"] if t.wire else [])
+    options += [f"progress={t.progress}"] if t.progress else []
     positional = [p for p in t.params if not p.keyword_only]
     keyword = [p for p in t.params if p.keyword_only]
     parts = [_param(c, p) for p in positional]
@@ -293,7 +296,8 @@ def tasks(draw: st.DrawFn, function: str) -> TaskSpec:
     for p in params:
         p.default = p.default and has_default(p.type) and p.type not in FACTORIES
     params.sort(key=lambda p: p.default and not p.keyword_only)
-    return TaskSpec(function, params, draw(st.sampled_from(types)))
+    progress = draw(st.none() | st.sampled_from(types))
+    return TaskSpec(function, params, draw(st.sampled_from(types)), progress=progress)
 
 
 @st.composite
@@ -476,9 +480,17 @@ def _param_edit(draw: st.DrawFn, c: Contract) -> None:
 
 def _task_edit(draw: st.DrawFn, c: Contract) -> None:
     t = _task_of(draw, c)
-    edit = draw(st.sampled_from(["returns", "queue", "pin", "swap", "rename"]))
+    edit = draw(st.sampled_from(["returns", "progress", "queue", "pin", "swap", "rename"]))
     if edit == "returns":
         t.returns = _retype(draw, t.returns, (*LEAF_TYPES, "R0", "R1", "R1 | None"))
+    elif edit == "progress":  # declare one, drop it, or retype it
+        pool = (*LEAF_TYPES, "R0", "R1", "R1 | None")
+        if t.progress is None:
+            t.progress = draw(st.sampled_from(pool))
+        elif draw(st.booleans()):
+            t.progress = None
+        else:
+            t.progress = _retype(draw, t.progress, pool)
     elif edit == "queue":
         t.queue = "other"
     elif edit == "pin":

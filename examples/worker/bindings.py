@@ -13,16 +13,18 @@ from __future__ import annotations
 from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from shop_tasks.models import Receipt
+from shop_tasks.models import Receipt, Sending
 from shop_tasks.tasks import (
     BILLING_CHARGE,
     BILLING_REFUND,
     EMAILS_COUNT_SUBSCRIBERS,
     EMAILS_SEND_EMAIL,
+    EMAILS_SEND_NEWSLETTER,
     BillingChargeArgs,
     BillingRefundArgs,
     EmailsCountSubscribersArgs,
     EmailsSendEmailArgs,
+    EmailsSendNewsletterArgs,
 )
 from taskgen import runtime
 
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from worker.handlers.billing import refund as _billing_refund
     from worker.handlers.emails import count_subscribers as _emails_count_subscribers
     from worker.handlers.emails import send_email as _emails_send_email
+    from worker.handlers.emails import send_newsletter as _emails_send_newsletter
 else:
     _billing_charge = runtime.import_handlers("worker.handlers.billing.charge")
     _billing_refund = runtime.import_handlers("worker.handlers.billing.refund")
@@ -40,6 +43,9 @@ else:
         "worker.handlers.emails.count_subscribers"
     )
     _emails_send_email = runtime.import_handlers("worker.handlers.emails.send_email")
+    _emails_send_newsletter = runtime.import_handlers(
+        "worker.handlers.emails.send_newsletter"
+    )
 
 __all__ = ["bindings"]
 
@@ -98,6 +104,16 @@ def _run_emails_send_email(
     )
 
 
+def _run_emails_send_newsletter(
+    ctx: runtime.ProgressContext[Sending],
+    args: EmailsSendNewsletterArgs,
+    extras: Mapping[str, Any],
+) -> int | Awaitable[int]:
+    return _emails_send_newsletter.send_newsletter(
+        ctx, newsletter=args.newsletter, template=args.template, ledger=extras["ledger"]
+    )
+
+
 def bindings() -> list[runtime.Binding[Any, Any]]:
     """Every task of the contract, bound to its handler."""
     return [
@@ -120,5 +136,10 @@ def bindings() -> list[runtime.Binding[Any, Any]]:
             EMAILS_SEND_EMAIL,
             runtime.handler(_emails_send_email, "send_email"),
             _run_emails_send_email,
+        ),
+        runtime.Binding(
+            EMAILS_SEND_NEWSLETTER,
+            runtime.handler(_emails_send_newsletter, "send_newsletter"),
+            _run_emails_send_newsletter,
         ),
     ]

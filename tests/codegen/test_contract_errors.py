@@ -106,6 +106,42 @@ CASES: dict[str, str] = {
     "import_error": """
         from contracts.missing import Thing
     """,
+    "progress_unsupported_type": """
+        class Meter:
+            pass
+
+
+        @task(progress=Meter)
+        def encode(path: str) -> str: ...
+    """,
+    "progress_any_type": """
+        @task(progress=typing.Any)
+        def encode(path: str) -> str: ...
+    """,
+    "progress_string": """
+        @task(progress="Step")
+        def encode(path: str) -> str: ...
+    """,
+    "progress_nested_field": """
+        class Step(msgspec.Struct):
+            when: object
+
+
+        @task(progress=Step)
+        def encode(path: str) -> str: ...
+    """,
+    "progress_untagged_union": """
+        class Frames(msgspec.Struct):
+            count: int
+
+
+        class Bytes(msgspec.Struct):
+            count: int
+
+
+        @task(progress=Frames | Bytes)
+        def encode(path: str) -> str: ...
+    """,
 }
 
 

@@ -90,6 +90,19 @@ def test_a_task_named_like_another_tasks_blocking_twin_is_refused(tmp_path: Path
     assert re.search(r"contracts/ev\.py:\d+: error: ", message), message
 
 
+def test_a_task_named_like_another_tasks_progress_constant_is_refused(tmp_path: Path) -> None:
+    source = PING.replace(
+        '@task(queue="ev")\ndef ping(', '@task(queue="ev", progress=int)\ndef ping('
+    )
+    write_contract(tmp_path / "contracts", {"ev": source.replace("ping_sync", "ping_progress")})
+    with pytest.raises(ContractError) as refused:
+        build_in(tmp_path, "ev_client")
+    message = str(refused.value)
+    assert "task ev.ping" in message and "task ev.ping_progress" in message
+    assert "'EV_PING_PROGRESS'" in message and "rename the task" in message
+    assert re.search(r"contracts/ev\.py:\d+: error: ", message), message
+
+
 # -- handler stubs keep the contract's defaults --------------------------------------------
 
 
@@ -160,6 +173,7 @@ POOL = [
     "ev",
     "ping",
     "ping_sync",
+    "ping_progress",
     "tasks",
     "kv_tasks",
     "client",
@@ -190,6 +204,9 @@ TYPE_POOL = [
     "Client",
     "TaskHandle",
     "Context",
+    "ProgressContext",
+    "ProgressHandle",
+    "EV_PING_PROGRESS",
     "Any",
     "Mapping",
     "Awaitable",
@@ -242,8 +259,10 @@ def contracts(draw: st.DrawFn) -> tuple[str, dict[str, str]]:
             # Parameters with defaults go last, as Python requires.
             signature.sort(key=lambda s: " = " in s)
             returns = draw(st.sampled_from(spelled))
+            progress = draw(st.none() | st.sampled_from(spelled))
+            options = 'queue="q"' + (f", progress={progress}" if progress else "")
             lines += [
-                '@task(queue="q")',
+                f"@task({options})",
                 f"def {name}({', '.join(signature)}) -> {returns}: ...",
                 "",
             ]

@@ -78,6 +78,17 @@ def test_misuse_fails_mypy_with_the_expected_messages(shop: Built) -> None:
     assert set(errors) == set(expected), "mypy reported errors on unmarked lines"
 
 
+def test_a_handler_reporting_progress_of_the_wrong_type_fails_mypy(shop: Built) -> None:
+    """A task with a progress type takes only that type; one without takes only a number."""
+    shutil.copy(SNIPPETS / "handler_progress_wrong.py", shop.root / "handler_progress_wrong.py")
+    errors = mypy(shop, "handler_progress_wrong.py")
+    expected = expected_errors(SNIPPETS / "handler_progress_wrong.py")
+    assert len(expected) == 4
+    for place, message in expected.items():
+        assert message in errors.get(place, []), f"line {place[1]}: {errors.get(place)}"
+    assert set(errors) == set(expected), "mypy reported errors on unmarked lines"
+
+
 def test_a_handler_that_drifts_from_the_contract_fails_mypy(shop: Built) -> None:
     handler = shop.worker_dir / "handlers" / "billing" / "charge.py"
     original = handler.read_text(encoding="utf-8")
@@ -92,4 +103,35 @@ def test_a_handler_that_drifts_from_the_contract_fails_mypy(shop: Built) -> None
     messages = [m for (file, _), ms in errors.items() if file == "bindings.py" for m in ms]
     assert messages == [
         'Argument "idempotency_key" to "charge" has incompatible type "str"; expected "int"'
+    ]
+
+
+def test_a_handler_that_takes_the_untyped_context_for_a_typed_task_fails_mypy(
+    shop: Built,
+) -> None:
+    """The bindings pass a ProgressContext[Sending]: a handler asking for a Context is refused."""
+    handler = shop.worker_dir / "handlers" / "emails" / "send_newsletter.py"
+    original = handler.read_text(encoding="utf-8")
+    try:
+        handler.write_text(
+            original.replace("ctx: ProgressContext[Sending]", "ctx: Context")
+            .replace("import ProgressContext", "import Context")
+            .replace("ctx.progress(Sending(sent=sent, total=total))", "ctx.progress(sent)"),
+            encoding="utf-8",
+        )
+        errors = mypy(shop, "-p", "worker")
+    finally:
+        handler.write_text(original, encoding="utf-8")
+    # Only this handler's line: mypy's cache may still hold another test's edit of a handler
+    # restored within the same second at the same size.
+    messages = [
+        m
+        for (file, _), ms in errors.items()
+        if file == "bindings.py"
+        for m in ms
+        if "send_newsletter" in m
+    ]
+    assert messages == [
+        'Argument 1 to "send_newsletter" has incompatible type "ProgressContext[Sending]"; '
+        'expected "Context"'
     ]

@@ -129,6 +129,30 @@ def test_burst_worker_drains_the_queues_and_exits(shop: Built, redis_url: str) -
     assert asyncio.run(results()) == [len(f"letter-{i}") * 7 + 1 for i in range(200)]
 
 
+def test_typed_progress_goes_from_the_handler_to_the_generated_handles(
+    shop: Built, redis_url: str
+) -> None:
+    """emails.send_newsletter declares progress=Sending: its handler reports Sending values,
+    and the generated async and blocking handles read them back as Sending."""
+    from shop_tasks import Sending, ShopTasks, ShopTasksSync
+
+    async def scenario() -> None:
+        async with ShopTasks.from_url(redis_url) as tasks:
+            handles = [await tasks.emails.send_newsletter(name) for name in ("a", "bb", "weekly")]
+            assert [await h.result(timeout=20) for h in handles] == [1, 2, 6]
+            progress = [await h.progress() for h in handles]
+            assert progress == [Sending(1, 1), Sending(2, 2), Sending(6, 6)]
+            again = tasks.emails.send_newsletter.handle(handles[2].id)
+            assert await again.progress() == Sending(6, 6)
+
+    with worker_process(redis_url, target="worker.main:worker", cwd=shop.root, env=shop.env()):
+        asyncio.run(scenario())
+        with ShopTasksSync.from_url(redis_url) as blocking:
+            handle = blocking.emails.send_newsletter("daily")
+            assert handle.result(timeout=20) == 5
+            assert handle.progress() == Sending(sent=5, total=5)
+
+
 def test_generated_client_installs_with_pip(shop: Built, tmp_path: Path) -> None:
     """The client folder is a distribution of its own: pip can build a wheel from it."""
     subprocess.run(

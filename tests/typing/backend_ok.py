@@ -8,12 +8,22 @@ from shop_tasks import (
     Money,
     Receipt,
     Recipient,
+    Sending,
     ShopTasks,
     ShopTasksSync,
     Template,
 )
 
-from taskgen.runtime import Call, Priority, SyncTaskHandle, TaskHandle, TaskStatus
+from taskgen.runtime import (
+    Call,
+    Priority,
+    Progress,
+    ProgressHandle,
+    SyncProgressHandle,
+    SyncTaskHandle,
+    TaskHandle,
+    TaskStatus,
+)
 
 
 async def main() -> None:
@@ -33,6 +43,13 @@ async def main() -> None:
         assert_type(handles, list[TaskHandle[int]])
         again = tasks.billing.charge.handle(handle.id)
         assert_type(again, TaskHandle[Receipt])
+        assert_type(await again.progress(), Progress | None)
+        newsletter = await tasks.emails.send_newsletter("weekly", Template.WELCOME)
+        assert_type(newsletter, ProgressHandle[int, Sending])
+        assert_type(await newsletter.progress(), Sending | None)
+        assert_type(await newsletter.result(), int)
+        followed = tasks.emails.send_newsletter.handle(newsletter.id)
+        assert_type(followed, ProgressHandle[int, Sending])
 
 
 def blocking(invoice: Invoice) -> None:
@@ -44,3 +61,7 @@ def blocking(invoice: Invoice) -> None:
         assert_type(handles, list[SyncTaskHandle[int]])
         later = tasks.billing.refund.options(delay=5)("ch_1")
         assert_type(later.status(), TaskStatus)
+        sending = tasks.emails.send_newsletter.options(delay=5)("weekly")
+        assert_type(sending, SyncProgressHandle[int, Sending])
+        assert_type(sending.progress(), Sending | None)
+        assert_type(tasks.emails.send_newsletter.handle(sending.id).progress(), Sending | None)

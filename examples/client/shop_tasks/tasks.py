@@ -7,7 +7,7 @@ from __future__ import annotations
 import msgspec
 from taskgen import runtime
 
-from .models import Invoice, Money, Receipt, Recipient, Template
+from .models import Invoice, Money, Receipt, Recipient, Sending, Template
 
 __all__ = [
     "BILLING_CHARGE",
@@ -16,8 +16,11 @@ __all__ = [
     "BillingRefundArgs",
     "EMAILS_COUNT_SUBSCRIBERS",
     "EMAILS_SEND_EMAIL",
+    "EMAILS_SEND_NEWSLETTER",
+    "EMAILS_SEND_NEWSLETTER_PROGRESS",
     "EmailsCountSubscribersArgs",
     "EmailsSendEmailArgs",
+    "EmailsSendNewsletterArgs",
 ]
 
 
@@ -121,4 +124,31 @@ EMAILS_SEND_EMAIL = runtime.TaskDef[EmailsSendEmailArgs, None](
     result_ttl=3600.0,
     accepts=(),
     decoded_by=(),
+)
+
+
+class EmailsSendNewsletterArgs(msgspec.Struct, frozen=True, kw_only=True):
+    """The arguments of emails.send_newsletter."""
+
+    newsletter: str
+    template: Template = Template.WELCOME
+
+
+EMAILS_SEND_NEWSLETTER_PROGRESS = runtime.ProgressType[Sending](Sending)
+
+
+EMAILS_SEND_NEWSLETTER = runtime.TaskDef[EmailsSendNewsletterArgs, int](
+    name="emails.send_newsletter",
+    queue="emails",
+    fingerprint="e61a79bef8b927fe",
+    args=EmailsSendNewsletterArgs,
+    result=int,
+    params=(("newsletter", "positional"), ("template", "positional")),
+    timeout=None,
+    retry=runtime.Retry(attempts=1, backoff=1.0, max_delay=300.0, jitter=True),
+    priority=runtime.Priority.NORMAL,
+    result_ttl=3600.0,
+    accepts=(),
+    decoded_by=(),
+    progress=EMAILS_SEND_NEWSLETTER_PROGRESS,
 )

@@ -12,6 +12,7 @@ import typer
 from redis.asyncio import Redis
 
 from taskgen.cli_status import seconds, with_redis
+from taskgen.runtime.display import progress_type
 from taskgen.runtime.inspect import (
     UNTYPED_NOTE,
     TaskInfo,
@@ -31,6 +32,8 @@ class Shown(msgspec.Struct, frozen=True):
     result: Any
     #: How the payloads were decoded: with the contract's types, or raw (and why).
     decoded: str
+    #: The latest typed progress report, decoded like the payloads (None for a number).
+    progress: Any = None
 
 
 def show_task(
@@ -87,7 +90,18 @@ def decoded(info: TaskInfo, types: dict[str, TaskDef[Any, Any]] | None, tasks: s
         how = f"raw: {tasks} declares no task {info.task or '(unknown name)'}"
     args = None if info.args is None else decode_for_display(info.args, task and task.args)
     result = None if info.result is None else decode_for_display(info.result, task and task.result)
-    return Shown(info=info, args=_unwrapped(args), result=_unwrapped(result), decoded=how)
+    progress = (
+        None
+        if info.progress_value is None
+        else decode_for_display(info.progress_value, progress_type(task))
+    )
+    return Shown(
+        info=info,
+        args=_unwrapped(args),
+        result=_unwrapped(result),
+        decoded=how,
+        progress=_unwrapped(progress),
+    )
 
 
 def _task_of(info: TaskInfo, types: dict[str, TaskDef[Any, Any]]) -> TaskDef[Any, Any] | None:
@@ -130,7 +144,9 @@ def describe(shown: Shown, *, color: bool = False) -> str:
     if info.started_at and info.finished_at:
         row("ran for", seconds((info.finished_at - info.started_at) / 1000))
     row("expires", _when(info.expires_at))
-    if info.progress is not None:
+    if shown.progress is not None and info.progress is not None:
+        row("progress", f"{_json(shown.progress)} (at {_when(info.progress.at)})")
+    elif info.progress is not None:
         message = f"  {info.progress.message}" if info.progress.message else ""
         row("progress", f"{info.progress.value:g}{message} (at {_when(info.progress.at)})")
     if info.error is not None:
@@ -147,7 +163,7 @@ def describe(shown: Shown, *, color: bool = False) -> str:
         row("arguments", "(not kept once a task ends; kept in its dead letter if it has one)")
     if shown.result is not None:
         row("result", _json(shown.result))
-    if shown.args is not None or shown.result is not None:
+    if shown.args is not None or shown.result is not None or shown.progress is not None:
         row("decoded", shown.decoded)
     return "\n".join(lines)
 

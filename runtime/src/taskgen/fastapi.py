@@ -31,7 +31,7 @@ from starlette.requests import HTTPConnection, Request
 
 from taskgen.runtime.binding import Binding
 from taskgen.runtime.caller import SyncTaskClient, TaskClient
-from taskgen.runtime.context import Context
+from taskgen.runtime.context import TaskContext
 from taskgen.runtime.errors import TaskgenError
 from taskgen.runtime.injection import Resolver
 
@@ -132,7 +132,7 @@ class FastAPIDependencies:
         path = f"/_taskgen/{binding.task.name}"
         dependant = get_dependant(path=path, call=endpoint)
 
-        async def resolve(context: Context, cleanups: AsyncExitStack) -> Mapping[str, Any]:
+        async def resolve(context: TaskContext, cleanups: AsyncExitStack) -> Mapping[str, Any]:
             request = Request(self._scope(path, context, cleanups))
             solved = await solve_dependencies(
                 request=request,
@@ -149,7 +149,7 @@ class FastAPIDependencies:
 
         return resolve
 
-    def _scope(self, path: str, context: Context, cleanups: AsyncExitStack) -> dict[str, Any]:
+    def _scope(self, path: str, context: TaskContext, cleanups: AsyncExitStack) -> dict[str, Any]:
         """A request scope bound to the real app, saying which task it serves."""
         return {
             "type": "http",

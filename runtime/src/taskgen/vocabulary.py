@@ -13,6 +13,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: Attribute under which ``@task`` stores its options on the declared function.
 TASK_ATTR = "__taskgen_task__"
+#: Attribute under which ``@task`` stores the declared progress type (a type, not an option
+#: value: the contract loader reads it like a result type).
+PROGRESS_ATTR = "__taskgen_progress__"
 
 #: How a task's parameter is passed: the contract's loader and generated task definitions agree.
 ParamKind = Literal["positional_only", "positional", "keyword_only"]
@@ -84,6 +87,7 @@ def task(
     retry: Retry | None = None,
     priority: Priority = Priority.NORMAL,
     result_ttl: float = 3600.0,
+    progress: Any = None,
 ) -> Callable[[F], F]: ...
 
 
@@ -97,8 +101,12 @@ def task(
     retry: Retry | None = None,
     priority: Priority = Priority.NORMAL,
     result_ttl: float = 3600.0,
+    progress: Any = None,
 ) -> F | Callable[[F], F]:
-    """Declare a task: a signature-only function (body ``...``) whose types are the contract."""
+    """Declare a task: a signature-only function (body ``...``) whose types are the contract.
+
+    ``progress``: the type of the handler's progress reports (e.g. a msgspec Struct); without
+    it a handler reports a number and a message."""
     options = TaskOptions(
         queue=queue,
         name=name,
@@ -110,6 +118,8 @@ def task(
 
     def mark(f: F) -> F:
         setattr(f, TASK_ATTR, options)
+        if progress is not None:
+            setattr(f, PROGRESS_ATTR, progress)
         return f
 
     return mark(fn) if fn is not None else mark

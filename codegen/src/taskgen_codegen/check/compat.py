@@ -47,7 +47,7 @@ def breaks_by_task(old: Lock, new: Lock, findings: list[Finding]) -> dict[str, f
         same = functions_now.get(was.function, wire) if was is not None else wire
         reached = {
             position: _reached(old, wire, position) | _reached(new, same, position)
-            for position in ("args", "result")
+            for position in ("args", "result", "progress")
         }
         out[wire] = frozenset(
             (direction, f.position)
@@ -73,7 +73,11 @@ def _reached(lock: Lock, wire: str, position: str) -> set[str]:
     task = lock.tasks.get(wire)
     if task is None:
         return set()
-    roots = [p.type for p in task.params] if position == "args" else [task.returns]
+    roots = {
+        "args": [p.type for p in task.params],
+        "result": [task.returns],
+        "progress": [task.progress] if task.progress is not None else [],
+    }[position]
     todo = set().union(*(refs_of(t) for t in roots))
     seen: set[str] = set()
     while todo:
@@ -155,6 +159,27 @@ class _Comparison(RecordDiff):
         self.params(wire, old, new)
         returns = Place(f"task {wire}, return value", ("task", wire), "result")
         self.expr(old.returns, new.returns, returns)
+        self.progress(wire, old, new)
+
+    def progress(self, wire: str, old: LockTask, new: LockTask) -> None:
+        """The progress type: a worker writes it and a client reads it, like a result."""
+        place = Place(f"task {wire}, progress", ("task", wire), "progress")
+        if old.progress is not None and new.progress is not None:
+            self.expr(old.progress, new.progress, place)
+        elif new.progress is not None:
+            self.add(
+                R.SOURCE_PROGRESS_TYPE_ADDED,
+                place,
+                f"now declares progress type {new.progress.spell()}: handlers report it instead "
+                "of a number, and handle.progress() returns it; update both in this change",
+            )
+        elif old.progress is not None:
+            self.add(
+                R.SOURCE_PROGRESS_TYPE_REMOVED,
+                place,
+                f"no longer declares progress type {old.progress.spell()}: handlers report a "
+                "number and a message, and handle.progress() returns a Progress",
+            )
 
     def params(self, wire: str, old: LockTask, new: LockTask) -> None:
         before = {p.name: p for p in old.params}

@@ -418,6 +418,7 @@ def _is_record(kind: LockType) -> bool:
 def _union_members(lock: Lock) -> set[str]:
     """The named types that are an option of some union, anywhere in ``lock``."""
     types = [t.returns for t in lock.tasks.values()]
+    types += [t.progress for t in lock.tasks.values() if t.progress is not None]
     types += [p.type for t in lock.tasks.values() for p in t.params]
     types += [f.type for k in lock.types.values() for f in k.fields]
     types += [k.base for k in lock.types.values() if k.base is not None]

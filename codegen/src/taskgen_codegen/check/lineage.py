@@ -34,13 +34,21 @@ class Lineage:
 NO_LINEAGE = Lineage()
 
 
-#: What breaks an old client on a new worker (it sends arguments, reads the result), and a new
-#: client on an old worker.
+#: What breaks an old client on a new worker (it sends arguments, reads the result and the
+#: progress), and a new client on an old worker.
 OLD_CLIENT_NEW_WORKER: frozenset[Break] = frozenset(
-    {(Direction.OLD_TO_NEW, "args"), (Direction.NEW_TO_OLD, "result")}
+    {
+        (Direction.OLD_TO_NEW, "args"),
+        (Direction.NEW_TO_OLD, "result"),
+        (Direction.NEW_TO_OLD, "progress"),
+    }
 )
 NEW_CLIENT_OLD_WORKER: frozenset[Break] = frozenset(
-    {(Direction.NEW_TO_OLD, "args"), (Direction.OLD_TO_NEW, "result")}
+    {
+        (Direction.NEW_TO_OLD, "args"),
+        (Direction.OLD_TO_NEW, "result"),
+        (Direction.OLD_TO_NEW, "progress"),
+    }
 )
 
 

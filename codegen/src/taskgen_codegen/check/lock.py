@@ -124,6 +124,9 @@ class LockTask(msgspec.Struct, frozen=True, omit_defaults=True):
     #: fingerprints whose payloads this version decodes, and whose workers decode its payloads.
     accepts: tuple[str, ...] = ()
     decoded_by: tuple[str, ...] = ()
+    #: The type of its progress reports, if the contract declares one (a lock written before
+    #: progress types existed has none).
+    progress: TypeExpr | None = None
 
 
 class Lock(msgspec.Struct, frozen=True):
@@ -173,6 +176,8 @@ def _task_document(task: LockTask) -> dict[str, object]:
     document: dict[str, object] = msgspec.to_builtins(task)
     document["params"] = [_typed(msgspec.to_builtins(p), p.type) for p in task.params]
     document["returns"] = type_node(task.returns)
+    if task.progress is not None:
+        document["progress"] = type_node(task.progress)
     return document
 
 
@@ -273,8 +278,9 @@ def _type_slots(document: dict[str, object]) -> Iterator[tuple[JsonPath, dict[st
         for index, param in enumerate(_list(task.get("params"))):
             if isinstance(param, dict) and "type" in param:
                 yield ("tasks", wire, "params", index, "type"), param, "type"
-        if "returns" in task:
-            yield ("tasks", wire, "returns"), task, "returns"
+        for key in ("returns", "progress"):
+            if key in task:
+                yield ("tasks", wire, key), task, key
     for name, kind in _entries(document, "types"):
         for index, field in enumerate(_list(kind.get("fields"))):
             if isinstance(field, dict) and "type" in field:
@@ -351,7 +357,7 @@ def _wire(task: TaskSpec) -> str:
 
 
 def _task(task: TaskSpec, definitions: dict[str, Definition]) -> LockTask:
-    reached = reachable(task_roots(task.params, task.returns), definitions)
+    reached = reachable(task_roots(task.params, task.returns, task.progress), definitions)
     return LockTask(
         function=f"{task.module}.{task.name}",
         queue=task.options.queue,
@@ -359,6 +365,7 @@ def _task(task: TaskSpec, definitions: dict[str, Definition]) -> LockTask:
         returns=task.returns,
         types=tuple(d.name for d in reached),
         fingerprint=task.fingerprint,
+        progress=task.progress,
     )
 
 

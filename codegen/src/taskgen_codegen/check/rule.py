@@ -27,8 +27,9 @@ from typing import Literal
 
 Severity = Literal["compatible", "warning", "breaking"]
 Family = Literal["WIRE", "SOURCE"]
-#: Whether a value is a task's arguments or its result: it decides who decodes it.
-Position = Literal["args", "result"]
+#: Whether a value is a task's arguments, its result or its progress reports: it decides who
+#: decodes it (a worker decodes arguments; a client decodes results and progress).
+Position = Literal["args", "result", "progress"]
 
 #: Severities from the least to the most serious.
 SEVERITIES: tuple[Severity, ...] = ("compatible", "warning", "breaking")
@@ -53,6 +54,9 @@ _DESCRIBED = {
     (Direction.NEW_TO_OLD, "result"): "results of new workers into old clients",
     (Direction.SOURCE, "args"): "code written against the old client",
     (Direction.SOURCE, "result"): "code written against the old client",
+    (Direction.OLD_TO_NEW, "progress"): "progress reports of old workers into new clients",
+    (Direction.NEW_TO_OLD, "progress"): "progress reports of new workers into old clients",
+    (Direction.SOURCE, "progress"): "code written against the old client and handlers",
 }
 
 OLD_TO_NEW, NEW_TO_OLD, SOURCE = Direction.OLD_TO_NEW, Direction.NEW_TO_OLD, Direction.SOURCE
@@ -61,7 +65,7 @@ Directions = frozenset[Direction]
 
 def safe_order(position: Position) -> str:
     """The deploy order that avoids a break of ``NEW_TO_OLD`` alone."""
-    if position == "result":
+    if position in ("result", "progress"):
         return "deploy the clients first, then the workers"
     return "deploy the workers first, then the clients"
 

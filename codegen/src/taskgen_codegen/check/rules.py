@@ -85,6 +85,30 @@ SOURCE_TASK_MOVED = Rule(
     '@task(name="jobs.ping")\ndef probe(host: str) -> bool: ...',
 )
 
+SOURCE_PROGRESS_TYPE_ADDED = Rule(
+    "SOURCE_PROGRESS_TYPE_ADDED",
+    frozenset({SOURCE}),
+    "The task now declares a progress type: its handlers report values of it instead of a "
+    "number, and `handle.progress()` returns it. On the wire the change is mild: a new client "
+    "reads an old worker's numeric report as no progress yet (None), an old client reads a new "
+    "worker's typed report as 0.0.",
+    "Update the handlers and the code that reads `handle.progress()` in the same change.",
+    "@task\ndef encode(path: str) -> str: ...",
+    "class Step(msgspec.Struct):\n    frames: int\n\n\n"
+    "@task(progress=Step)\ndef encode(path: str) -> str: ...",
+)
+SOURCE_PROGRESS_TYPE_REMOVED = Rule(
+    "SOURCE_PROGRESS_TYPE_REMOVED",
+    frozenset({SOURCE}),
+    "The task no longer declares a progress type: its handlers report a number and a message, "
+    "and `handle.progress()` returns a `Progress`. On the wire an old worker's typed report "
+    "reads as 0.0, and a new worker's numeric report as None in an old client.",
+    "Update the handlers and the code that reads `handle.progress()` in the same change.",
+    "class Step(msgspec.Struct):\n    frames: int\n\n\n"
+    "@task(progress=Step)\ndef encode(path: str) -> str: ...",
+    "@task\ndef encode(path: str) -> str: ...",
+)
+
 # -- parameters -------------------------------------------------------------------------------
 
 WIRE_PARAM_ADDED = Rule(

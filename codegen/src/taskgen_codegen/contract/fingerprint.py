@@ -33,20 +33,25 @@ def reachable(roots: set[str], definitions: dict[str, Definition]) -> list[Defin
     return [definitions[n] for n in sorted(seen)]
 
 
-def task_roots(params: tuple[Param, ...], returns: TypeExpr) -> set[str]:
-    """The definitions a task's signature names directly."""
-    return set().union(refs_of(returns), *(refs_of(p.type) for p in params))
+def task_roots(
+    params: tuple[Param, ...], returns: TypeExpr, progress: TypeExpr | None = None
+) -> set[str]:
+    """The definitions a task's signature (and progress type) names directly."""
+    roots = set().union(refs_of(returns), *(refs_of(p.type) for p in params))
+    return roots | refs_of(progress) if progress is not None else roots
 
 
 def fingerprint(task: TaskSpec, definitions: dict[str, Definition]) -> str:
     """Sixteen hex digits that change whenever the task's wire schema changes."""
-    defs = reachable(task_roots(task.params, task.returns), definitions)
+    defs = reachable(task_roots(task.params, task.returns, task.progress), definitions)
     schema = {
         "name": task.wire_name,
         "params": task.params,
         "returns": task.returns,
         "definitions": [_wire_view(d) for d in defs],
     }
+    if task.progress is not None:  # absent otherwise, so other tasks keep their fingerprints
+        schema["progress"] = task.progress
     digest = hashlib.sha256(msgspec.json.encode(schema, order="sorted"))
     return digest.hexdigest()[:16]
 

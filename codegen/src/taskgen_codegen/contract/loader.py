@@ -15,10 +15,10 @@ from typing import Any
 
 import msgspec
 
-from taskgen.vocabulary import TASK_ATTR, TaskOptions, validate_wire_name
+from taskgen.vocabulary import PROGRESS_ATTR, TASK_ATTR, TaskOptions, validate_wire_name
 from taskgen_codegen.contract.errors import ContractError, Location, Problem
 from taskgen_codegen.contract.fingerprint import fingerprint
-from taskgen_codegen.contract.model import ContractModel, Param, ParamKind, TaskSpec
+from taskgen_codegen.contract.model import ContractModel, Param, ParamKind, TaskSpec, TypeExpr
 from taskgen_codegen.contract.sources import SourceIndex, forget_sources
 from taskgen_codegen.contract.types import TypeReader, Unsupported
 
@@ -183,6 +183,7 @@ class _Loader:
                 returns = self.reader.read(hints["return"])
             except Unsupported as exc:
                 problem(f"return type: {exc.message}", exc.hint, exc.location)
+        progress = self._read_progress(fn, problem)
         if len(self.problems) > before or returns is None:
             return None
         self._check_msgspec(fn, hints, problem)
@@ -197,7 +198,32 @@ class _Loader:
             options=options,
             location=location,
             doc=_first_line(inspect.getdoc(fn)),
+            progress=progress,
         )
+
+    def _read_progress(self, fn: Callable[..., Any], problem: _Report) -> TypeExpr | None:
+        """The declared progress type, read and checked like a result type."""
+        declared = getattr(fn, PROGRESS_ATTR, None)
+        if declared is None:
+            return None
+        hint = "declare a type msgspec encodes, e.g. a msgspec.Struct: @task(progress=MyProgress)"
+        if isinstance(declared, str):
+            problem(
+                f"progress type {declared!r} is a string; pass the type itself",
+                "import the type into the contract module and pass it: @task(progress=MyProgress)",
+            )
+            return None
+        try:
+            expr = self.reader.read(declared)
+        except Unsupported as exc:
+            problem(f"progress type: {exc.message}", exc.hint or hint, exc.location)
+            return None
+        try:
+            msgspec.msgpack.Decoder(declared)
+        except (TypeError, ValueError) as exc:
+            problem(f"msgspec cannot decode the progress type: {exc}", _msgspec_hint(str(exc)))
+            return None
+        return expr
 
     def _read_params(
         self, fn: Callable[..., Any], hints: dict[str, Any], problem: _Report

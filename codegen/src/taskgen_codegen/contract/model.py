@@ -330,6 +330,8 @@ class TaskSpec(msgspec.Struct, frozen=True):
     fingerprint: str = ""
     location: Location | None = None
     doc: str | None = None
+    #: The type of the handler's progress reports (``@task(progress=...)``); None: a number.
+    progress: TypeExpr | None = None
 
 
 class ContractModel(msgspec.Struct, frozen=True):

@@ -51,7 +51,7 @@ RESERVED = frozenset(
 #: The generated client's own attributes and methods: a contract module may not take them.
 CLIENT_ATTRIBUTES = frozenset({"client", "close", "enqueue_many", "from_url"})
 #: Names every generated handler module imports.
-HANDLER_IMPORTS = frozenset({"annotations", "Context"})
+HANDLER_IMPORTS = frozenset({"annotations", "Context", "ProgressContext"})
 BUILTINS = frozenset(dir(builtins))
 #: Top-level modules a client or worker package of the same name would hide.
 SHADOWED = frozenset(sys.stdlib_module_names) | {"msgspec", "redis", "taskgen", "hiredis"}
@@ -162,6 +162,8 @@ def _client_namespace(model: ContractModel, config: BuildConfig) -> list[Problem
         for name in (task_class(task), task_class(task) + "Sync", args_class(task)):
             space.claim(name, owner)
         space.claim(task_constant(task), owner)
+        if task.progress is not None:
+            space.claim(f"{task_constant(task)}_PROGRESS", owner)
     problems = space.problems()
     for name, owners in space.names.items():
         if name in BUILTINS or keyword.iskeyword(name):
@@ -225,7 +227,11 @@ def _handler_modules(model: ContractModel) -> list[Problem]:
     problems: list[Problem] = []
     for task in model.tasks:
         view = task_view(task, Imports())
-        spelled = _words(view.returns, *(w for p in view.params for w in (p.annotation, p.default)))
+        spelled = _words(
+            view.returns,
+            view.progress,
+            *(w for p in view.params for w in (p.annotation, p.default)),
+        )
         if task.name in spelled | HANDLER_IMPORTS:
             problems.append(
                 _problem(

@@ -21,6 +21,7 @@ from taskgen_codegen.generate.render import render
 from taskgen_codegen.generate.views import (
     DefinitionView,
     Imports,
+    TaskView,
     class_names,
     definition_views,
     module_aliases,
@@ -72,7 +73,7 @@ def _tasks(
     lines.modules(imports.modules, imports.aliases)
     lines.add("from taskgen import runtime")
     lines.from_(".models", imports.names)
-    names = [n for t in tasks for n in (t.args_cls, t.const)]
+    names = [n for t in tasks for n in _task_constants(t)]
     return render(
         "client/tasks.py.jinja",
         **context,
@@ -90,7 +91,7 @@ def _client(model: ContractModel, config: BuildConfig, context: Mapping[str, obj
     lines.modules(imports.modules)
     lines.add("from taskgen import runtime")
     lines.from_(".models", imports.names)
-    lines.from_(".tasks", [n for m in modules for t in m.tasks for n in (t.args_cls, t.const)])
+    lines.from_(".tasks", [n for m in modules for t in m.tasks for n in _task_constants(t)])
     classes = [
         config.client_class_name,
         *(m.cls for m in modules),
@@ -106,6 +107,12 @@ def _client(model: ContractModel, config: BuildConfig, context: Mapping[str, obj
         client_slots=[f'"{m.attr}"' for m in modules],
         all=sorted(names),
     )
+
+
+def _task_constants(task: TaskView) -> list[str]:
+    """The names the tasks module defines for one task."""
+    progress = [task.progress_const] if task.progress is not None else []
+    return [task.args_cls, task.const, *progress]
 
 
 def _init(model: ContractModel, config: BuildConfig, context: Mapping[str, object]) -> str:

@@ -67,6 +67,8 @@ def _bindings(model: ContractModel, config: BuildConfig) -> str:
     tasks = [task_view(t, Imports()) for t in model.tasks]
     for spec in model.tasks:
         imports.type(spec.returns)
+        if spec.progress is not None:
+            imports.type(spec.progress)
     lines = ImportLines()
     lines.modules(imports.modules)
     lines.add("from collections.abc import Awaitable, Mapping")
@@ -121,7 +123,7 @@ def _handler(
     view: TaskView = task_view(spec, imports)
     lines = ImportLines()
     lines.modules(imports.modules)
-    lines.add("from taskgen.runtime import Context")
+    lines.add(f"from taskgen.runtime import {view.context_class}")
     lines.from_(f"{config.client_package}.models", imports.names)
     content = render("worker/handler.py.jinja", t=view, **lines.groups())
     return OutputFile(root, path, content, user_owned=True)

@@ -90,6 +90,8 @@ class TaskView:
     result_value: str
     #: What the lock records of the task's earlier fingerprints.
     lineage: Lineage = NO_LINEAGE
+    #: The progress type, spelled; None when the task declares none (progress is a number).
+    progress: str | None = None
 
     @property
     def wire_name(self) -> str:
@@ -124,6 +126,39 @@ class TaskView:
     def adapter(self) -> str:
         """The bindings function that unpacks the arguments into the handler."""
         return f"_run{self.handler_alias}"
+
+    @property
+    def progress_const(self) -> str:
+        """The tasks module's constant holding the task's ``runtime.ProgressType``."""
+        return f"{self.const}_PROGRESS"
+
+    def type_arguments(self) -> str:
+        """The arguments, result (and progress) types of the task's generic runtime classes."""
+        progress = f", {self.progress}" if self.progress is not None else ""
+        return f"{self.args_cls}, {self.returns}{progress}"
+
+    def caller_base(self, *, sync: bool) -> str:
+        """The runtime base of the task's generated client class."""
+        kind = "ProgressTaskCaller" if self.progress is not None else "TaskCaller"
+        return f"runtime.{'Sync' if sync else ''}{kind}[{self.type_arguments()}]"
+
+    def handle_type(self, *, sync: bool) -> str:
+        """The handle its client class returns: ``progress()`` typed if it declares a type."""
+        prefix = "runtime.Sync" if sync else "runtime."
+        if self.progress is not None:
+            return f"{prefix}ProgressHandle[{self.returns}, {self.progress}]"
+        return f"{prefix}TaskHandle[{self.returns}]"
+
+    @property
+    def context_class(self) -> str:
+        """The runtime class of the handler's context."""
+        return "ProgressContext" if self.progress is not None else "Context"
+
+    def context_type(self, module: str = "") -> str:
+        """The handler's context type, ``module`` the prefix its file spells the class with."""
+        if self.progress is not None:
+            return f"{module}{self.context_class}[{self.progress}]"
+        return f"{module}{self.context_class}"
 
     @property
     def retry(self) -> str:
@@ -195,7 +230,8 @@ def task_view(spec: TaskSpec, imports: Imports, lineage: Lineage = NO_LINEAGE) -
     """The view of one task; records what its spellings need in ``imports``."""
     params = [_param(p, imports) for p in spec.params]
     returns = imports.type(spec.returns)
-    return TaskView(spec, params, returns, returns, lineage)
+    progress = imports.type(spec.progress) if spec.progress is not None else None
+    return TaskView(spec, params, returns, returns, lineage, progress)
 
 
 def _param(param: Param, imports: Imports) -> ParamView:

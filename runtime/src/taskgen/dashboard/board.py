@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from taskgen.runtime import inspect
 from taskgen.runtime.client import Client
 from taskgen.runtime.deadletters import DeadLetter, DeadLetters
+from taskgen.runtime.display import progress_type
 from taskgen.runtime.keys import DEFAULT_PREFIX
 from taskgen.runtime.signing import Signing, unverified
 from taskgen.runtime.taskdef import TaskDef
@@ -56,6 +57,8 @@ class TaskView(msgspec.Struct, frozen=True):
     args: Any
     result: Any
     typed: bool
+    #: The latest typed progress report, decoded like the payloads (None for a number).
+    progress: Any = None
 
 
 class Board:
@@ -125,7 +128,8 @@ class Board:
         args = _display(info.args, task.args if task else None)
         result = _display(info.result, task.result if task else None)
         name = info.task or (task.name if task else None)
-        return TaskView(info, name, args, result, typed=task is not None)
+        progress = _display(info.progress_value, progress_type(task))
+        return TaskView(info, name, args, result, typed=task is not None, progress=progress)
 
     async def dead_letters(self, queue: str, limit: int = LETTERS_SHOWN) -> list[LetterView]:
         """A queue's dead letters, oldest first, with their arguments decoded."""

@@ -109,4 +109,4 @@ async def task_json(request: Request) -> Response:
     view = await board_of(request).task(task_id, request.query_params.get("queue") or None)
     if view is None:
         return json(None)
-    return json({"status": view.info.status, "progress": progress(view.info.progress)})
+    return json({"status": view.info.status, "progress": progress(view)})

@@ -8,8 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from taskgen.dashboard.board import QueueRow
-    from taskgen.runtime.progress import Progress
+    from taskgen.dashboard.board import QueueRow, TaskView
 
 #: What a page shows for a value that is not there.
 NOTHING = "\N{EN DASH}"
@@ -59,8 +58,11 @@ def sparkline(values: Sequence[float]) -> str:
     )
 
 
-def progress(value: Progress | None) -> str:
-    """A task's latest progress report: the number and its message."""
+def progress(view: TaskView) -> str:
+    """A task's latest progress report: its typed value as JSON, or the number and message."""
+    if view.progress is not None:
+        return json.dumps(view.progress, ensure_ascii=False)
+    value = view.info.progress
     if value is None:
         return NOTHING
     return f"{value.value:g} — {value.message}" if value.message else f"{value.value:g}"

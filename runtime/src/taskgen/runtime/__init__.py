@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 from taskgen.runtime.caller import SyncTaskCaller, SyncTaskClient, TaskCaller, TaskClient
 from taskgen.runtime.client import Client
-from taskgen.runtime.context import Context
+from taskgen.runtime.context import Context, ProgressContext, TaskContext
 from taskgen.runtime.errors import (
     ContractMismatch,
     EnqueueFailed,
     HandlerMismatch,
     PayloadTooLarge,
+    ProgressMismatch,
     QueueMismatch,
     QueueMismatchWarning,
     ResultMismatch,
@@ -29,7 +30,13 @@ from taskgen.runtime.errors import (
     TaskTimedOut,
 )
 from taskgen.runtime.handle import TaskHandle
-from taskgen.runtime.progress import Progress
+from taskgen.runtime.progress import Progress, ProgressType
+from taskgen.runtime.progress_client import (
+    ProgressHandle,
+    ProgressTaskCaller,
+    SyncProgressHandle,
+    SyncProgressTaskCaller,
+)
 from taskgen.runtime.signing import Signing
 from taskgen.runtime.sync import SyncClient, SyncTaskHandle
 from taskgen.runtime.taskdef import Call, EnqueueOptions, TaskDef
@@ -79,6 +86,11 @@ __all__ = [
     "PayloadTooLarge",
     "Priority",
     "Progress",
+    "ProgressContext",
+    "ProgressHandle",
+    "ProgressMismatch",
+    "ProgressTaskCaller",
+    "ProgressType",
     "QueueMismatch",
     "QueueMismatchWarning",
     "ResultMismatch",
@@ -88,12 +100,15 @@ __all__ = [
     "SignatureRefused",
     "Signing",
     "SyncClient",
+    "SyncProgressHandle",
+    "SyncProgressTaskCaller",
     "SyncTaskCaller",
     "SyncTaskClient",
     "SyncTaskHandle",
     "TaskAborted",
     "TaskCaller",
     "TaskClient",
+    "TaskContext",
     "TaskDef",
     "TaskError",
     "TaskExpired",

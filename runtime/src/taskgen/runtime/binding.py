@@ -11,7 +11,7 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from taskgen.runtime.context import Context
+from taskgen.runtime.context import TaskContext, context_type
 from taskgen.runtime.errors import HandlerMismatch
 from taskgen.runtime.injection import Injector, Resolver
 from taskgen.runtime.packing import number, pack
@@ -22,8 +22,11 @@ A = TypeVar("A", bound=msgspec.Struct)
 R = TypeVar("R")
 
 
-#: Calls a handler with its context, the decoded arguments, and any injected extras.
-Adapter = Callable[[Context, A, Mapping[str, Any]], R | Awaitable[R]]
+#: Calls a handler with its context, the decoded arguments, and any injected extras. The
+#: context is the class the task's contract asks for (``Context``, or ``ProgressContext[P]``
+#: for a declared progress type), which ``Binding.context_type`` names; so an adapter takes
+#: either, and the generated one names the right one.
+Adapter = Callable[[Any, A, Mapping[str, Any]], R | Awaitable[R]]
 
 
 class Binding(Generic[A, R]):
@@ -31,6 +34,7 @@ class Binding(Generic[A, R]):
 
     __slots__ = (
         "call",
+        "context_type",
         "handler",
         "is_async",
         "packed_ttl",
@@ -54,6 +58,8 @@ class Binding(Generic[A, R]):
         self.task = task
         self.handler = handler
         self.call = call
+        #: The class of the context its handler gets.
+        self.context_type: type[TaskContext] = context_type(task.progress)
         self.is_async = inspect.iscoroutinefunction(handler)
         #: The worker's own policy, overriding the contract's.
         self.retry = retry or task.retry

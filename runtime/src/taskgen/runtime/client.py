@@ -235,6 +235,10 @@ class Client:
         """A task's latest progress report; None before its first (or once its result expired)."""
         return decode_progress(await self._backend.progress(self.keys(queue), task_id))
 
+    async def progress_record(self, queue: str, task_id: str) -> bytes | None:
+        """A task's latest stored progress report, encoded (either kind: see ``progress``)."""
+        return await self._backend.progress(self.keys(queue), task_id)
+
     async def abort(self, task: TaskDef[Any, Any], task_id: str) -> bool:
         """Abort a task; False when it had already ended or is unknown."""
         outcome = ENCODER.encode(aborted_outcome())

@@ -12,7 +12,7 @@ import msgspec
 from taskgen.runtime import bigint
 from taskgen.runtime.taskdef import TaskDef
 
-__all__ = ["UNTYPED_NOTE", "decode_for_display", "task_types"]
+__all__ = ["UNTYPED_NOTE", "decode_for_display", "progress_type", "task_types"]
 
 #: What ``decode_for_display`` says when it has no type to decode with.
 UNTYPED_NOTE = "no contract type known (pass --tasks MODULE): the raw msgpack, shown as JSON"
@@ -29,6 +29,13 @@ def decode_for_display(raw: bytes, type_or_none: Any) -> Any:
         note = f"does not decode as {_spelling(type_or_none)} ({exc}): the raw msgpack as JSON"
         return {"raw": _plain(raw), "note": note}
     return msgspec.to_builtins(value)
+
+
+def progress_type(task: TaskDef[Any, Any] | None) -> Any:
+    """The type a task's typed progress reports decode with; None when unknown."""
+    if task is None or task.progress is None:
+        return None
+    return task.progress.type
 
 
 def task_types(module_or_target: str) -> dict[str, TaskDef[Any, Any]]:

@@ -22,10 +22,9 @@ from taskgen.runtime.delivery import Delivery
 from taskgen.runtime.execution import Executor
 from taskgen.runtime.keys import LEVELS, QueueKeys
 from taskgen.runtime.packing import unpack
-from taskgen.runtime.progress import checked
 from taskgen.runtime.signing import Signing, unverified
 from taskgen.runtime.slots import Slots
-from taskgen.runtime.wire import ENCODER, OUTCOME, TaskStatus
+from taskgen.runtime.wire import OUTCOME, TaskStatus
 from taskgen.vocabulary import Priority
 
 #: Values per task in an enqueue record: id, level, delay, envelope, reply channel.
@@ -57,7 +56,7 @@ class EagerQueue:
         self._pending: deque[Delivery] = deque()
         #: Every task id ever queued here; an outcome once the task has ended.
         self._tasks: dict[str, bytes | None] = {}
-        #: The latest progress report of each task (a packed ``Progress``).
+        #: The latest progress report of each task (an encoded ``Progress``, or a typed record).
         self._progress: dict[str, bytes] = {}
 
     # -- the client's side (Backend) -------------------------------------------------------
@@ -124,9 +123,9 @@ class EagerQueue:
         else:
             self._tasks[task_id.decode()] = rest[1]
 
-    def report(self, queue: str, task_id: str, value: float, message: str) -> None:
+    def report(self, queue: str, task_id: str, record: bytes) -> None:
         """A handler's ``ctx.progress()``: kept as the task's latest (``ProgressSink``)."""
-        self._progress[task_id] = ENCODER.encode(checked(value, message))
+        self._progress[task_id] = record
 
     def _delivery(self, keys: QueueKeys, stream: int, task_id: bytes, envelope: bytes) -> Delivery:
         entry = b"%d-0" % next(self._entries)

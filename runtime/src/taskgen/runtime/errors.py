@@ -91,6 +91,20 @@ class ResultMismatch(TaskError):
         self.worker_fingerprint = worker_fingerprint
 
 
+class ProgressMismatch(TaskError):
+    """The task's latest progress report does not decode into this client's progress type:
+    the worker runs a contract whose progress type differs (``taskgen check`` reports it)."""
+
+    def __init__(self, *, task_id: str, task: str, problem: str, expected: str) -> None:
+        super().__init__(
+            f"task {task} ({task_id}) reported progress that does not fit this client's "
+            f"progress type {expected}: {problem} (the worker runs another contract version: "
+            "deploy matching versions)",
+            task_id=task_id,
+            task=task,
+        )
+
+
 class TaskAborted(TaskError):
     """The task was aborted before it finished."""
 

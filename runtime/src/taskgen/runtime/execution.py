@@ -16,7 +16,7 @@ import msgspec
 
 from taskgen.runtime.binding import Binding
 from taskgen.runtime.completion import CompletionSink
-from taskgen.runtime.context import Context
+from taskgen.runtime.context import TaskContext
 from taskgen.runtime.delivery import Delivery
 from taskgen.runtime.endings import done_record, end_record, retry_record
 from taskgen.runtime.errors import RetryLater, SignatureRefused
@@ -202,7 +202,7 @@ class Executor:
                 "InvalidArguments",
             )
             return
-        context = Context(
+        context = binding.context_type(
             envelope.id,
             envelope.task,
             delivery.keys.queue,
@@ -211,6 +211,7 @@ class Executor:
             envelope.enqueued_at,
             self.state,
             self.reporter,
+            binding.task.progress,
         )
         if self.every_run:
             delivery.run = Run(
@@ -231,7 +232,7 @@ class Executor:
         self,
         delivery: Delivery,
         binding: Binding[Any, Any],
-        context: Context,
+        context: TaskContext,
         args: Any,
         loop: asyncio.AbstractEventLoop,
     ) -> None:
@@ -286,7 +287,7 @@ class Executor:
             self._failed(delivery, binding, encoded, TaskStatus.FAILED)
 
     async def _call(
-        self, binding: Binding[Any, Any], context: Context, args: Any, extras: Mapping[str, Any]
+        self, binding: Binding[Any, Any], context: TaskContext, args: Any, extras: Mapping[str, Any]
     ) -> Any:
         if binding.is_async:
             return await binding.call(context, args, extras)

@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 R = TypeVar("R")
 
 
-class TaskHandle(Generic[R]):
-    """One enqueued task; keep ``id`` to re-attach later with ``<task>.handle(id)``."""
+class HandleBase(Generic[R]):
+    """What every handle does: await the result, ask the status, abort."""
 
     __slots__ = ("_client", "created", "id", "task")
 
@@ -50,10 +50,6 @@ class TaskHandle(Generic[R]):
         """Where the task is now: queued, scheduled, running, or how it ended."""
         return await self._client.status(self.task.queue, self.id)
 
-    async def progress(self) -> Progress | None:
-        """The latest progress the task's handler reported (``ctx.progress``), or None."""
-        return await self._client.progress(self.task.queue, self.id)
-
     async def abort(self) -> bool:
         """Stop the task: a queued or scheduled one never runs, a running one is cancelled.
 
@@ -61,7 +57,17 @@ class TaskHandle(Generic[R]):
         return await self._client.abort(self.task, self.id)
 
     def __repr__(self) -> str:
-        return f"TaskHandle({self.task.name!r}, id={self.id!r})"
+        return f"{type(self).__name__}({self.task.name!r}, id={self.id!r})"
+
+
+class TaskHandle(HandleBase[R]):
+    """One enqueued task; keep ``id`` to re-attach later with ``<task>.handle(id)``."""
+
+    __slots__ = ()
+
+    async def progress(self) -> Progress | None:
+        """The latest progress the task's handler reported (``ctx.progress``), or None."""
+        return await self._client.progress(self.task.queue, self.id)
 
 
 def unwrap(task: TaskDef[Any, R], task_id: str, outcome: Outcome) -> R:

@@ -9,14 +9,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from typing import TYPE_CHECKING, Any, Protocol
 
-from taskgen.runtime.context import Context
+from taskgen.runtime.context import TaskContext
 
 if TYPE_CHECKING:
     from taskgen.runtime.binding import Binding
 
 #: Fills a handler's extra parameters for one run; cleanups go on the exit stack, which is
 #: closed once the handler has ended (also when it failed).
-Resolver = Callable[[Context, AsyncExitStack], Awaitable[Mapping[str, Any]]]
+Resolver = Callable[[TaskContext, AsyncExitStack], Awaitable[Mapping[str, Any]]]
 
 #: The extra arguments of a handler that has none.
 NO_EXTRAS: Mapping[str, Any] = {}

@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from taskgen.runtime.display import UNTYPED_NOTE, decode_for_display, task_types
 from taskgen.runtime.heartbeat import HEARTBEAT
 from taskgen.runtime.keys import DEFAULT_PREFIX, GROUP, LEVELS, QueueKeys, queues_key
-from taskgen.runtime.progress import Progress, decode_progress
+from taskgen.runtime.progress import Progress, decode_stored
 from taskgen.runtime.scripts import Scripts
 from taskgen.runtime.signing import unverified
 from taskgen.runtime.wire import ENVELOPE, OUTCOME, Envelope, ErrorInfo, Outcome, TaskStatus
@@ -133,6 +133,9 @@ class TaskInfo(msgspec.Struct, frozen=True, kw_only=True):
     #: The encoded value (msgpack) of a task that ended done.
     result: bytes | None = None
     progress: Progress | None = None
+    #: The typed value (msgpack) of the latest progress report, for a task whose contract
+    #: declares a progress type; ``progress`` then holds only its time.
+    progress_value: bytes | None = None
     dead_letter: DeadLetterInfo | None = None
 
 
@@ -356,6 +359,7 @@ async def _details(
     outcome = _outcome(state.get(b"o"))
     started = _started(beats, task_id) if holder is not None else None
     redeliveries = _int(state.get(b"r"))
+    stored = decode_stored(state.get(b"g"))
     info = TaskInfo(
         task_id=task_id,
         queue=keys.queue,
@@ -372,7 +376,8 @@ async def _details(
         expires_at=(envelope.expires_at or None) if envelope else None,
         worker=holder,
         args=bytes(envelope.args) if envelope else None,
-        progress=decode_progress(state.get(b"g")),
+        progress=stored.plain if stored is not None else None,
+        progress_value=bytes(stored.data) if stored is not None and stored.typed else None,
         dead_letter=dead_letter,
     )
     if outcome is not None:

@@ -16,7 +16,7 @@ import msgspec
 
 from taskgen.runtime.client import Client
 from taskgen.runtime.errors import EnqueueFailed
-from taskgen.runtime.handle import TaskHandle
+from taskgen.runtime.handle import HandleBase, TaskHandle
 from taskgen.runtime.keys import DEFAULT_PREFIX, QueueKeys
 from taskgen.runtime.loop_thread import LoopClosed, LoopThread
 from taskgen.runtime.progress import Progress
@@ -125,16 +125,14 @@ class SyncClient:
         return self._loop.run(coroutine)
 
 
-class SyncTaskHandle(Generic[R]):
-    """One enqueued task, followed by blocking calls; keep ``id`` to re-attach later with
-    ``<task>.handle(id)``."""
+class SyncHandleBase(Generic[R]):
+    """What every blocking handle does: wait for the result, ask the status, abort."""
 
-    __slots__ = ("_client", "created", "handle", "id", "task")
+    __slots__ = ("_client", "_handle", "created", "id", "task")
 
-    def __init__(self, client: SyncClient, handle: TaskHandle[R]) -> None:
+    def __init__(self, client: SyncClient, handle: HandleBase[R]) -> None:
         self._client = client
-        #: The async handle whose calls this one runs.
-        self.handle = handle
+        self._handle = handle
         self.task = handle.task
         self.id = handle.id
         #: False when the enqueue found an existing task with this id (deduplicated).
@@ -142,19 +140,31 @@ class SyncTaskHandle(Generic[R]):
 
     def result(self, timeout: float | None = None) -> R:
         """The task's value once it ends; raises ``TaskError`` subclasses or ``ResultTimeout``."""
-        return self._client.run(self.handle.result(timeout))
+        return self._client.run(self._handle.result(timeout))
 
     def status(self) -> TaskStatus:
         """Where the task is now."""
-        return self._client.run(self.handle.status())
+        return self._client.run(self._handle.status())
+
+    def abort(self) -> bool:
+        """Stop the task; False when it had already ended (or is unknown)."""
+        return self._client.run(self._handle.abort())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.task.name!r}, id={self.id!r})"
+
+
+class SyncTaskHandle(SyncHandleBase[R]):
+    """One enqueued task, followed by blocking calls; keep ``id`` to re-attach later with
+    ``<task>.handle(id)``."""
+
+    __slots__ = ("handle",)
+
+    def __init__(self, client: SyncClient, handle: TaskHandle[R]) -> None:
+        super().__init__(client, handle)
+        #: The async handle whose calls this one runs.
+        self.handle = handle
 
     def progress(self) -> Progress | None:
         """The latest progress the task's handler reported (``ctx.progress``), or None."""
         return self._client.run(self.handle.progress())
-
-    def abort(self) -> bool:
-        """Stop the task; False when it had already ended (or is unknown)."""
-        return self._client.run(self.handle.abort())
-
-    def __repr__(self) -> str:
-        return f"SyncTaskHandle({self.task.name!r}, id={self.id!r})"

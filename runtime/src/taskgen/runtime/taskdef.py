@@ -11,6 +11,7 @@ from taskgen.runtime import bigint
 from taskgen.runtime.errors import PayloadTooLarge
 from taskgen.runtime.limits import MAX_ENVELOPE_BYTES
 from taskgen.runtime.packing import number, pack
+from taskgen.runtime.progress import ProgressType
 from taskgen.runtime.wire import ENCODER, Envelope, new_task_id
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ class TaskDef(Generic[A, R]):
         "name",
         "params",
         "priority",
+        "progress",
         "queue",
         "result",
         "result_decoder",
@@ -56,6 +58,7 @@ class TaskDef(Generic[A, R]):
         result_ttl: float = 3600.0,
         accepts: tuple[str, ...] = (),
         decoded_by: tuple[str, ...] = (),
+        progress: ProgressType[Any] | None = None,
     ) -> None:
         self.name = name
         self.queue = queue
@@ -71,6 +74,8 @@ class TaskDef(Generic[A, R]):
         self.accepts = accepts
         #: Earlier fingerprints whose workers decode this version's payloads (from the lock).
         self.decoded_by = decoded_by
+        #: The contract's progress type (None: progress is a number and a message).
+        self.progress = progress
         self.args_decoder: bigint.Decoder[A] = bigint.Decoder(args)
         self.result_decoder: bigint.Decoder[R] = bigint.Decoder(result)
 

@@ -6,16 +6,19 @@ from __future__ import annotations
 
 from taskgen import runtime
 
-from .models import Invoice, Money, Receipt, Recipient, Template
+from .models import Invoice, Money, Receipt, Recipient, Sending, Template
 from .tasks import (
     BILLING_CHARGE,
     BILLING_REFUND,
     EMAILS_COUNT_SUBSCRIBERS,
     EMAILS_SEND_EMAIL,
+    EMAILS_SEND_NEWSLETTER,
+    EMAILS_SEND_NEWSLETTER_PROGRESS,
     BillingChargeArgs,
     BillingRefundArgs,
     EmailsCountSubscribersArgs,
     EmailsSendEmailArgs,
+    EmailsSendNewsletterArgs,
 )
 
 __all__ = [
@@ -29,6 +32,8 @@ __all__ = [
     "EmailsCountSubscribersSync",
     "EmailsSendEmail",
     "EmailsSendEmailSync",
+    "EmailsSendNewsletter",
+    "EmailsSendNewsletterSync",
     "EmailsTasks",
     "EmailsTasksSync",
     "ShopTasks",
@@ -286,24 +291,86 @@ class EmailsSendEmailSync(runtime.SyncTaskCaller[EmailsSendEmailArgs, None]):
         )
 
 
+class EmailsSendNewsletter(
+    runtime.ProgressTaskCaller[EmailsSendNewsletterArgs, int, Sending]
+):
+    """Send a newsletter to every subscriber; how many emails went out."""
+
+    __slots__ = ()
+    definition = EMAILS_SEND_NEWSLETTER
+    progress_type = EMAILS_SEND_NEWSLETTER_PROGRESS
+
+    async def __call__(
+        self,
+        newsletter: str,
+        template: Template = Template.WELCOME,
+    ) -> runtime.ProgressHandle[int, Sending]:
+        """Enqueue emails.send_newsletter; the handle's ``result()`` waits for its value."""
+        return await self._enqueue(
+            EmailsSendNewsletterArgs(newsletter=newsletter, template=template)
+        )
+
+    def call(
+        self,
+        newsletter: str,
+        template: Template = Template.WELCOME,
+    ) -> runtime.Call[int]:
+        """emails.send_newsletter with these arguments, to pass to ``enqueue_many``."""
+        return self._call(
+            EmailsSendNewsletterArgs(newsletter=newsletter, template=template)
+        )
+
+
+class EmailsSendNewsletterSync(
+    runtime.SyncProgressTaskCaller[EmailsSendNewsletterArgs, int, Sending]
+):
+    """Send a newsletter to every subscriber; how many emails went out."""
+
+    __slots__ = ()
+    definition = EMAILS_SEND_NEWSLETTER
+    progress_type = EMAILS_SEND_NEWSLETTER_PROGRESS
+
+    def __call__(
+        self,
+        newsletter: str,
+        template: Template = Template.WELCOME,
+    ) -> runtime.SyncProgressHandle[int, Sending]:
+        """Enqueue emails.send_newsletter; the handle's ``result()`` waits for its value."""
+        return self._enqueue(
+            EmailsSendNewsletterArgs(newsletter=newsletter, template=template)
+        )
+
+    def call(
+        self,
+        newsletter: str,
+        template: Template = Template.WELCOME,
+    ) -> runtime.Call[int]:
+        """emails.send_newsletter with these arguments, to pass to ``enqueue_many``."""
+        return self._call(
+            EmailsSendNewsletterArgs(newsletter=newsletter, template=template)
+        )
+
+
 class EmailsTasks:
     """The tasks of the emails contract module."""
 
-    __slots__ = ("count_subscribers", "send_email")
+    __slots__ = ("count_subscribers", "send_email", "send_newsletter")
 
     def __init__(self, client: runtime.Client) -> None:
         self.count_subscribers = EmailsCountSubscribers(client)
         self.send_email = EmailsSendEmail(client)
+        self.send_newsletter = EmailsSendNewsletter(client)
 
 
 class EmailsTasksSync:
     """The tasks of the emails contract module, blocking."""
 
-    __slots__ = ("count_subscribers", "send_email")
+    __slots__ = ("count_subscribers", "send_email", "send_newsletter")
 
     def __init__(self, client: runtime.SyncClient) -> None:
         self.count_subscribers = EmailsCountSubscribersSync(client)
         self.send_email = EmailsSendEmailSync(client)
+        self.send_newsletter = EmailsSendNewsletterSync(client)
 
 
 class ShopTasks(runtime.TaskClient):

@@ -15,6 +15,7 @@ __all__ = [
     "Money",
     "Receipt",
     "Recipient",
+    "Sending",
     "Template",
 ]
 
@@ -58,6 +59,13 @@ class Recipient(msgspec.Struct, frozen=True):
 
     address: str
     name: str | None = None
+
+
+class Sending(msgspec.Struct, frozen=True):
+    """How far a newsletter has gone out: the handler's typed progress reports."""
+
+    sent: int
+    total: int
 
 
 class Template(enum.Enum):
