@@ -7,6 +7,7 @@ imported on first use, so a backend that imports a generated client loads no wor
 from typing import TYPE_CHECKING, Any
 
 from taskgen.runtime.caller import SyncTaskCaller, SyncTaskClient, TaskCaller, TaskClient
+from taskgen.runtime.chains import Chain, Chainable, Chord, Group, Step, group
 from taskgen.runtime.client import Client
 from taskgen.runtime.context import Context, ProgressContext, TaskContext
 from taskgen.runtime.errors import (
@@ -41,6 +42,7 @@ from taskgen.runtime.signing import Signing
 from taskgen.runtime.sync import SyncClient, SyncTaskHandle
 from taskgen.runtime.taskdef import Call, EnqueueOptions, TaskDef
 from taskgen.runtime.wire import TaskStatus
+from taskgen.runtime.workflow import ChainHandle, ChordHandle, GroupHandle
 from taskgen.vocabulary import NO_RETRY, Priority, Retry
 
 if TYPE_CHECKING:
@@ -75,6 +77,11 @@ __all__ = [
     "NO_RETRY",
     "Binding",
     "Call",
+    "Chain",
+    "ChainHandle",
+    "Chainable",
+    "Chord",
+    "ChordHandle",
     "Client",
     "Context",
     "ContractMismatch",
@@ -82,6 +89,8 @@ __all__ = [
     "DeadLetters",
     "EnqueueFailed",
     "EnqueueOptions",
+    "Group",
+    "GroupHandle",
     "HandlerMismatch",
     "PayloadTooLarge",
     "Priority",
@@ -99,6 +108,7 @@ __all__ = [
     "RetryLater",
     "SignatureRefused",
     "Signing",
+    "Step",
     "SyncClient",
     "SyncProgressHandle",
     "SyncProgressTaskCaller",
@@ -119,6 +129,7 @@ __all__ = [
     "TaskTimedOut",
     "TaskgenError",
     "Worker",
+    "group",
     "handler",
     "import_handlers",
 ]

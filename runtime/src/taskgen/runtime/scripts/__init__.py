@@ -35,3 +35,5 @@ class Scripts:
         self.requeue = load("requeue")
         self.cron = load("cron")
         self.stats = load("stats")
+        self.end_target = load("end_target")
+        self.chord_member = load("chord_member")

@@ -12,6 +12,8 @@
 -- its reply channel, prefixed with the task channel's name.
 --   R  stream index, entry id, task id, envelope of the next attempt, delay ms   (retry)
 --   P  task id, progress                  (the latest progress report of a running task)
+--   H  task id, handoff      (follows the F or D of a task of a chain or chord: stored in the
+--      queue's handoff hash, in this same call, for the relay to carry on; see flows.py)
 -- The throughput hash counts endings per 5-second bucket: fields '<bucket>d' (done), '<bucket>f'
 -- (ended otherwise) and '<bucket>r' (retried), trimmed to the last 16 buckets.
 local base, group, cap = ARGV[1], ARGV[3], ARGV[4]
@@ -23,6 +25,7 @@ local ENDED = '>' .. string.rep('I4c0', 8)
 local DEAD = '>' .. string.rep('I4c0', 3)
 local RETRY = '>' .. string.rep('I4c0', 6)
 local PROGRESS = '>' .. string.rep('I4c0', 3)
+local HANDOFF = '>' .. string.rep('I4c0', 3)
 local tasks, channels = base .. ':task:', base .. ':done:'
 local nstreams = #KEYS - 4
 local delayed, dead = KEYS[nstreams + 1], KEYS[nstreams + 2]
@@ -85,6 +88,10 @@ while at <= #blob do
     local key = tasks .. id
     -- Never for a task whose hash is gone: that would make one that does not expire.
     if redis.call('EXISTS', key) == 1 then redis.call('HSET', key, 'g', progress) end
+  elseif kind == 'H' then
+    local _, id, handoff
+    _, id, handoff, at = struct.unpack(HANDOFF, blob, at)
+    redis.call('HSET', base .. ':handoff', id, handoff)
   else
     return redis.error_reply('complete: unknown record kind ' .. kind)
   end

@@ -1,0 +1,165 @@
+"""Chains, groups and chords against a real server, with a worker in this process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio
+
+from taskgen.runtime import (
+    Call,
+    Client,
+    Step,
+    TaskAborted,
+    TaskClient,
+    TaskFailed,
+    group,
+)
+from taskgen.runtime.keys import QueueKeys
+from tests.flows_fixture import (
+    DOUBLE,
+    FAIL,
+    INC,
+    NAME,
+    PAIR,
+    RUNS,
+    TOTAL,
+    DoubleArgs,
+    FailArgs,
+    IncArgs,
+    bindings,
+)
+from tests.tasks_fixture import running_worker
+
+
+@contextlib.asynccontextmanager
+async def serving(redis_url: str) -> AsyncIterator[TaskClient]:
+    @contextlib.asynccontextmanager
+    async def lifespan() -> AsyncIterator[redis.asyncio.Redis]:
+        r = redis.asyncio.Redis.from_url(redis_url)
+        yield r
+        await r.aclose()
+
+    async with (
+        running_worker(redis_url, bindings(), lifespan=lifespan, concurrency=8),
+        Client.from_url(redis_url) as client,
+    ):
+        yield TaskClient(client)
+
+
+async def run_counts(redis_url: str) -> dict[str, int]:
+    r = redis.asyncio.Redis.from_url(redis_url)
+    found = await r.hgetall(RUNS)
+    await r.aclose()
+    return {k.decode(): int(v) for k, v in found.items()}
+
+
+def inc(n: int, by: int = 1) -> Call[int]:
+    return Call(INC, IncArgs(n=n, by=by))
+
+
+async def test_a_chain_passes_each_value_on_across_queues(redis_url: str) -> None:
+    chain = (
+        inc(1)
+        .then(Step[int, int](DOUBLE, {}))
+        .then(Step[int, int](INC, {"by": 10}))
+        .then(Step[int, int](DOUBLE, {}))
+    )
+    async with serving(redis_url) as tasks:
+        handle = await tasks.start(chain)
+        assert await handle.result(timeout=20) == ((1 + 1) * 2 + 10) * 2
+    ids = [task_id for _, task_id in handle.steps]
+    assert len(set(ids)) == 4
+    assert await run_counts(redis_url) == {f"{task_id}:1": 1 for task_id in ids}
+    r = redis.asyncio.Redis.from_url(redis_url)
+    for queue in ("flow-a", "flow-b"):
+        assert await r.hlen(QueueKeys(queue).handoff) == 0, "a handoff was left behind"
+    await r.aclose()
+
+
+async def test_a_one_call_chain_is_just_that_call(redis_url: str) -> None:
+    async with serving(redis_url) as tasks:
+        handle = await tasks.start(Call(DOUBLE, DoubleArgs(n=21)).then(Step(INC, {"by": 0})))
+        assert await handle.result(timeout=20) == 42
+
+
+async def test_a_failed_step_fails_the_chain_with_its_error_and_stops_it(redis_url: str) -> None:
+    chain = inc(1).then(Step[int, int](FAIL, {})).then(Step[int, int](DOUBLE, {}))
+    async with serving(redis_url) as tasks:
+        handle = await tasks.start(chain)
+        with pytest.raises(TaskFailed) as failed:
+            await handle.result(timeout=20)
+    assert failed.value.error_type == "ValueError"
+    message = failed.value.error_message
+    assert "step flow.fail" in message and "no good: 2" in message
+    assert failed.value.task == "flow.double"
+    counts = await run_counts(redis_url)
+    _, fail_id = handle.steps[1]
+    _, last_id = handle.steps[2]
+    assert counts[f"{fail_id}:1"] == 2, "the failing step gets its retries"
+    assert not any(key.startswith(last_id) for key in counts), "a step after a failure ran"
+
+
+async def test_aborting_a_chain_cancels_the_running_step_and_the_rest(redis_url: str) -> None:
+    chain = Call(INC, IncArgs(n=1, pause=30)).then(Step[int, int](DOUBLE, {}))
+    async with serving(redis_url) as tasks:
+        r = redis.asyncio.Redis.from_url(redis_url)
+        handle = await tasks.start(chain)
+        _, first_id = handle.steps[0]
+        async with asyncio.timeout(10):
+            while not await r.hexists(RUNS, f"{first_id}:1"):
+                await asyncio.sleep(0.01)
+        assert await handle.abort() is True
+        with pytest.raises(TaskAborted):
+            await handle.result(timeout=10)
+        await r.aclose()
+    _, last_id = handle.steps[1]
+    assert f"{last_id}:1" not in await run_counts(redis_url)
+
+
+async def test_a_group_awaits_a_list_or_a_typed_tuple(redis_url: str) -> None:
+    async with serving(redis_url) as tasks:
+        listed = await tasks.start(group([inc(n) for n in range(20)]))
+        assert await listed.result(timeout=20) == [n + 1 for n in range(20)]
+        mixed = await tasks.start(group(inc(1), Call(NAME, DoubleArgs(n=3))))
+        number, text = await mixed.result(timeout=20)
+        assert number == 2 and text.startswith("n3@")
+
+
+async def test_a_chord_runs_its_callback_once_with_every_value_in_order(redis_url: str) -> None:
+    members = group([inc(n, by=n) for n in range(50)])
+    chord = members.then(Step[list[int], int](TOTAL, {"plus": 1})).then(Step[int, int](DOUBLE, {}))
+    async with serving(redis_url) as tasks:
+        handle = await tasks.start(chord)
+        assert await handle.result(timeout=30) == (sum(2 * n for n in range(50)) + 1) * 2
+        assert await handle.members.result(timeout=5) == [2 * n for n in range(50)]
+    counts = await run_counts(redis_url)
+    _, callback_id = handle.steps[0]
+    assert counts[f"{callback_id}:1"] == 1
+    r = redis.asyncio.Redis.from_url(redis_url)
+    assert not await r.exists(QueueKeys("flow-b").chord(callback_id)), "the chord key stayed"
+    await r.aclose()
+
+
+async def test_a_chord_of_a_tuple_group_decodes_the_tuple(redis_url: str) -> None:
+    chord = group(inc(1), Call(NAME, DoubleArgs(n=5))).then(Step(PAIR, {}))
+    async with serving(redis_url) as tasks:
+        handle = await tasks.start(chord)
+        value = await handle.result(timeout=20)
+    assert value.startswith("2-n5@")
+
+
+async def test_a_failed_member_fails_the_chord_and_its_callback_never_runs(
+    redis_url: str,
+) -> None:
+    chord = group([inc(1), Call(FAIL, FailArgs(n=7)), inc(2)]).then(Step[list[int], int](TOTAL, {}))
+    async with serving(redis_url) as tasks:
+        handle = await tasks.start(chord)
+        with pytest.raises(TaskFailed) as failed:
+            await handle.result(timeout=20)
+    assert "no good: 7" in failed.value.error_message
+    _, callback_id = handle.steps[0]
+    assert not any(k.startswith(callback_id) for k in await run_counts(redis_url))
