@@ -36,6 +36,12 @@ class FailArgs(msgspec.Struct, frozen=True, kw_only=True):
     n: int
 
 
+class MeetArgs(msgspec.Struct, frozen=True, kw_only=True):
+    key: str
+    size: int
+    value: int
+
+
 class PairArgs(msgspec.Struct, frozen=True, kw_only=True):
     pair: tuple[int, str]
 
@@ -90,6 +96,15 @@ PAIR = TaskDef[PairArgs, str](
     params=(("pair", "positional"),),
 )
 
+MEET = TaskDef[MeetArgs, int](
+    name="flow.meet",
+    queue="flow-a",
+    fingerprint="meet-v1",
+    args=MeetArgs,
+    result=int,
+    params=(("key", "positional"), ("size", "positional"), ("value", "positional")),
+)
+
 
 async def _count(ctx: Context) -> None:
     r: redis.asyncio.Redis = ctx.state
@@ -128,6 +143,17 @@ async def pair(ctx: Context, pair: tuple[int, str]) -> str:
     return f"{pair[0]}-{pair[1]}"
 
 
+async def meet(ctx: Context, key: str, size: int, value: int) -> int:
+    """Wait until ``size`` members of ``key`` have arrived, then all return within a few ms."""
+    await _count(ctx)
+    r: redis.asyncio.Redis = ctx.state
+    await r.incr(f"{key}:arrived")
+    async with asyncio.timeout(20):
+        while int(await r.get(f"{key}:arrived") or 0) < size:
+            await asyncio.sleep(0.002)
+    return value
+
+
 def bindings() -> list[Binding[msgspec.Struct, object]]:
     """A binding for every task above."""
     found: list[Binding[msgspec.Struct, object]] = [
@@ -137,5 +163,6 @@ def bindings() -> list[Binding[msgspec.Struct, object]]:
         Binding(FAIL, fail, lambda ctx, a, _: fail(ctx, a.n)),
         Binding(NAME, name, lambda ctx, a, _: name(ctx, a.n)),
         Binding(PAIR, pair, lambda ctx, a, _: pair(ctx, a.pair)),
+        Binding(MEET, meet, lambda ctx, a, _: meet(ctx, a.key, a.size, a.value)),
     ]
     return found
