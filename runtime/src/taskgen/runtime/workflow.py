@@ -236,10 +236,9 @@ async def start_chord(client: Client, chord: Chord[R]) -> ChordHandle[R]:
     target = Target(last.id, last.queue, reply)
     spec = ChordSpec(len(chord.group), callback, Flow(following, target) if following else None)
     keys = client.keys(callback.queue)
-    async with client.redis.pipeline(transaction=True) as pipe:
-        pipe.hset(keys.chord(callback.id), mapping={"n": spec.size, "spec": ENCODER.encode(spec)})
-        pipe.pexpire(keys.chord(callback.id), CHORD_TTL_MS)
-        await pipe.execute()
+    await Scripts(client.redis).chord_open(
+        keys=[keys.chord(callback.id)], args=[spec.size, ENCODER.encode(spec), CHORD_TTL_MS]
+    )
     flows = [
         ENCODER.encode(Flow([], target, Member(callback.id, callback.queue, n)))
         for n in range(spec.size)

@@ -37,3 +37,4 @@ class Scripts:
         self.stats = load("stats")
         self.end_target = load("end_target")
         self.chord_member = load("chord_member")
+        self.chord_open = load("chord_open")
