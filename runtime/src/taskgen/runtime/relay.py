@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import msgspec
 from redis.asyncio import Redis
@@ -59,35 +60,61 @@ class Relay:
 
     def submit(self, source: QueueKeys, handoffs: list[tuple[bytes, bytes]]) -> None:
         """Carry these (task id, handoff) pairs of ``source``, just written, in the background."""
-        task = asyncio.create_task(self.carry(source, handoffs))
+        task = asyncio.create_task(self._carry_logged(source, handoffs))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
 
+    async def _carry_logged(self, source: QueueKeys, handoffs: list[tuple[bytes, bytes]]) -> None:
+        try:
+            await self.carry(source, handoffs)
+        except (RedisError, OSError) as exc:
+            log.warning("handoffs of queue %s left to a sweep: %s", source.queue, describe(exc))
+
     async def carry(self, source: QueueKeys, handoffs: Iterable[tuple[bytes, bytes]]) -> None:
-        """Carry each handoff on, then delete those carried; a failure leaves it to a sweep."""
+        """Carry the handoffs on, all in one pipeline, then delete those carried; one that
+        fails stays for a sweep."""
+        found: list[tuple[bytes, Handoff]] = []
         carried: list[bytes] = []
         for task_id, blob in handoffs:
             try:
-                await self._act(HANDOFF.decode(blob))
-            except (RedisError, OSError, msgspec.DecodeError) as exc:
-                log.warning(
-                    "handoff of task %s (queue %s) not carried yet, a sweep retries: %s",
-                    task_id.decode(errors="replace"),
-                    source.queue,
-                    describe(exc),
-                )
-                continue
-            carried.append(task_id)
+                handoff = HANDOFF.decode(blob)
+            except msgspec.DecodeError:
+                handoff = None
+            if handoff is None or handoff.kind not in (NEXT, FAIL, MEMBER):
+                log.error("handoff of task %r is none this worker knows: dropped", task_id)
+                carried.append(task_id)
+            else:
+                found.append((task_id, handoff))
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for _, handoff in found:
+                    await self._act(handoff, pipe)
+                results = await pipe.execute(raise_on_error=False)
+            for (task_id, handoff), result in zip(found, results, strict=True):
+                if isinstance(result, BaseException):
+                    log.warning(
+                        "handoff of task %s (queue %s) not carried yet, a sweep retries: %s",
+                        task_id.decode(errors="replace"),
+                        source.queue,
+                        describe(result),
+                    )
+                    continue
+                if handoff.kind == MEMBER and isinstance(result, list):
+                    await self._fire(self.keys(handoff.queue), handoff.id, result)
+                carried.append(task_id)
+        except (RedisError, OSError) as exc:
+            log.warning("handoffs of queue %s not carried yet: %s", source.queue, describe(exc))
         if carried:
             await self._redis.hdel(source.handoff, *carried)
 
-    async def _act(self, handoff: Handoff) -> None:
+    async def _act(self, handoff: Handoff, pipe: Any) -> None:
+        """Queue the handoff's script call on ``pipe``."""
         keys = self.keys(handoff.queue)
         if handoff.kind == NEXT:
             record = pack(
                 [handoff.id.encode(), number(handoff.level), b"0", handoff.data, handoff.reply]
             )
-            await self._scripts.enqueue(keys=[keys.delayed], args=[keys.base, record])
+            await self._scripts.enqueue(keys=[keys.delayed], args=[keys.base, record], client=pipe)
         elif handoff.kind == FAIL:
             await self._scripts.end_target(
                 keys=[keys.task(handoff.id)],
@@ -99,15 +126,14 @@ class Relay:
                     handoff.ttl_ms,
                     handoff.reply,
                 ],
+                client=pipe,
             )
         elif handoff.kind == MEMBER:
-            found = await self._scripts.chord_member(
-                keys=[keys.chord(handoff.id)], args=[handoff.index, handoff.data]
+            await self._scripts.chord_member(
+                keys=[keys.chord(handoff.id)], args=[handoff.index, handoff.data], client=pipe
             )
-            if isinstance(found, list):
-                await self._fire(keys, handoff.id, found)
         else:
-            log.error("unknown handoff kind %r for task %s: dropped", handoff.kind, handoff.id)
+            raise ValueError(f"unknown handoff kind {handoff.kind!r} for task {handoff.id}")
 
     async def _fire(self, keys: QueueKeys, chord: str, found: Sequence[bytes]) -> None:
         """Enqueue a complete chord's callback with every member's value, in member order."""
