@@ -12,6 +12,7 @@ import redis.asyncio
 from taskgen.runtime import (
     Call,
     Client,
+    Signing,
     Step,
     TaskAborted,
     TaskClient,
@@ -36,7 +37,7 @@ from tests.tasks_fixture import running_worker
 
 
 @contextlib.asynccontextmanager
-async def serving(redis_url: str) -> AsyncIterator[TaskClient]:
+async def serving(redis_url: str, signing: Signing | None = None) -> AsyncIterator[TaskClient]:
     @contextlib.asynccontextmanager
     async def lifespan() -> AsyncIterator[redis.asyncio.Redis]:
         r = redis.asyncio.Redis.from_url(redis_url)
@@ -44,8 +45,8 @@ async def serving(redis_url: str) -> AsyncIterator[TaskClient]:
         await r.aclose()
 
     async with (
-        running_worker(redis_url, bindings(), lifespan=lifespan, concurrency=8),
-        Client.from_url(redis_url) as client,
+        running_worker(redis_url, bindings(), lifespan=lifespan, concurrency=8, signing=signing),
+        Client.from_url(redis_url, signing=signing) as client,
     ):
         yield TaskClient(client)
 
@@ -163,3 +164,17 @@ async def test_a_failed_member_fails_the_chord_and_its_callback_never_runs(
     assert "no good: 7" in failed.value.error_message
     _, callback_id = handle.steps[0]
     assert not any(k.startswith(callback_id) for k in await run_counts(redis_url))
+
+
+async def test_signed_steps_chords_and_failures_pass_the_signature_checks(redis_url: str) -> None:
+    """The worker signs the envelopes and outcomes it hands off; the client and the next
+    worker check them like any other."""
+    signing = Signing("k" * 32)
+    async with serving(redis_url, signing) as tasks:
+        chain = inc(1).then(Step[int, int](DOUBLE, {})).then(Step[int, int](INC, {"by": 3}))
+        assert await (await tasks.start(chain)).result(timeout=20) == 7
+        chord = group([inc(n) for n in range(5)]).then(Step[list[int], int](TOTAL, {}))
+        assert await (await tasks.start(chord)).result(timeout=20) == 15
+        failing = await tasks.start(inc(1).then(Step[int, int](FAIL, {})))
+        with pytest.raises(TaskFailed, match="no good"):
+            await failing.result(timeout=20)
