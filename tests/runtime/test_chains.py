@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 from collections.abc import AsyncIterator
 
 import pytest
@@ -11,6 +12,7 @@ import redis.asyncio
 
 from taskgen.runtime import (
     Call,
+    Chain,
     Client,
     Signing,
     Step,
@@ -178,3 +180,36 @@ async def test_signed_steps_chords_and_failures_pass_the_signature_checks(redis_
         failing = await tasks.start(inc(1).then(Step[int, int](FAIL, {})))
         with pytest.raises(TaskFailed, match="no good"):
             await failing.result(timeout=20)
+
+
+def random_chain(rng: random.Random) -> tuple[Chain[int], int]:
+    """A chain of 2 to 9 steps over both queues, with bound arguments, and its value."""
+    start = rng.randint(-50, 50)
+    chain: Chain[int] = Chain(inc(start, by=0))
+    value = start
+    for _ in range(rng.randint(1, 8)):
+        if rng.random() < 0.5:
+            by = rng.randint(-9, 9)
+            chain = chain.then(Step[int, int](INC, {"by": by}))
+            value += by
+        else:
+            chain = chain.then(Step[int, int](DOUBLE, {}))
+            value *= 2
+    return chain, value
+
+
+async def test_chains_of_every_shape_compute_their_fold(redis_url: str) -> None:
+    rng = random.Random(1616)
+    shapes = [random_chain(rng) for _ in range(40)]
+    async with serving(redis_url) as tasks:
+        handles = [await tasks.start(chain) for chain, _ in shapes]
+        values = await asyncio.gather(*(h.result(timeout=30) for h in handles))
+    assert values == [value for _, value in shapes]
+
+
+async def test_a_large_group_over_two_queues_keeps_member_order(redis_url: str) -> None:
+    calls = [inc(n) if n % 3 else Call(DOUBLE, DoubleArgs(n=n)) for n in range(2500)]
+    async with serving(redis_url) as tasks:
+        handle = await tasks.start(group(calls))
+        values = await handle.result(timeout=60)
+    assert values == [n * 2 if n % 3 == 0 else n + 1 for n in range(2500)]
