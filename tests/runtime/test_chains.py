@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
 from collections.abc import AsyncIterator
 
@@ -16,9 +17,12 @@ from taskgen.runtime import (
     Client,
     Signing,
     Step,
+    SyncClient,
+    SyncTaskClient,
     TaskAborted,
     TaskClient,
     TaskFailed,
+    TaskStatus,
     group,
 )
 from taskgen.runtime.keys import QueueKeys
@@ -35,6 +39,7 @@ from tests.flows_fixture import (
     IncArgs,
     bindings,
 )
+from tests.support import worker_process
 from tests.tasks_fixture import running_worker
 
 
@@ -213,3 +218,19 @@ async def test_a_large_group_over_two_queues_keeps_member_order(redis_url: str) 
         handle = await tasks.start(group(calls))
         values = await handle.result(timeout=60)
     assert values == [n * 2 if n % 3 == 0 else n + 1 for n in range(2500)]
+
+
+def test_the_blocking_client_starts_and_awaits_chains_groups_and_chords(redis_url: str) -> None:
+    env = {**os.environ, "FLOW_NO_COUNT": "1"}
+    with (
+        worker_process(redis_url, target="tests.fixtures.flow_worker:worker", env=env),
+        SyncClient.from_url(redis_url) as client,
+    ):
+        tasks = SyncTaskClient(client)
+        chain = tasks.start(inc(1).then(Step[int, int](DOUBLE, {})))
+        assert chain.result(timeout=30) == 4
+        assert chain.status() is TaskStatus.DONE
+        assert tasks.start(group([inc(1), inc(2)])).result(timeout=30) == [2, 3]
+        chord = tasks.start(group([inc(1), inc(2)]).then(Step[list[int], int](TOTAL, {})))
+        assert chord.result(timeout=30) == 5
+        assert chord.members.result(timeout=5) == [2, 3]

@@ -1,6 +1,6 @@
 """Correct chains, groups and chords over the generated client: mypy --strict accepts them."""
 
-from shop_tasks import Invoice, Receipt, ShopTasks, ShopTasksSync
+from shop_tasks import Address, Invoice, Money, Receipt, ShopTasks, ShopTasksSync
 
 from taskgen import runtime
 
@@ -30,4 +30,7 @@ async def main(
 
 def blocking(tasks: ShopTasksSync, charge_id_of: runtime.Step[Receipt, str]) -> None:
     step: runtime.Step[str, bool] = tasks.billing.refund.bind(reason="late")
-    print(charge_id_of, step)
+    charge = tasks.billing.charge.call(Invoice("i", Money(1), Address("s", "c", "FR")), idempotency_key="k")
+    refunded: bool = tasks.start(charge.then(charge_id_of).then(step)).result(timeout=10)
+    every: list[bool] = tasks.start(runtime.group([tasks.billing.refund.call("c")])).result()
+    print(refunded, every)

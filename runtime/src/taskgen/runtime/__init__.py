@@ -40,6 +40,7 @@ from taskgen.runtime.progress_client import (
 )
 from taskgen.runtime.signing import Signing
 from taskgen.runtime.sync import SyncClient, SyncTaskHandle
+from taskgen.runtime.sync_workflow import SyncChainHandle, SyncChordHandle, SyncGroupHandle
 from taskgen.runtime.taskdef import Call, EnqueueOptions, TaskDef
 from taskgen.runtime.wire import TaskStatus
 from taskgen.runtime.workflow import ChainHandle, ChordHandle, GroupHandle
@@ -109,7 +110,10 @@ __all__ = [
     "SignatureRefused",
     "Signing",
     "Step",
+    "SyncChainHandle",
+    "SyncChordHandle",
     "SyncClient",
+    "SyncGroupHandle",
     "SyncProgressHandle",
     "SyncProgressTaskCaller",
     "SyncTaskCaller",

@@ -13,6 +13,12 @@ from taskgen.runtime.client import Client
 from taskgen.runtime.handle import TaskHandle
 from taskgen.runtime.keys import DEFAULT_PREFIX
 from taskgen.runtime.sync import SyncClient, SyncTaskHandle
+from taskgen.runtime.sync_workflow import (
+    SyncChainHandle,
+    SyncChordHandle,
+    SyncGroupHandle,
+    start_blocking,
+)
 from taskgen.runtime.taskdef import NO_OPTIONS, Call, EnqueueOptions, Seconds, TaskDef
 from taskgen.runtime.workflow import (
     ChainHandle,
@@ -153,6 +159,18 @@ class SyncTaskClient:
     def enqueue_many(self, calls: Iterable[Call[R]]) -> list[SyncTaskHandle[R]]:
         """Enqueue tasks built with ``<task>.call(...)``, of any queues, in one round trip."""
         return self.client.enqueue_many(calls)
+
+    @overload
+    def start(self, flow: Chain[R]) -> SyncChainHandle[R]: ...
+    @overload
+    def start(self, flow: Chord[R]) -> SyncChordHandle[R]: ...
+    @overload
+    def start(self, flow: Group[T]) -> SyncGroupHandle[T]: ...
+    def start(
+        self, flow: Chain[Any] | Chord[Any] | Group[Any]
+    ) -> SyncChainHandle[Any] | SyncGroupHandle[Any]:
+        """Start a chain, chord or group built from ``<task>.call(...)`` (docs/workflows.md)."""
+        return start_blocking(self.client, flow)
 
     def close(self) -> None:
         """Close the connection pool."""
