@@ -100,6 +100,9 @@ async def test_chains_survive_workers_sigkilled_mid_chain(redis_url: str) -> Non
                     stack.enter_context(worker_process(redis_url, target=FLOW, env=flow_env()))
                 )
             values = await asyncio.gather(*(h.result(timeout=60) for h in handles))
+            # Killed too: a replacement may still be starting, before it handles SIGTERM.
+            for worker in workers:
+                worker.send_signal(signal.SIGKILL)
         assert values == [expected(n) for n in range(20)]
         counts = await run_counts(r)
         twice = {key: n for key, n in counts.items() if n > 1}

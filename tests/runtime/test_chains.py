@@ -171,6 +171,9 @@ async def test_a_failed_member_fails_the_chord_and_its_callback_never_runs(
     assert "no good: 7" in failed.value.error_message
     _, callback_id = handle.steps[0]
     assert not any(k.startswith(callback_id) for k in await run_counts(redis_url))
+    r = redis.asyncio.Redis.from_url(redis_url)
+    assert not await r.exists(QueueKeys("flow-b").chord(callback_id)), "the chord key stayed"
+    await r.aclose()
 
 
 async def test_signed_steps_chords_and_failures_pass_the_signature_checks(redis_url: str) -> None:

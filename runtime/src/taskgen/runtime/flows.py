@@ -94,6 +94,9 @@ class Handoff(msgspec.Struct, array_like=True, frozen=True, gc=False):
     ttl_ms: int = 0
     index: int = 0
     status: str = ""
+    #: For a chord member that failed: the queue and id of the chord, whose key is dropped.
+    chord_queue: str = ""
+    chord: str = ""
 
 
 FLOW = msgspec.msgpack.Decoder(Flow)
@@ -173,7 +176,8 @@ def after_failure(
     envelope = delivery.envelope
     if envelope is None or not envelope.chained:
         return None
-    target = FLOW.decode(envelope.flow).target
+    flow = FLOW.decode(envelope.flow)
+    target, member = flow.target, flow.member if not flow.steps else None
     step = f"step {envelope.task} ({envelope.id})"
     error = ErrorInfo(
         error.type if error else status.value,
@@ -200,6 +204,8 @@ def after_failure(
         reply=target.reply,
         ttl_ms=round(ttl * 1000),
         status=status.value,
+        chord_queue=member.queue if member else "",
+        chord=member.chord if member else "",
     )
     return ENCODER.encode(handoff)
 

@@ -101,6 +101,8 @@ class Relay:
                     continue
                 if handoff.kind == MEMBER and isinstance(result, list):
                     await self._fire(self.keys(handoff.queue), handoff.id, result)
+                elif handoff.chord:  # a failed member: its chord never completes
+                    await self._redis.delete(self.keys(handoff.chord_queue).chord(handoff.chord))
                 carried.append(task_id)
         except (RedisError, OSError) as exc:
             log.warning("handoffs of queue %s not carried yet: %s", source.queue, describe(exc))
