@@ -109,9 +109,10 @@ async def test_chains_survive_workers_sigkilled_mid_chain(redis_url: str) -> Non
         assert not twice, f"a step's delivery ran twice (a handoff enqueued it twice): {twice}"
         redelivered = [key for key in counts if not key.endswith(":1")]
         assert redelivered, "no kill hit a running step: the test shows nothing"
+        ran = {key.partition(":")[0] for key in counts}
         for handle in handles:
-            for _, task_id in handle.steps:
-                assert f"{task_id}:1" in counts, "a step never ran"
+            # A delivery killed before its handler counted shows only as delivery 2.
+            assert {task_id for _, task_id in handle.steps} <= ran, "a step never ran"
         for queue in ("flow-a", "flow-b"):
             assert await r.hlen(QueueKeys(queue).handoff) == 0
     await r.aclose()
