@@ -132,6 +132,10 @@ async def test_a_group_awaits_a_list_or_a_typed_tuple(redis_url: str) -> None:
     async with serving(redis_url) as tasks:
         listed = await tasks.start(group([inc(n) for n in range(20)]))
         assert await listed.result(timeout=20) == [n + 1 for n in range(20)]
+        same = inc(7)
+        twice = await tasks.start(group([same, same]))
+        assert await twice.result(timeout=20) == [8, 8]
+        assert len({h.id for h in twice.handles}) == 2, "one call given twice is two tasks"
         mixed = await tasks.start(group(inc(1), Call(NAME, DoubleArgs(n=3))))
         number, text = await mixed.result(timeout=20)
         assert number == 2 and text.startswith("n3@")

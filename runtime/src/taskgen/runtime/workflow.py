@@ -188,7 +188,8 @@ async def start_group(
     backend = client.backend
     reply = backend.reply
     now = now_ms()
-    records: dict[str, list[tuple[Call[Any], str, bytes]]] = {}
+    # Members by queue, each with its place in the group: they are sent queue by queue.
+    records: dict[str, list[tuple[int, Call[Any], str, bytes]]] = {}
     for n, call in enumerate(group.calls):
         task_id, record = pack_call(
             call.task,
@@ -200,29 +201,19 @@ async def start_group(
             signing=client.signing,
             flow=flows[n] if flows is not None else None,
         )
-        records.setdefault(call.task.queue, []).append((call, task_id, record))
-    handles: dict[str, TaskHandle[Any]] = {}
+        records.setdefault(call.task.queue, []).append((n, call, task_id, record))
+    handles: dict[int, TaskHandle[Any]] = {}
     for queue, members in records.items():
         keys = client.keys(queue)
         for start in range(0, len(members), CHUNK):
             chunk = members[start : start + CHUNK]
-            created = await backend.enqueue(keys, b"".join(r for _, _, r in chunk))
-            for (call, task_id, _), flag in zip(chunk, created, strict=True):
+            created = await backend.enqueue(keys, b"".join(r for *_, r in chunk))
+            for (n, call, task_id, _), flag in zip(chunk, created, strict=True):
                 ours = flag == 1 or call.options.task_id is None
                 if reply and ours:
                     backend.expect(keys, task_id)
-                handles[task_id] = TaskHandle(client, call.task, task_id, created=ours)
-    return GroupHandle(_in_order(group, records, handles), as_tuple=group.tuple)
-
-
-def _in_order(
-    group: Group[Any],
-    records: dict[str, list[tuple[Call[Any], str, bytes]]],
-    handles: dict[str, TaskHandle[Any]],
-) -> list[TaskHandle[Any]]:
-    """The members' handles in the group's order (they were sent queue by queue)."""
-    ids = {id(call): task_id for members in records.values() for call, task_id, _ in members}
-    return [handles[ids[id(call)]] for call in group.calls]
+                handles[n] = TaskHandle(client, call.task, task_id, created=ours)
+    return GroupHandle([handles[n] for n in range(len(group.calls))], as_tuple=group.tuple)
 
 
 async def start_chord(client: Client, chord: Chord[R]) -> ChordHandle[R]:
