@@ -77,6 +77,28 @@ async def test_a_worker_killed_between_a_steps_ending_and_its_handoff_loses_noth
     await r.aclose()
 
 
+async def test_a_chord_member_whose_worker_died_before_its_handoff_still_counts(
+    redis_url: str,
+) -> None:
+    r = redis.asyncio.Redis.from_url(redis_url)
+    async with Client.from_url(redis_url) as client:
+        tasks = TaskClient(client)
+        members = group([Call(INC, IncArgs(n=n)) for n in range(6)])
+        dies = flow_env(FLOW_DIE_BEFORE_RELAY="1", FLOW_TASKS="flow.inc")
+        with worker_process(redis_url, target=FLOW, env=dies) as dying:
+            handle = await tasks.start(members.then(Step[list[int], int](TOTAL, {})))
+            await asyncio.to_thread(dying.wait, 30)
+        assert dying.returncode == -signal.SIGKILL
+        assert await r.hlen(QueueKeys("flow-a").handoff) >= 1, "no member's handoff was left"
+        with worker_process(redis_url, target=FLOW, env=flow_env()):
+            assert await handle.result(timeout=30) == sum(range(1, 7))
+        _, callback_id = handle.steps[0]
+        counts = await run_counts(r)
+        assert counts[f"{callback_id}:1"] == 1 and f"{callback_id}:2" not in counts
+        assert await r.hlen(QueueKeys("flow-a").handoff) == 0
+    await r.aclose()
+
+
 async def test_chains_survive_workers_sigkilled_mid_chain(redis_url: str) -> None:
     r = redis.asyncio.Redis.from_url(redis_url)
     rng = random.Random(16)
