@@ -4,6 +4,7 @@
 ./dev bench --only taskgen --workloads drain_1,drain_2 --taskgen-args='--metrics-port {port}'
 ./dev bench --only taskgen --workloads enqueue_published,drain_1 --signing
 ./dev bench --soak SECONDS    (lost results under load and killed connections: bench/soak.py)
+./dev bench --flows           (chain steps and chord members against plain tasks: bench/flows.py)
 
 ./dev bench --only taskgen --workloads overhead,overhead_valgrind   (what metrics and
     OpenTelemetry cost: bench/overhead.py; overhead_valgrind runs only when named)
@@ -52,6 +53,12 @@ OPT_IN = {"overhead_valgrind"}
 
 def main() -> None:
     options = _parse()
+    if options.flows:
+        from bench import flows
+
+        sys.argv = [sys.argv[0]]
+        flows.main()
+        return
     if options.soak:
         from bench import soak
 
@@ -184,6 +191,12 @@ def _parse() -> argparse.Namespace:
         "--signing",
         action="store_true",
         help="taskgen's client and workers sign and check every message (one random key)",
+    )
+    parser.add_argument(
+        "--flows",
+        action="store_true",
+        help="instead of the table, a 1,000-step chain and a 10,000-member chord against "
+        "plain tasks (bench/flows.py; run it directly for its own options)",
     )
     parser.add_argument(
         "--soak",

@@ -23,13 +23,27 @@ from urllib.parse import urlsplit
 import pytest
 import redis.asyncio
 
-from taskgen.runtime import Binding, Client, Context, SyncClient, TaskFailed, TaskStatus, results
+from taskgen.runtime import (
+    Binding,
+    Call,
+    Client,
+    Context,
+    Step,
+    SyncClient,
+    TaskClient,
+    TaskFailed,
+    TaskStatus,
+    group,
+    results,
+)
 from taskgen.runtime.acl import ROLES, Role, commands, rule
 from taskgen.runtime.cron import Cron
 from taskgen.runtime.keys import GROUP, LEVELS, QueueKeys
 from taskgen.runtime.taskdef import EnqueueOptions
 from taskgen.vocabulary import Priority
 from tests.flow_fixture import FAIR, RATED, SINGLE, UNIQUE, WorkArgs
+from tests.flows_fixture import DOUBLE, INC, TOTAL, IncArgs
+from tests.flows_fixture import bindings as flow_bindings
 from tests.support import REPO
 from tests.tasks_fixture import (
     ADD,
@@ -191,6 +205,7 @@ async def workload(urls: dict[Role, str], admin: redis.asyncio.Redis) -> None:
                 await failing.result(timeout=15)
     assert "purged 2" in dead("purge --all", urls["worker"])
     await flow_workload(urls, admin)
+    await chain_and_chord(urls, admin)
 
 
 async def work(ctx: Context, *, key: str, seconds: float = 0.0, tag: str = "") -> str:
@@ -214,6 +229,23 @@ async def flow_workload(urls: dict[Role, str], admin: redis.asyncio.Redis) -> No
         async with running_worker(urls["worker"], flowed, lease=0.3, grace=0.1):
             for handle in (parked, unique, *rated, *fair):
                 await handle.result(timeout=15)
+
+
+async def chain_and_chord(urls: dict[Role, str], admin: redis.asyncio.Redis) -> None:
+    """A chord and a chain started by the producer: the relay's commands, and its sweep."""
+    async with (
+        Client.from_url(urls["producer"]) as producer,
+        running_worker(urls["worker"], flow_bindings(), lease=1),
+    ):
+        tasks = TaskClient(producer)
+        members = group([Call(INC, IncArgs(n=n)) for n in range(3)])
+        chord = await tasks.start(members.then(Step[list[int], int](TOTAL, {})))
+        assert await chord.result(timeout=15) == 1 + 2 + 3
+        chain = await tasks.start(Call(INC, IncArgs(n=1)).then(Step[int, int](DOUBLE, {})))
+        assert await chain.result(timeout=15) == 4
+        async with asyncio.timeout(10):  # the sweep for handoffs left behind runs each second
+            while "cmdstat_hscan" not in await admin.info("commandstats"):
+                await asyncio.sleep(0.05)
 
 
 async def _is_running(handle: Any) -> bool:

@@ -24,6 +24,8 @@ def lua_fields(text: str) -> set[str]:
     for command, key, rest in CALL.findall(text):
         if "cron" in key.lower():  # the cron hash is keyed by job name, not a task field
             continue
+        if "chord" in key.lower():  # a chord's hash is keyed by member index, not a task field
+            continue
         args = [a.strip() for a in rest.split(",")]
         if command in ("HSET", "HMSET"):
             args = args[0::2]  # field, value, field, value, ...

@@ -69,6 +69,14 @@ class BillingCharge(runtime.TaskCaller[BillingChargeArgs, Receipt]):
             BillingChargeArgs(invoice=invoice, idempotency_key=idempotency_key)
         )
 
+    def bind(
+        self,
+        *,
+        idempotency_key: str,
+    ) -> runtime.Step[Invoice, Receipt]:
+        """billing.charge as a chain step: its invoice is the previous step's value."""
+        return self._step({"idempotency_key": idempotency_key})
+
 
 class BillingChargeSync(runtime.SyncTaskCaller[BillingChargeArgs, Receipt]):
     """Charge an invoice exactly once per idempotency key."""
@@ -98,8 +106,18 @@ class BillingChargeSync(runtime.SyncTaskCaller[BillingChargeArgs, Receipt]):
             BillingChargeArgs(invoice=invoice, idempotency_key=idempotency_key)
         )
 
+    def bind(
+        self,
+        *,
+        idempotency_key: str,
+    ) -> runtime.Step[Invoice, Receipt]:
+        """billing.charge as a chain step: its invoice is the previous step's value."""
+        return self._step({"idempotency_key": idempotency_key})
 
-class BillingRefund(runtime.TaskCaller[BillingRefundArgs, bool]):
+
+class BillingRefund(
+    runtime.TaskCaller[BillingRefundArgs, bool], runtime.Chainable[str, bool]
+):
     """Refund a charge, in full when no amount is given; True when the refund went through."""
 
     __slots__ = ()
@@ -129,8 +147,19 @@ class BillingRefund(runtime.TaskCaller[BillingRefundArgs, bool]):
             BillingRefundArgs(charge_id=charge_id, amount=amount, reason=reason)
         )
 
+    def bind(
+        self,
+        *,
+        amount: Money | None = None,
+        reason: str = "requested",
+    ) -> runtime.Step[str, bool]:
+        """billing.refund as a chain step: its charge_id is the previous step's value."""
+        return self._step({"amount": amount, "reason": reason})
 
-class BillingRefundSync(runtime.SyncTaskCaller[BillingRefundArgs, bool]):
+
+class BillingRefundSync(
+    runtime.SyncTaskCaller[BillingRefundArgs, bool], runtime.Chainable[str, bool]
+):
     """Refund a charge, in full when no amount is given; True when the refund went through."""
 
     __slots__ = ()
@@ -160,6 +189,15 @@ class BillingRefundSync(runtime.SyncTaskCaller[BillingRefundArgs, bool]):
             BillingRefundArgs(charge_id=charge_id, amount=amount, reason=reason)
         )
 
+    def bind(
+        self,
+        *,
+        amount: Money | None = None,
+        reason: str = "requested",
+    ) -> runtime.Step[str, bool]:
+        """billing.refund as a chain step: its charge_id is the previous step's value."""
+        return self._step({"amount": amount, "reason": reason})
+
 
 class BillingTasks:
     """The tasks of the billing contract module."""
@@ -181,7 +219,9 @@ class BillingTasksSync:
         self.refund = BillingRefundSync(client)
 
 
-class EmailsCountSubscribers(runtime.TaskCaller[EmailsCountSubscribersArgs, int]):
+class EmailsCountSubscribers(
+    runtime.TaskCaller[EmailsCountSubscribersArgs, int], runtime.Chainable[str, int]
+):
     """How many people subscribe to a newsletter."""
 
     __slots__ = ()
@@ -201,9 +241,15 @@ class EmailsCountSubscribers(runtime.TaskCaller[EmailsCountSubscribersArgs, int]
         """emails.count_subscribers with these arguments, to pass to ``enqueue_many``."""
         return self._call(EmailsCountSubscribersArgs(newsletter=newsletter))
 
+    def bind(
+        self,
+    ) -> runtime.Step[str, int]:
+        """emails.count_subscribers as a chain step: its newsletter is the previous step's value."""
+        return self._step({})
+
 
 class EmailsCountSubscribersSync(
-    runtime.SyncTaskCaller[EmailsCountSubscribersArgs, int]
+    runtime.SyncTaskCaller[EmailsCountSubscribersArgs, int], runtime.Chainable[str, int]
 ):
     """How many people subscribe to a newsletter."""
 
@@ -223,6 +269,12 @@ class EmailsCountSubscribersSync(
     ) -> runtime.Call[int]:
         """emails.count_subscribers with these arguments, to pass to ``enqueue_many``."""
         return self._call(EmailsCountSubscribersArgs(newsletter=newsletter))
+
+    def bind(
+        self,
+    ) -> runtime.Step[str, int]:
+        """emails.count_subscribers as a chain step: its newsletter is the previous step's value."""
+        return self._step({})
 
 
 class EmailsSendEmail(runtime.TaskCaller[EmailsSendEmailArgs, None]):
@@ -257,6 +309,16 @@ class EmailsSendEmail(runtime.TaskCaller[EmailsSendEmailArgs, None]):
             EmailsSendEmailArgs(to=to, template=template, variables=variables, cc=cc)
         )
 
+    def bind(
+        self,
+        *,
+        template: Template,
+        variables: dict[str, str] | None = None,
+        cc: tuple[Recipient, ...] = (),
+    ) -> runtime.Step[Recipient, None]:
+        """emails.send_email as a chain step: its to is the previous step's value."""
+        return self._step({"template": template, "variables": variables, "cc": cc})
+
 
 class EmailsSendEmailSync(runtime.SyncTaskCaller[EmailsSendEmailArgs, None]):
     """Render a template and send it."""
@@ -290,9 +352,20 @@ class EmailsSendEmailSync(runtime.SyncTaskCaller[EmailsSendEmailArgs, None]):
             EmailsSendEmailArgs(to=to, template=template, variables=variables, cc=cc)
         )
 
+    def bind(
+        self,
+        *,
+        template: Template,
+        variables: dict[str, str] | None = None,
+        cc: tuple[Recipient, ...] = (),
+    ) -> runtime.Step[Recipient, None]:
+        """emails.send_email as a chain step: its to is the previous step's value."""
+        return self._step({"template": template, "variables": variables, "cc": cc})
+
 
 class EmailsSendNewsletter(
-    runtime.ProgressTaskCaller[EmailsSendNewsletterArgs, int, Sending]
+    runtime.ProgressTaskCaller[EmailsSendNewsletterArgs, int, Sending],
+    runtime.Chainable[str, int],
 ):
     """Send a newsletter to every subscriber; how many emails went out."""
 
@@ -320,9 +393,18 @@ class EmailsSendNewsletter(
             EmailsSendNewsletterArgs(newsletter=newsletter, template=template)
         )
 
+    def bind(
+        self,
+        *,
+        template: Template = Template.WELCOME,
+    ) -> runtime.Step[str, int]:
+        """emails.send_newsletter as a chain step: its newsletter is the previous step's value."""
+        return self._step({"template": template})
+
 
 class EmailsSendNewsletterSync(
-    runtime.SyncProgressTaskCaller[EmailsSendNewsletterArgs, int, Sending]
+    runtime.SyncProgressTaskCaller[EmailsSendNewsletterArgs, int, Sending],
+    runtime.Chainable[str, int],
 ):
     """Send a newsletter to every subscriber; how many emails went out."""
 
@@ -349,6 +431,14 @@ class EmailsSendNewsletterSync(
         return self._call(
             EmailsSendNewsletterArgs(newsletter=newsletter, template=template)
         )
+
+    def bind(
+        self,
+        *,
+        template: Template = Template.WELCOME,
+    ) -> runtime.Step[str, int]:
+        """emails.send_newsletter as a chain step: its newsletter is the previous step's value."""
+        return self._step({"template": template})
 
 
 class EmailsTasks:

@@ -143,6 +143,30 @@ class TaskView:
         kind = "ProgressTaskCaller" if self.progress is not None else "TaskCaller"
         return f"runtime.{'Sync' if sync else ''}{kind}[{self.type_arguments()}]"
 
+    @property
+    def chain_first(self) -> ParamView | None:
+        """The parameter a chain's previous step fills: the first, when it is positional."""
+        if self.params and self.params[0].kind != "keyword_only":
+            return self.params[0]
+        return None
+
+    def chain_base(self) -> str:
+        """``runtime.Chainable[...]`` when the task itself can be a step (every parameter
+        after the first has a default), else nothing."""
+        first = self.chain_first
+        if first is None or any(p.default is None for p in self.params[1:]):
+            return ""
+        return f", runtime.Chainable[{first.annotation}, {self.returns}]"
+
+    def bind_signature(self) -> list[str]:
+        """The parameters after the first, keyword-only: what ``bind`` takes."""
+        rest = [p.declaration(with_default=True) for p in self.params[1:]]
+        return ["*", *rest] if rest else []
+
+    def bind_arguments(self) -> list[str]:
+        """The items of the dict ``bind`` hands the runtime."""
+        return [f"{literal(p.name)}: {p.name}" for p in self.params[1:]]
+
     def handle_type(self, *, sync: bool) -> str:
         """The handle its client class returns: ``progress()`` typed if it declares a type."""
         prefix = "runtime.Sync" if sync else "runtime."

@@ -7,6 +7,7 @@ imported on first use, so a backend that imports a generated client loads no wor
 from typing import TYPE_CHECKING, Any
 
 from taskgen.runtime.caller import SyncTaskCaller, SyncTaskClient, TaskCaller, TaskClient
+from taskgen.runtime.chains import Chain, Chainable, Chord, Group, Step, group
 from taskgen.runtime.client import Client
 from taskgen.runtime.context import Context, ProgressContext, TaskContext
 from taskgen.runtime.errors import (
@@ -40,8 +41,10 @@ from taskgen.runtime.progress_client import (
 )
 from taskgen.runtime.signing import Signing
 from taskgen.runtime.sync import SyncClient, SyncTaskHandle
+from taskgen.runtime.sync_workflow import SyncChainHandle, SyncChordHandle, SyncGroupHandle
 from taskgen.runtime.taskdef import Call, EnqueueOptions, TaskDef
 from taskgen.runtime.wire import TaskStatus
+from taskgen.runtime.workflow import ChainHandle, ChordHandle, GroupHandle
 from taskgen.vocabulary import NO_RETRY, Priority, Retry
 
 if TYPE_CHECKING:
@@ -76,6 +79,11 @@ __all__ = [
     "NO_RETRY",
     "Binding",
     "Call",
+    "Chain",
+    "ChainHandle",
+    "Chainable",
+    "Chord",
+    "ChordHandle",
     "Client",
     "Context",
     "ContractMismatch",
@@ -84,6 +92,8 @@ __all__ = [
     "EnqueueFailed",
     "EnqueueOptions",
     "FlowControl",
+    "Group",
+    "GroupHandle",
     "HandlerMismatch",
     "PayloadTooLarge",
     "Priority",
@@ -101,7 +111,11 @@ __all__ = [
     "RetryLater",
     "SignatureRefused",
     "Signing",
+    "Step",
+    "SyncChainHandle",
+    "SyncChordHandle",
     "SyncClient",
+    "SyncGroupHandle",
     "SyncProgressHandle",
     "SyncProgressTaskCaller",
     "SyncTaskCaller",
@@ -121,6 +135,7 @@ __all__ = [
     "TaskTimedOut",
     "TaskgenError",
     "Worker",
+    "group",
     "handler",
     "import_handlers",
 ]

@@ -48,6 +48,9 @@ WORKER: dict[str, str] = {
     "xrange": "taskgen dead list, requeue, purge",
     "xrevrange": "taskgen dead requeue/purge --all: the newest letter, where the pass stops",
     "xdel": "taskgen dead purge",
+    "hscan": "sweeping the chain handoffs a dead worker left (relay.py)",
+    "hdel": "deleting chain handoffs once carried on",
+    "del": "a chord's key, once its callback is enqueued",
 }
 
 #: What a cluster client (``redis+cluster://``) sends besides, whatever its role, with why.
@@ -61,7 +64,7 @@ CLUSTER: dict[str, str] = {
 #: The scripts each role runs. A producer enqueues, reads states and awaits results; aborting a
 #: task (``abort``) deletes queue entries, which is left to the worker's rule.
 SCRIPTS: dict[Role, tuple[str, ...]] = {
-    "producer": ("enqueue", "flow_enqueue", "status", "registry_read"),
+    "producer": ("enqueue", "flow_enqueue", "status", "registry_read", "chord_open"),
     "worker": (
         "enqueue",
         "flow_enqueue",
@@ -78,6 +81,9 @@ SCRIPTS: dict[Role, tuple[str, ...]] = {
         "requeue",
         "cron",
         "registry_publish",
+        "end_target",
+        "chord_member",
+        "chord_open",
     ),
 }
 

@@ -4,20 +4,36 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Generic, Self, TypeVar, overload
 
 import msgspec
 
+from taskgen.runtime.chains import Chain, Chord, Group, Step
 from taskgen.runtime.client import Client
 from taskgen.runtime.handle import TaskHandle
 from taskgen.runtime.keys import DEFAULT_PREFIX
 from taskgen.runtime.sync import SyncClient, SyncTaskHandle
+from taskgen.runtime.sync_workflow import (
+    SyncChainHandle,
+    SyncChordHandle,
+    SyncGroupHandle,
+    start_blocking,
+)
 from taskgen.runtime.taskdef import NO_OPTIONS, Call, EnqueueOptions, Seconds, TaskDef
+from taskgen.runtime.workflow import (
+    ChainHandle,
+    ChordHandle,
+    GroupHandle,
+    start_chain,
+    start_chord,
+    start_group,
+)
 from taskgen.vocabulary import Priority
 
 A = TypeVar("A", bound=msgspec.Struct)
 R = TypeVar("R")
 C = TypeVar("C", Client, SyncClient)
+T = TypeVar("T")
 
 
 class TaskCallerBase(Generic[C, A, R]):
@@ -49,6 +65,10 @@ class TaskCallerBase(Generic[C, A, R]):
 
     def _call(self, args: A) -> Call[R]:
         return Call(self.definition, args, self._options)
+
+    def _step(self, bound: dict[str, Any]) -> Step[Any, R]:
+        """This task as a chain step, its other arguments bound (see ``chains.Step``)."""
+        return Step(self.definition, bound, self._options)
 
 
 class TaskCaller(TaskCallerBase[Client, A, R]):
@@ -94,6 +114,24 @@ class TaskClient:
         """Enqueue tasks built with ``<task>.call(...)``, of any queues, in one round trip."""
         return await self.client.enqueue_many(calls)
 
+    @overload
+    async def start(self, flow: Chain[R]) -> ChainHandle[R]: ...
+    @overload
+    async def start(self, flow: Chord[R]) -> ChordHandle[R]: ...
+    @overload
+    async def start(self, flow: Group[T]) -> GroupHandle[T]: ...
+    async def start(
+        self, flow: Chain[Any] | Chord[Any] | Group[Any]
+    ) -> ChainHandle[Any] | GroupHandle[Any]:
+        """Start a chain, chord or group built from ``<task>.call(...)`` (docs/workflows.md)."""
+        if isinstance(flow, Chain):
+            return await start_chain(self.client, flow)
+        if isinstance(flow, Chord):
+            return await start_chord(self.client, flow)
+        if isinstance(flow, Group):
+            return await start_group(self.client, flow)
+        raise TypeError(f"cannot start {flow!r}: give a chain, a chord or a group")
+
     async def close(self) -> None:
         """Close the connection pool."""
         await self.client.close()
@@ -121,6 +159,18 @@ class SyncTaskClient:
     def enqueue_many(self, calls: Iterable[Call[R]]) -> list[SyncTaskHandle[R]]:
         """Enqueue tasks built with ``<task>.call(...)``, of any queues, in one round trip."""
         return self.client.enqueue_many(calls)
+
+    @overload
+    def start(self, flow: Chain[R]) -> SyncChainHandle[R]: ...
+    @overload
+    def start(self, flow: Chord[R]) -> SyncChordHandle[R]: ...
+    @overload
+    def start(self, flow: Group[T]) -> SyncGroupHandle[T]: ...
+    def start(
+        self, flow: Chain[Any] | Chord[Any] | Group[Any]
+    ) -> SyncChainHandle[Any] | SyncGroupHandle[Any]:
+        """Start a chain, chord or group built from ``<task>.call(...)`` (docs/workflows.md)."""
+        return start_blocking(self.client, flow)
 
     def close(self) -> None:
         """Close the connection pool."""

@@ -97,6 +97,11 @@ class Client:
         )
 
     @property
+    def backend(self) -> Backend:
+        """Where this client's tasks go: Redis, or an in-process stand-in."""
+        return self._backend
+
+    @property
     def redis(self) -> Redis:
         """The Redis server this client uses."""
         if isinstance(self._backend, RedisBackend):

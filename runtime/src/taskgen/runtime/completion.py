@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from taskgen.runtime.faults import Backoff, describe
+from taskgen.runtime.flows import handoff_record
 from taskgen.runtime.keys import GROUP, QueueKeys
 from taskgen.runtime.scripts import Scripts
 from taskgen.runtime.wire import now_ms
@@ -53,7 +55,14 @@ class CompletionSink(Protocol):
 class Completer:
     """Buffers completion records and flushes them, batched, as soon as Redis is free."""
 
-    def __init__(self, redis: Redis, scripts: Scripts, *, dead_letter_cap: int) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        scripts: Scripts,
+        *,
+        dead_letter_cap: int,
+        relay: Callable[[QueueKeys, list[tuple[bytes, bytes]]], None] | None = None,
+    ) -> None:
         self._redis = redis
         self._scripts = scripts
         self._cap = dead_letter_cap
@@ -70,6 +79,18 @@ class Completer:
         self._sending: dict[QueueKeys, list[bytes]] = {}
         #: False from a failed write until the next write that succeeds.
         self.writing = True
+        #: Chain and chord handoffs (task id, handoff) whose records wait in ``_pending``:
+        #: handed to ``relay`` once their write succeeds (see ``relay.py``).
+        self._handoffs: dict[QueueKeys, list[tuple[bytes, bytes]]] = {}
+        self._relay = relay
+
+    def add_with_handoff(
+        self, keys: QueueKeys, record: bytes, task_id: bytes, handoff: bytes
+    ) -> None:
+        """Queue the record of a chained task's ending (it holds the H record of ``handoff``);
+        once it is written, the relay carries the handoff on."""
+        self._handoffs.setdefault(keys, []).append((task_id, handoff))
+        self.add(keys, record + handoff_record(task_id, handoff))
 
     def add(self, keys: QueueKeys, record: bytes) -> None:
         """Queue one packed record; it is written by the next flush."""
@@ -124,15 +145,17 @@ class Completer:
                 self._take_progress()
                 pending = self._sending = self._pending
                 self._pending = {}
+                handoffs, self._handoffs = self._handoffs, {}
                 try:
                     failed = await self._write(pending)
                 except BaseException as exc:
                     failed = {keys: exc for keys in pending}
                     if not isinstance(exc, (RedisError, OSError)):
-                        self._keep(pending, failed)
+                        self._keep(pending, failed, handoffs)
                         raise
                 self._sending = {}
-                if self._keep(pending, failed):
+                self._pass_on(handoffs, failed)
+                if self._keep(pending, failed, handoffs):
                     self.writing = False
                     first = next(iter(failed.values()))
                     log.warning(
@@ -144,8 +167,23 @@ class Completer:
                 else:
                     self.writing = True
 
+    def _pass_on(
+        self,
+        handoffs: dict[QueueKeys, list[tuple[bytes, bytes]]],
+        failed: dict[QueueKeys, BaseException],
+    ) -> None:
+        """Hand the relay the handoffs whose endings are now stored."""
+        if self._relay is None:
+            return
+        for keys, carried in handoffs.items():
+            if keys not in failed:
+                self._relay(keys, carried)
+
     def _keep(
-        self, pending: dict[QueueKeys, list[bytes]], failed: dict[QueueKeys, BaseException]
+        self,
+        pending: dict[QueueKeys, list[bytes]],
+        failed: dict[QueueKeys, BaseException],
+        handoffs: dict[QueueKeys, list[tuple[bytes, bytes]]],
     ) -> bool:
         """Put the records of failed writes back, except those Redis refused for good (one
         queue's broken key must not hold every other queue's results); True if any went back."""
@@ -162,6 +200,8 @@ class Completer:
                 )
                 continue
             self._pending.setdefault(keys, []).extend(records)
+            if keys in handoffs:
+                self._handoffs.setdefault(keys, []).extend(handoffs[keys])
             kept = True
         return kept
 

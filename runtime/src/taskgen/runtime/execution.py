@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import contextvars
 import logging
-import random
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +15,7 @@ from typing import Any
 import msgspec
 
 from taskgen.runtime.binding import Binding
-from taskgen.runtime.completion import CompletionSink
+from taskgen.runtime.completion import Completer, CompletionSink
 from taskgen.runtime.context import TaskContext
 from taskgen.runtime.delivery import Delivery
 from taskgen.runtime.endings import done_record, end_record, retry_record
@@ -28,8 +27,10 @@ from taskgen.runtime.failures import (
     encode_result,
     error_info,
     misfit,
+    retry_delay,
 )
 from taskgen.runtime.flow import release_record
+from taskgen.runtime.flows import after_done, after_failure
 from taskgen.runtime.injection import NO_EXTRAS
 from taskgen.runtime.keys import QueueKeys
 from taskgen.runtime.limits import MAX_ENVELOPE_BYTES, oversized
@@ -55,7 +56,6 @@ from taskgen.runtime.wire import (
     TaskStatus,
     now_ms,
 )
-from taskgen.vocabulary import Retry
 
 __all__ = ["Delivery", "Executor", "error_info", "retry_delay"]
 
@@ -443,7 +443,7 @@ class Executor:
             task=task,
             signing=self.signing,
         )
-        self._record(delivery, record)
+        self._record(delivery, record, after_failure(delivery, status, error, ttl, self.signing))
         self.completer.add(delivery.keys, release_record(delivery.task_id))
         if self.observers:
             ending = Ending(status, error, dead=dead is not None)
@@ -451,7 +451,10 @@ class Executor:
 
     def _done(self, delivery: Delivery, binding: Binding[Any, Any], value: msgspec.Raw) -> None:
         """The common ending (see ``complete.lua``, record F)."""
-        self._record(delivery, done_record(delivery, binding, value, self.signing))
+        envelope = delivery.envelope
+        assert envelope is not None
+        handoff = after_done(envelope, value, self.signing) if envelope.chained else None
+        self._record(delivery, done_record(delivery, binding, value, self.signing), handoff)
         if binding.task.flow is not None:
             self.completer.add(delivery.keys, release_record(delivery.task_id))
         if self.every_run:
@@ -459,8 +462,11 @@ class Executor:
         if self.tally is not None:
             self.tally.done(binding, delivery)
 
-    def _record(self, delivery: Delivery, record: bytes) -> None:
-        self.completer.add(delivery.keys, record)
+    def _record(self, delivery: Delivery, record: bytes, handoff: bytes | None = None) -> None:
+        if handoff is None or not isinstance(self.completer, Completer):
+            self.completer.add(delivery.keys, record)
+        else:  # a chain's step or a chord's member: its handoff rides with the ending
+            self.completer.add_with_handoff(delivery.keys, record, delivery.task_id, handoff)
         self.processed += 1
         self._forget(delivery)
         if self.recycler is not None:
@@ -500,12 +506,6 @@ class Executor:
         if self.tally is not None:
             self.tally.close()
         return interrupted
-
-
-def retry_delay(policy: Retry, attempt: int) -> float:
-    """Seconds before the try after ``attempt``: exponential, capped, optionally jittered."""
-    delay = min(policy.max_delay, policy.backoff * 2 ** (attempt - 1))
-    return random.uniform(delay / 2, delay) if policy.jitter else delay
 
 
 def _name(delivery: Delivery) -> str:

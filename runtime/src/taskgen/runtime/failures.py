@@ -8,6 +8,7 @@ exception raised while the worker records the ending (which left the task held f
 
 from __future__ import annotations
 
+import random
 import traceback
 from typing import Any
 
@@ -16,6 +17,7 @@ import msgspec
 from taskgen.runtime import bigint
 from taskgen.runtime.binding import Binding
 from taskgen.runtime.wire import ErrorInfo
+from taskgen.vocabulary import Retry
 
 #: Longest error message or traceback kept, in characters; a traceback keeps its end.
 MAX_ERROR_TEXT = 16 * 1024
@@ -120,3 +122,9 @@ def decoding_problem(exc: Exception) -> str:
     if isinstance(exc, RecursionError):
         return "it is nested deeper than the worker decodes (Python's recursion limit)"
     return str(exc)
+
+
+def retry_delay(policy: Retry, attempt: int) -> float:
+    """Seconds before the try after ``attempt``: exponential, capped, optionally jittered."""
+    delay = min(policy.max_delay, policy.backoff * 2 ** (attempt - 1))
+    return random.uniform(delay / 2, delay) if policy.jitter else delay

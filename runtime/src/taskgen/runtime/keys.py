@@ -59,6 +59,7 @@ class QueueKeys:
         "cron",
         "dead",
         "delayed",
+        "handoff",
         "heartbeats",
         "queue",
         "retrying",
@@ -83,6 +84,13 @@ class QueueKeys:
         self.retrying = f"{self.base}:retrying"
         #: Tasks ended per 5-second bucket, the last 16 buckets (see ``complete.lua``).
         self.throughput = f"{self.base}:throughput"
+        #: Chain and chord handoffs written with their task's ending, not yet relayed:
+        #: task id -> msgpack ``flows.Handoff`` (see ``relay.py``).
+        self.handoff = f"{self.base}:handoff"
+
+    def chord(self, chord_id: str) -> str:
+        """The hash that gathers a chord's member values until its callback is enqueued."""
+        return f"{self.base}:chord:{chord_id}"
 
     def task(self, task_id: str) -> str:
         """The hash that holds a task's state and, once it ends, its outcome."""

@@ -12,15 +12,17 @@ from taskgen.runtime.errors import PayloadTooLarge
 from taskgen.runtime.limits import MAX_ENVELOPE_BYTES
 from taskgen.runtime.packing import number, pack
 from taskgen.runtime.progress import ProgressType
-from taskgen.runtime.wire import ENCODER, Envelope, new_task_id
+from taskgen.runtime.wire import ENCODER, NONE_VALUE, Envelope, new_task_id
 
 if TYPE_CHECKING:
+    from taskgen.runtime.chains import Chain, Chainable, Step
     from taskgen.runtime.flow import FlowControl
     from taskgen.runtime.signing import Signing
 from taskgen.vocabulary import NO_RETRY, ParamKind, Priority, Retry
 
 A = TypeVar("A", bound=msgspec.Struct)
 R = TypeVar("R")
+R2 = TypeVar("R2")
 
 
 class TaskDef(Generic[A, R]):
@@ -151,6 +153,13 @@ class Call(Generic[R]):
         self.args = args
         self.options = options
 
+    def then(self, step: Step[R, R2] | Chainable[R, R2]) -> Chain[R2]:
+        """A chain: this call, then ``step`` with this call's value as its first argument;
+        start it with ``tasks.start(chain)`` (see docs/workflows.md)."""
+        from taskgen.runtime.chains import Chain
+
+        return Chain(self).then(step)
+
 
 def encode_call(
     task: TaskDef[Any, Any],
@@ -162,6 +171,7 @@ def encode_call(
     trace: dict[str, str] | None = None,
     limit: int = MAX_ENVELOPE_BYTES,
     signing: Signing | None = None,
+    flow: bytes | None = None,
 ) -> tuple[str, int, int, bytes]:
     """One task's id, priority level, delay in ms and encoded envelope (``trace``: the
     enqueuing side's W3C trace headers), signed if ``signing`` is given; ``PayloadTooLarge``
@@ -184,6 +194,7 @@ def encode_call(
         expires_at,
         trace,
         reply,
+        msgspec.Raw(flow) if flow is not None else NONE_VALUE,
     )
     encoded = ENCODER.encode(envelope)
     if signing is not None:
@@ -203,11 +214,13 @@ def pack_call(
     trace: dict[str, str] | None = None,
     limit: int = MAX_ENVELOPE_BYTES,
     signing: Signing | None = None,
+    flow: bytes | None = None,
 ) -> tuple[str, bytes]:
     """The task id, and the packed record the enqueue script reads for this task
-    (``flow_enqueue.lua``'s, with its flow record, for a flow-controlled task)."""
+    (``flow_enqueue.lua``'s, with its flow record, for a flow-controlled task; ``flow``: the
+    encoded ``flows.Flow`` of a chain's first step or a chord's member)."""
     task_id, level, delay, envelope = encode_call(
-        task, args, options, now, task_id, reply, trace, limit, signing
+        task, args, options, now, task_id, reply, trace, limit, signing, flow
     )
     values = [task_id.encode(), number(level), number(delay), envelope, reply]
     if task.flow is not None:

@@ -51,6 +51,14 @@ class Envelope(msgspec.Struct, array_like=True, gc=False, frozen=True):
     #: The enqueueing client's own channel, when it awaits results: the worker publishes the
     #: outcome there too, so that client needs no subscription per task.
     reply: bytes = b""
+    #: The steps after this one, for a task of a chain or a chord (``flows.Flow``, decoded
+    #: only when the task ends); msgpack nil for a plain task (see ``chained``).
+    flow: msgspec.Raw = NONE_VALUE
+
+    @property
+    def chained(self) -> bool:
+        """Whether tasks follow this one (a chain's step, a chord's member)."""
+        return len(self.flow) > 1
 
 
 class ErrorInfo(msgspec.Struct, array_like=True, gc=False, frozen=True):

@@ -49,6 +49,7 @@ from taskgen.runtime.progress import ProgressReporter
 from taskgen.runtime.reader import QueueReader
 from taskgen.runtime.recycling import Recycler
 from taskgen.runtime.registry_publisher import RegistryPublisher
+from taskgen.runtime.relay import Relay
 from taskgen.runtime.scheduler import Scheduler
 from taskgen.runtime.scripts import Scripts
 from taskgen.runtime.signing import Signing
@@ -253,7 +254,10 @@ class Worker:
         assert self._stop is not None
         queues = [QueueKeys(q, self.prefix) for q in self.queues]
         slots = Slots(self.concurrency)
-        completer = Completer(redis, scripts, dead_letter_cap=self.dead_letter_cap)
+        relay = Relay(redis, scripts, self.prefix, self.signing)
+        completer = Completer(
+            redis, scripts, dead_letter_cap=self.dead_letter_cap, relay=relay.submit
+        )
         threads = ThreadPoolExecutor(self.threads, thread_name_prefix="taskgen-handler")
         executor = Executor(
             self.bindings,
@@ -310,6 +314,7 @@ class Worker:
             asyncio.create_task(completer.run(), name="taskgen-completer"),
             asyncio.create_task(leases.run(), name="taskgen-leases"),
             asyncio.create_task(control.run(), name="taskgen-control"),
+            asyncio.create_task(relay.sweep(queues), name="taskgen-relay"),
             *(
                 asyncio.create_task(s.run(), name=f"taskgen-scheduler-{q}")
                 for q, s in schedulers.items()
@@ -349,6 +354,7 @@ class Worker:
                     completer.waiting,
                     patience,
                 )
+            await relay.drain(patience)
             await stop_tasks(background)
             await self._release(redis, scripts, queues, interrupted, patience)
             await registry.leave(patience)

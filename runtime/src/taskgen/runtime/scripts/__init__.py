@@ -45,3 +45,6 @@ class Scripts:
         self.requeue = load("requeue")
         self.cron = load("cron")
         self.stats = load("stats")
+        self.end_target = load("end_target")
+        self.chord_member = load("chord_member")
+        self.chord_open = load("chord_open")

@@ -13,6 +13,8 @@
 --   R  stream index, entry id, task id, envelope of the next attempt, delay ms   (retry)
 --   P  task id, progress                  (the latest progress report of a running task)
 --   K  task id      (a flow-controlled task ended: free its slot and unique key; flow.lua)
+--   H  task id, handoff      (follows the F or D of a task of a chain or chord: stored in the
+--      queue's handoff hash, in this same call, for the relay to carry on; see flows.py)
 -- The throughput hash counts endings per 5-second bucket: fields '<bucket>d' (done), '<bucket>f'
 -- (ended otherwise) and '<bucket>r' (retried), trimmed to the last 16 buckets.
 local base, group, cap = ARGV[1], ARGV[3], ARGV[4]
@@ -26,6 +28,7 @@ local DEAD = '>' .. string.rep('I4c0', 3)
 local RETRY = '>' .. string.rep('I4c0', 6)
 local PROGRESS = '>' .. string.rep('I4c0', 3)
 local RELEASE = '>' .. string.rep('I4c0', 2)
+local HANDOFF = '>' .. string.rep('I4c0', 3)
 local tasks, channels = base .. ':task:', base .. ':done:'
 local nstreams = #KEYS - 4
 local delayed, dead = KEYS[nstreams + 1], KEYS[nstreams + 2]
@@ -95,6 +98,10 @@ while at <= #blob do
     flow = flow or flow_library()
     local due = flow.release(base, id, delayed)
     if due and (not earliest or due < earliest) then earliest = due end
+  elseif kind == 'H' then
+    local _, id, handoff
+    _, id, handoff, at = struct.unpack(HANDOFF, blob, at)
+    redis.call('HSET', base .. ':handoff', id, handoff)
   else
     return redis.error_reply('complete: unknown record kind ' .. kind)
   end

@@ -111,7 +111,10 @@ __all__ = [
 ]
 
 
-class CatalogAddress(runtime.TaskCaller[CatalogAddressArgs, list[Address]]):
+class CatalogAddress(
+    runtime.TaskCaller[CatalogAddressArgs, list[Address]],
+    runtime.Chainable[NamedContact, list[Address]],
+):
     """TypedDicts, total and partial."""
 
     __slots__ = ()
@@ -133,8 +136,19 @@ class CatalogAddress(runtime.TaskCaller[CatalogAddressArgs, list[Address]]):
         """catalog.address with these arguments, to pass to ``enqueue_many``."""
         return self._call(CatalogAddressArgs(contact=contact, home=home))
 
+    def bind(
+        self,
+        *,
+        home: Address | None = None,
+    ) -> runtime.Step[NamedContact, list[Address]]:
+        """catalog.address as a chain step: its contact is the previous step's value."""
+        return self._step({"home": home})
 
-class CatalogAddressSync(runtime.SyncTaskCaller[CatalogAddressArgs, list[Address]]):
+
+class CatalogAddressSync(
+    runtime.SyncTaskCaller[CatalogAddressArgs, list[Address]],
+    runtime.Chainable[NamedContact, list[Address]],
+):
     """TypedDicts, total and partial."""
 
     __slots__ = ()
@@ -155,6 +169,14 @@ class CatalogAddressSync(runtime.SyncTaskCaller[CatalogAddressArgs, list[Address
     ) -> runtime.Call[list[Address]]:
         """catalog.address with these arguments, to pass to ``enqueue_many``."""
         return self._call(CatalogAddressArgs(contact=contact, home=home))
+
+    def bind(
+        self,
+        *,
+        home: Address | None = None,
+    ) -> runtime.Step[NamedContact, list[Address]]:
+        """catalog.address as a chain step: its contact is the previous step's value."""
+        return self._step({"home": home})
 
 
 class CatalogSchedule(runtime.TaskCaller[CatalogScheduleArgs, tuple[Version, Range]]):
@@ -190,6 +212,16 @@ class CatalogSchedule(runtime.TaskCaller[CatalogScheduleArgs, tuple[Version, Ran
                 job=job, options=options, version=version, window=window
             )
         )
+
+    def bind(
+        self,
+        *,
+        options: Options,
+        version: Version = Version(major=1, minor=2),
+        window: Range = Range(low=0, high=10),
+    ) -> runtime.Step[Job, tuple[Version, Range]]:
+        """catalog.schedule as a chain step: its job is the previous step's value."""
+        return self._step({"options": options, "version": version, "window": window})
 
 
 class CatalogScheduleSync(
@@ -227,6 +259,16 @@ class CatalogScheduleSync(
                 job=job, options=options, version=version, window=window
             )
         )
+
+    def bind(
+        self,
+        *,
+        options: Options,
+        version: Version = Version(major=1, minor=2),
+        window: Range = Range(low=0, high=10),
+    ) -> runtime.Step[Job, tuple[Version, Range]]:
+        """catalog.schedule as a chain step: its job is the previous step's value."""
+        return self._step({"options": options, "version": version, "window": window})
 
 
 class CatalogStore(runtime.TaskCaller[CatalogStoreArgs, Item]):
@@ -295,6 +337,30 @@ class CatalogStore(runtime.TaskCaller[CatalogStoreArgs, Item]):
                 defaults=defaults,
                 settings=settings,
             )
+        )
+
+    def bind(
+        self,
+        *,
+        audit: Audit,
+        patch: Patch | None = None,
+        defaults: Defaults = Defaults(
+            text='say "hi"',
+            raw=b"\x00'\"",
+            whole=-7,
+            fraction=-0.25,
+            empty=None,
+            pair=(1, "a"),
+            single=(Level.HIGH,),
+            levels=frozenset({Level.HIGH, Level.LOW}),
+            ident=uuid.UUID("12345678-1234-5678-1234-567812345678"),
+            all_colours=frozenset(),
+        ),
+        settings: Settings | None = None,
+    ) -> runtime.Step[Item, Item]:
+        """catalog.store as a chain step: its item is the previous step's value."""
+        return self._step(
+            {"audit": audit, "patch": patch, "defaults": defaults, "settings": settings}
         )
 
 
@@ -366,6 +432,30 @@ class CatalogStoreSync(runtime.SyncTaskCaller[CatalogStoreArgs, Item]):
             )
         )
 
+    def bind(
+        self,
+        *,
+        audit: Audit,
+        patch: Patch | None = None,
+        defaults: Defaults = Defaults(
+            text='say "hi"',
+            raw=b"\x00'\"",
+            whole=-7,
+            fraction=-0.25,
+            empty=None,
+            pair=(1, "a"),
+            single=(Level.HIGH,),
+            levels=frozenset({Level.HIGH, Level.LOW}),
+            ident=uuid.UUID("12345678-1234-5678-1234-567812345678"),
+            all_colours=frozenset(),
+        ),
+        settings: Settings | None = None,
+    ) -> runtime.Step[Item, Item]:
+        """catalog.store as a chain step: its item is the previous step's value."""
+        return self._step(
+            {"audit": audit, "patch": patch, "defaults": defaults, "settings": settings}
+        )
+
 
 class CatalogWalk(runtime.TaskCaller[CatalogWalkArgs, list[TreeNode]]):
     """Recursive Structs."""
@@ -393,6 +483,15 @@ class CatalogWalk(runtime.TaskCaller[CatalogWalkArgs, list[TreeNode]]):
         """catalog.walk with these arguments, to pass to ``enqueue_many``."""
         return self._call(CatalogWalkArgs(tree=tree, root=root, polygon=polygon))
 
+    def bind(
+        self,
+        *,
+        root: Folder,
+        polygon: Polygon,
+    ) -> runtime.Step[TreeNode, list[TreeNode]]:
+        """catalog.walk as a chain step: its tree is the previous step's value."""
+        return self._step({"root": root, "polygon": polygon})
+
 
 class CatalogWalkSync(runtime.SyncTaskCaller[CatalogWalkArgs, list[TreeNode]]):
     """Recursive Structs."""
@@ -417,6 +516,15 @@ class CatalogWalkSync(runtime.SyncTaskCaller[CatalogWalkArgs, list[TreeNode]]):
     ) -> runtime.Call[list[TreeNode]]:
         """catalog.walk with these arguments, to pass to ``enqueue_many``."""
         return self._call(CatalogWalkArgs(tree=tree, root=root, polygon=polygon))
+
+    def bind(
+        self,
+        *,
+        root: Folder,
+        polygon: Polygon,
+    ) -> runtime.Step[TreeNode, list[TreeNode]]:
+        """catalog.walk as a chain step: its tree is the previous step's value."""
+        return self._step({"root": root, "polygon": polygon})
 
 
 class CatalogTasks:
@@ -509,6 +617,34 @@ class ContainersChooseOne(
             )
         )
 
+    def bind(
+        self,
+        *,
+        either: str | int,
+        method: Method | None,
+        choice: typing.Literal["x", "y"] | None,
+        numeric: typing.Literal[1, 2] | str,
+        shape: Circle | Square,
+        envelope: EnvelopeV1 | EnvelopeV2,
+        shape_or_none: Circle | Square | None = None,
+        sequence_or_map: list[int] | dict[str, int] | None = None,
+        user: UserId | None = None,
+    ) -> runtime.Step[int | None, Circle | Square | None]:
+        """containers.choose_one as a chain step: its maybe is the previous step's value."""
+        return self._step(
+            {
+                "either": either,
+                "method": method,
+                "choice": choice,
+                "numeric": numeric,
+                "shape": shape,
+                "envelope": envelope,
+                "shape_or_none": shape_or_none,
+                "sequence_or_map": sequence_or_map,
+                "user": user,
+            }
+        )
+
 
 class ContainersChooseOneSync(
     runtime.SyncTaskCaller[ContainersChooseOneArgs, Circle | Square | None]
@@ -574,6 +710,34 @@ class ContainersChooseOneSync(
                 sequence_or_map=sequence_or_map,
                 user=user,
             )
+        )
+
+    def bind(
+        self,
+        *,
+        either: str | int,
+        method: Method | None,
+        choice: typing.Literal["x", "y"] | None,
+        numeric: typing.Literal[1, 2] | str,
+        shape: Circle | Square,
+        envelope: EnvelopeV1 | EnvelopeV2,
+        shape_or_none: Circle | Square | None = None,
+        sequence_or_map: list[int] | dict[str, int] | None = None,
+        user: UserId | None = None,
+    ) -> runtime.Step[int | None, Circle | Square | None]:
+        """containers.choose_one as a chain step: its maybe is the previous step's value."""
+        return self._step(
+            {
+                "either": either,
+                "method": method,
+                "choice": choice,
+                "numeric": numeric,
+                "shape": shape,
+                "envelope": envelope,
+                "shape_or_none": shape_or_none,
+                "sequence_or_map": sequence_or_map,
+                "user": user,
+            }
         )
 
 
@@ -651,6 +815,38 @@ class ContainersCollect(
             )
         )
 
+    def bind(
+        self,
+        *,
+        pair: tuple[int, str],
+        rest: tuple[float, ...],
+        nothing: tuple[()],
+        names: set[str],
+        levels: frozenset[Level],
+        by_name: dict[str, list[Point]],
+        by_id: dict[int, str],
+        by_level: dict[Level, int],
+        by_key: dict[typing.Literal["a", "b"], bool],
+        by_uuid: dict[uuid.UUID, Color],
+        tags: Tags,
+    ) -> runtime.Step[list[int], dict[str, frozenset[int]]]:
+        """containers.collect as a chain step: its numbers is the previous step's value."""
+        return self._step(
+            {
+                "pair": pair,
+                "rest": rest,
+                "nothing": nothing,
+                "names": names,
+                "levels": levels,
+                "by_name": by_name,
+                "by_id": by_id,
+                "by_level": by_level,
+                "by_key": by_key,
+                "by_uuid": by_uuid,
+                "tags": tags,
+            }
+        )
+
 
 class ContainersCollectSync(
     runtime.SyncTaskCaller[ContainersCollectArgs, dict[str, frozenset[int]]]
@@ -724,6 +920,38 @@ class ContainersCollectSync(
                 by_uuid=by_uuid,
                 tags=tags,
             )
+        )
+
+    def bind(
+        self,
+        *,
+        pair: tuple[int, str],
+        rest: tuple[float, ...],
+        nothing: tuple[()],
+        names: set[str],
+        levels: frozenset[Level],
+        by_name: dict[str, list[Point]],
+        by_id: dict[int, str],
+        by_level: dict[Level, int],
+        by_key: dict[typing.Literal["a", "b"], bool],
+        by_uuid: dict[uuid.UUID, Color],
+        tags: Tags,
+    ) -> runtime.Step[list[int], dict[str, frozenset[int]]]:
+        """containers.collect as a chain step: its numbers is the previous step's value."""
+        return self._step(
+            {
+                "pair": pair,
+                "rest": rest,
+                "nothing": nothing,
+                "names": names,
+                "levels": levels,
+                "by_name": by_name,
+                "by_id": by_id,
+                "by_level": by_level,
+                "by_key": by_key,
+                "by_uuid": by_uuid,
+                "tags": tags,
+            }
         )
 
 
@@ -807,6 +1035,43 @@ class ContainersConstrain(
             )
         )
 
+    def bind(
+        self,
+        *,
+        ratio: typing.Annotated[float, msgspec.Meta(gt=0.0, lt=1.0)],
+        code: typing.Annotated[str, msgspec.Meta(pattern="^\\d{3}$")],
+        stamp: typing.Annotated[datetime.datetime, msgspec.Meta(tz=True)],
+        few: typing.Annotated[
+            list[typing.Annotated[int, msgspec.Meta(ge=0, le=10, multiple_of=2)]],
+            msgspec.Meta(min_length=1, max_length=3),
+        ],
+        labels: dict[
+            typing.Annotated[str, msgspec.Meta(min_length=1)],
+            typing.Annotated[
+                str, msgspec.Meta(pattern="^[a-z0-9-]+$", min_length=1, max_length=40)
+            ],
+        ],
+        email: Email,
+        titled: typing.Annotated[
+            str, msgspec.Meta(title="Title", description="Say 'why'")
+        ] = "",
+    ) -> runtime.Step[
+        typing.Annotated[int, msgspec.Meta(ge=0, le=10, multiple_of=2)],
+        typing.Annotated[int, msgspec.Meta(ge=0)],
+    ]:
+        """containers.constrain as a chain step: its small is the previous step's value."""
+        return self._step(
+            {
+                "ratio": ratio,
+                "code": code,
+                "stamp": stamp,
+                "few": few,
+                "labels": labels,
+                "email": email,
+                "titled": titled,
+            }
+        )
+
 
 class ContainersConstrainSync(
     runtime.SyncTaskCaller[
@@ -888,6 +1153,43 @@ class ContainersConstrainSync(
             )
         )
 
+    def bind(
+        self,
+        *,
+        ratio: typing.Annotated[float, msgspec.Meta(gt=0.0, lt=1.0)],
+        code: typing.Annotated[str, msgspec.Meta(pattern="^\\d{3}$")],
+        stamp: typing.Annotated[datetime.datetime, msgspec.Meta(tz=True)],
+        few: typing.Annotated[
+            list[typing.Annotated[int, msgspec.Meta(ge=0, le=10, multiple_of=2)]],
+            msgspec.Meta(min_length=1, max_length=3),
+        ],
+        labels: dict[
+            typing.Annotated[str, msgspec.Meta(min_length=1)],
+            typing.Annotated[
+                str, msgspec.Meta(pattern="^[a-z0-9-]+$", min_length=1, max_length=40)
+            ],
+        ],
+        email: Email,
+        titled: typing.Annotated[
+            str, msgspec.Meta(title="Title", description="Say 'why'")
+        ] = "",
+    ) -> runtime.Step[
+        typing.Annotated[int, msgspec.Meta(ge=0, le=10, multiple_of=2)],
+        typing.Annotated[int, msgspec.Meta(ge=0)],
+    ]:
+        """containers.constrain as a chain step: its small is the previous step's value."""
+        return self._step(
+            {
+                "ratio": ratio,
+                "code": code,
+                "stamp": stamp,
+                "few": few,
+                "labels": labels,
+                "email": email,
+                "titled": titled,
+            }
+        )
+
 
 class ContainersTasks:
     """The tasks of the containers contract module."""
@@ -912,7 +1214,8 @@ class ContainersTasksSync:
 
 
 class ScalarsChoose(
-    runtime.TaskCaller[ScalarsChooseArgs, typing.Literal["yes", "no"] | None]
+    runtime.TaskCaller[ScalarsChooseArgs, typing.Literal["yes", "no"] | None],
+    runtime.Chainable[Color, typing.Literal["yes", "no"] | None],
 ):
     """Enums, flags and literals, with their defaults."""
 
@@ -949,9 +1252,23 @@ class ScalarsChoose(
             )
         )
 
+    def bind(
+        self,
+        *,
+        level: Level = Level.HIGH,
+        access: Permission = Permission(5),
+        size: typing.Literal["s", "m", "l"] = "m",
+        answer: typing.Literal[42, True, None] = None,
+    ) -> runtime.Step[Color, typing.Literal["yes", "no"] | None]:
+        """scalars.choose as a chain step: its colour is the previous step's value."""
+        return self._step(
+            {"level": level, "access": access, "size": size, "answer": answer}
+        )
+
 
 class ScalarsChooseSync(
-    runtime.SyncTaskCaller[ScalarsChooseArgs, typing.Literal["yes", "no"] | None]
+    runtime.SyncTaskCaller[ScalarsChooseArgs, typing.Literal["yes", "no"] | None],
+    runtime.Chainable[Color, typing.Literal["yes", "no"] | None],
 ):
     """Enums, flags and literals, with their defaults."""
 
@@ -988,8 +1305,23 @@ class ScalarsChooseSync(
             )
         )
 
+    def bind(
+        self,
+        *,
+        level: Level = Level.HIGH,
+        access: Permission = Permission(5),
+        size: typing.Literal["s", "m", "l"] = "m",
+        answer: typing.Literal[42, True, None] = None,
+    ) -> runtime.Step[Color, typing.Literal["yes", "no"] | None]:
+        """scalars.choose as a chain step: its colour is the previous step's value."""
+        return self._step(
+            {"level": level, "access": access, "size": size, "answer": answer}
+        )
 
-class ScalarsClassify(runtime.TaskCaller[ScalarsClassifyArgs, Legacy]):
+
+class ScalarsClassify(
+    runtime.TaskCaller[ScalarsClassifyArgs, Legacy], runtime.Chainable[Status, Legacy]
+):
     """The other Enum kinds (auto() values, a str mixin, an IntFlag), a NewType of a NewType."""
 
     __slots__ = ()
@@ -1019,8 +1351,21 @@ class ScalarsClassify(runtime.TaskCaller[ScalarsClassifyArgs, Legacy]):
             ScalarsClassifyArgs(status=status, legacy=legacy, mode=mode, admin=admin)
         )
 
+    def bind(
+        self,
+        *,
+        legacy: Legacy = Legacy.QUOTE,
+        mode: Mode = Mode(3),
+        admin: AdminId | None = None,
+    ) -> runtime.Step[Status, Legacy]:
+        """scalars.classify as a chain step: its status is the previous step's value."""
+        return self._step({"legacy": legacy, "mode": mode, "admin": admin})
 
-class ScalarsClassifySync(runtime.SyncTaskCaller[ScalarsClassifyArgs, Legacy]):
+
+class ScalarsClassifySync(
+    runtime.SyncTaskCaller[ScalarsClassifyArgs, Legacy],
+    runtime.Chainable[Status, Legacy],
+):
     """The other Enum kinds (auto() values, a str mixin, an IntFlag), a NewType of a NewType."""
 
     __slots__ = ()
@@ -1049,6 +1394,16 @@ class ScalarsClassifySync(runtime.SyncTaskCaller[ScalarsClassifyArgs, Legacy]):
         return self._call(
             ScalarsClassifyArgs(status=status, legacy=legacy, mode=mode, admin=admin)
         )
+
+    def bind(
+        self,
+        *,
+        legacy: Legacy = Legacy.QUOTE,
+        mode: Mode = Mode(3),
+        admin: AdminId | None = None,
+    ) -> runtime.Step[Status, Legacy]:
+        """scalars.classify as a chain step: its status is the previous step's value."""
+        return self._step({"legacy": legacy, "mode": mode, "admin": admin})
 
 
 class ScalarsClock(runtime.TaskCaller[ScalarsClockArgs, datetime.datetime]):
@@ -1083,6 +1438,17 @@ class ScalarsClock(runtime.TaskCaller[ScalarsClockArgs, datetime.datetime]):
             ScalarsClockArgs(when=when, day=day, at=at, span=span, since=since)
         )
 
+    def bind(
+        self,
+        *,
+        day: datetime.date,
+        at: datetime.time,
+        span: datetime.timedelta = datetime.timedelta(days=1, seconds=30),
+        since: datetime.date = datetime.date(2000, 1, 1),
+    ) -> runtime.Step[datetime.datetime, datetime.datetime]:
+        """scalars.clock as a chain step: its when is the previous step's value."""
+        return self._step({"day": day, "at": at, "span": span, "since": since})
+
 
 class ScalarsClockSync(runtime.SyncTaskCaller[ScalarsClockArgs, datetime.datetime]):
     """Dates and times."""
@@ -1115,6 +1481,17 @@ class ScalarsClockSync(runtime.SyncTaskCaller[ScalarsClockArgs, datetime.datetim
         return self._call(
             ScalarsClockArgs(when=when, day=day, at=at, span=span, since=since)
         )
+
+    def bind(
+        self,
+        *,
+        day: datetime.date,
+        at: datetime.time,
+        span: datetime.timedelta = datetime.timedelta(days=1, seconds=30),
+        since: datetime.date = datetime.date(2000, 1, 1),
+    ) -> runtime.Step[datetime.datetime, datetime.datetime]:
+        """scalars.clock as a chain step: its when is the previous step's value."""
+        return self._step({"day": day, "at": at, "span": span, "since": since})
 
 
 class ScalarsEcho(runtime.TaskCaller[ScalarsEchoArgs, str]):
@@ -1171,6 +1548,28 @@ class ScalarsEcho(runtime.TaskCaller[ScalarsEchoArgs, str]):
                 buffer=buffer,
                 nothing=nothing,
             )
+        )
+
+    def bind(
+        self,
+        *,
+        count: int,
+        ratio: float,
+        text: str,
+        blob: bytes,
+        buffer: bytearray,
+        nothing: None = None,
+    ) -> runtime.Step[bool, str]:
+        """scalars.echo as a chain step: its flag is the previous step's value."""
+        return self._step(
+            {
+                "count": count,
+                "ratio": ratio,
+                "text": text,
+                "blob": blob,
+                "buffer": buffer,
+                "nothing": nothing,
+            }
         )
 
 
@@ -1230,8 +1629,33 @@ class ScalarsEchoSync(runtime.SyncTaskCaller[ScalarsEchoArgs, str]):
             )
         )
 
+    def bind(
+        self,
+        *,
+        count: int,
+        ratio: float,
+        text: str,
+        blob: bytes,
+        buffer: bytearray,
+        nothing: None = None,
+    ) -> runtime.Step[bool, str]:
+        """scalars.echo as a chain step: its flag is the previous step's value."""
+        return self._step(
+            {
+                "count": count,
+                "ratio": ratio,
+                "text": text,
+                "blob": blob,
+                "buffer": buffer,
+                "nothing": nothing,
+            }
+        )
 
-class ScalarsMoney(runtime.TaskCaller[ScalarsMoneyArgs, decimal.Decimal]):
+
+class ScalarsMoney(
+    runtime.TaskCaller[ScalarsMoneyArgs, decimal.Decimal],
+    runtime.Chainable[decimal.Decimal, decimal.Decimal],
+):
     """Parameters named like modules: the args Struct imports those under other names."""
 
     __slots__ = ()
@@ -1273,8 +1697,26 @@ class ScalarsMoney(runtime.TaskCaller[ScalarsMoneyArgs, decimal.Decimal]):
             )
         )
 
+    def bind(
+        self,
+        *,
+        ident: uuid.UUID = uuid.UUID("00000000-0000-0000-0000-000000000001"),
+        msgspec: typing.Annotated[int, msgspec.Meta(ge=0)] = 0,
+        fee: decimal.Decimal = decimal.Decimal("0.30"),
+        rate: typing.Annotated[
+            decimal.Decimal, msgspec.Meta(description="per unit")
+        ] = decimal.Decimal("1"),
+    ) -> runtime.Step[decimal.Decimal, decimal.Decimal]:
+        """scalars.money:v2 as a chain step: its decimal is the previous step's value."""
+        return self._step(
+            {"ident": ident, "msgspec": msgspec, "fee": fee, "rate": rate}
+        )
 
-class ScalarsMoneySync(runtime.SyncTaskCaller[ScalarsMoneyArgs, decimal.Decimal]):
+
+class ScalarsMoneySync(
+    runtime.SyncTaskCaller[ScalarsMoneyArgs, decimal.Decimal],
+    runtime.Chainable[decimal.Decimal, decimal.Decimal],
+):
     """Parameters named like modules: the args Struct imports those under other names."""
 
     __slots__ = ()
@@ -1314,6 +1756,21 @@ class ScalarsMoneySync(runtime.SyncTaskCaller[ScalarsMoneyArgs, decimal.Decimal]
             ScalarsMoneyArgs(
                 decimal=decimal, ident=ident, msgspec=msgspec, fee=fee, rate=rate
             )
+        )
+
+    def bind(
+        self,
+        *,
+        ident: uuid.UUID = uuid.UUID("00000000-0000-0000-0000-000000000001"),
+        msgspec: typing.Annotated[int, msgspec.Meta(ge=0)] = 0,
+        fee: decimal.Decimal = decimal.Decimal("0.30"),
+        rate: typing.Annotated[
+            decimal.Decimal, msgspec.Meta(description="per unit")
+        ] = decimal.Decimal("1"),
+    ) -> runtime.Step[decimal.Decimal, decimal.Decimal]:
+        """scalars.money:v2 as a chain step: its decimal is the previous step's value."""
+        return self._step(
+            {"ident": ident, "msgspec": msgspec, "fee": fee, "rate": rate}
         )
 
 
