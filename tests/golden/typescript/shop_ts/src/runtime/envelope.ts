@@ -32,7 +32,7 @@ export function encodeEnvelope(
 ): Uint8Array {
   const encodedArgs = encodeArgs(task.params, args, task.definitions);
   const w = new Writer();
-  w.array(10);
+  w.array(11);
   w.str(fields.id);
   w.str(task.name);
   w.str(task.fingerprint);
@@ -43,6 +43,7 @@ export function encodeEnvelope(
   w.int(fields.expiresAt);
   w.nil(); // trace context: none
   w.bin(fields.reply ?? new Uint8Array(0));
+  w.nil(); // the steps after it: none (chains and chords are built by Python clients)
   return w.bytes();
 }
 
