@@ -15,10 +15,10 @@ from typing import Any
 import msgspec
 
 from taskgen.runtime.binding import Binding
-from taskgen.runtime.completion import Completer, CompletionSink
+from taskgen.runtime.completion import CompletionSink
 from taskgen.runtime.context import TaskContext
 from taskgen.runtime.delivery import Delivery
-from taskgen.runtime.endings import done_record, end_record, retry_record
+from taskgen.runtime.endings import retry_record
 from taskgen.runtime.errors import RetryLater, SignatureRefused
 from taskgen.runtime.failures import (
     MAX_RESULT_BYTES,
@@ -29,8 +29,6 @@ from taskgen.runtime.failures import (
     misfit,
     retry_delay,
 )
-from taskgen.runtime.flow import release_record
-from taskgen.runtime.flows import after_done, after_failure
 from taskgen.runtime.injection import NO_EXTRAS
 from taskgen.runtime.keys import QueueKeys
 from taskgen.runtime.limits import MAX_ENVELOPE_BYTES, oversized
@@ -43,6 +41,7 @@ from taskgen.runtime.observe import (
     overrides,
 )
 from taskgen.runtime.progress import ProgressSink
+from taskgen.runtime.recording import EndingRecorder
 from taskgen.runtime.recycling import Recycler
 from taskgen.runtime.signed_entries import envelope_if_any, keyless_envelope, opened_envelope
 from taskgen.runtime.signing import Signing
@@ -67,11 +66,8 @@ TIMEOUT, ABORT, SHUTDOWN = "timeout", "abort", "shutdown"
 #: How long an abort request is remembered for a task this worker has not seen yet.
 ABORT_MEMORY = 60.0
 
-#: Every plain success ends the same way: one Ending for all (observers only read it).
-DONE_ENDING = Ending(TaskStatus.DONE)
 
-
-class Executor:
+class Executor(EndingRecorder):
     """Runs deliveries, one slot each, and hands every outcome to the completer."""
 
     def __init__(
@@ -397,88 +393,6 @@ class Executor:
             delivery, TaskStatus.FAILED, error=ErrorInfo("TooManyDeliveries", reason), dead=reason
         )
 
-    def _end_anyway(self, delivery: Delivery, exc: BaseException) -> None:
-        """The last resort when recording an ending raised: a plain, dead-lettered failure."""
-        if delivery.entry not in self.inflight.get(delivery.keys, {}):
-            return  # it was recorded before the error
-        error = error_info(exc)
-        reason = f"the worker could not record how the handler ended: {error.type}: {error.message}"
-        log.error("task entry %s: %s", _name(delivery), reason)
-        try:
-            self._end(delivery, TaskStatus.FAILED, error=ErrorInfo(error.type, reason), dead=reason)
-        except Exception as failure:
-            self._abandon(delivery, failure)
-
-    def _abandon(self, delivery: Delivery, exc: BaseException) -> None:
-        """Stop holding an entry that cannot even be dead-lettered: its lease runs out, and
-        ``max_deliveries`` ends it after a few more workers have tried."""
-        log.error("task entry %s abandoned to its lease: %r", _name(delivery), exc)
-        if self.tally is not None:
-            self.tally.interrupt(self.bindings, delivery)
-        self._forget(delivery)
-
-    def _end(
-        self,
-        delivery: Delivery,
-        status: TaskStatus,
-        *,
-        value: msgspec.Raw = NONE_VALUE,
-        error: ErrorInfo | None = None,
-        ttl: float | None = None,
-        dead: str | None = None,
-        task: str | None = None,
-    ) -> None:
-        envelope = delivery.envelope
-        self.failed += 1  # the done ending is ``_done``
-        if ttl is None:
-            binding = self.bindings.get(envelope.task) if envelope else None
-            ttl = binding.task.result_ttl if binding else 86400.0
-        record = end_record(
-            delivery,
-            status,
-            value=value,
-            error=error,
-            ttl=ttl,
-            dead=dead,
-            task=task,
-            signing=self.signing,
-        )
-        self._record(delivery, record, after_failure(delivery, status, error, ttl, self.signing))
-        self.completer.add(delivery.keys, release_record(delivery.task_id))
-        if self.observers:
-            ending = Ending(status, error, dead=dead is not None)
-            notify_ended(self.observers, delivery.observed(task), ending)
-
-    def _done(self, delivery: Delivery, binding: Binding[Any, Any], value: msgspec.Raw) -> None:
-        """The common ending (see ``complete.lua``, record F)."""
-        envelope = delivery.envelope
-        assert envelope is not None
-        handoff = after_done(envelope, value, self.signing) if envelope.chained else None
-        self._record(delivery, done_record(delivery, binding, value, self.signing), handoff)
-        if binding.task.flow is not None:
-            self.completer.add(delivery.keys, release_record(delivery.task_id))
-        if self.every_run:
-            notify_ended(self.every_runners, delivery.observed(), DONE_ENDING)
-        if self.tally is not None:
-            self.tally.done(binding, delivery)
-
-    def _record(self, delivery: Delivery, record: bytes, handoff: bytes | None = None) -> None:
-        if handoff is None or not isinstance(self.completer, Completer):
-            self.completer.add(delivery.keys, record)
-        else:  # a chain's step or a chord's member: its handoff rides with the ending
-            self.completer.add_with_handoff(delivery.keys, record, delivery.task_id, handoff)
-        self.processed += 1
-        self._forget(delivery)
-        if self.recycler is not None:
-            self.recycler.task_ended()
-
-    def _forget(self, delivery: Delivery) -> None:
-        deliveries = self.inflight.get(delivery.keys)
-        if deliveries is not None and deliveries.pop(delivery.entry, None) is not None:
-            self.slots.give(1)
-            if not any(self.inflight.values()):
-                self.idle.set()
-
     # -- shutting down ---------------------------------------------------------------------
 
     async def drain(self, grace: float) -> set[bytes]:
@@ -506,10 +420,6 @@ class Executor:
         if self.tally is not None:
             self.tally.close()
         return interrupted
-
-
-def _name(delivery: Delivery) -> str:
-    return delivery.entry.decode(errors="backslashreplace")
 
 
 NONE_TYPE = type(None)
