@@ -28,6 +28,15 @@ R5 = TypeVar("R5")
 T = TypeVar("T")
 
 
+def _without_flow_control(task: TaskDef[Any, Any]) -> None:
+    """Refuse a flow-controlled task: chains, groups and chords enqueue past its gate."""
+    if task.flow is not None:
+        raise TypeError(
+            f"task {task.name} declares flow control (concurrency, rate, unique or fair), "
+            "which chains, groups and chords do not pass through yet: enqueue it on its own"
+        )
+
+
 class Step(Generic[F, R_co]):
     """A task that waits for its first argument, the value of the step before it; made by
     ``<task>.bind(...)`` with its other arguments, or by passing the task itself."""
@@ -37,6 +46,7 @@ class Step(Generic[F, R_co]):
     def __init__(
         self, task: TaskDef[Any, Any], bound: dict[str, Any], options: EnqueueOptions = NO_OPTIONS
     ) -> None:
+        _without_flow_control(task)
         params = task.params
         if not params or params[0][1] == "keyword_only":
             raise TypeError(
@@ -89,6 +99,7 @@ class Chain(Generic[T]):
     __slots__ = ("first", "steps")
 
     def __init__(self, first: Call[Any], steps: tuple[Step[Any, Any], ...] = ()) -> None:
+        _without_flow_control(first.task)
         self.first = first
         self.steps = steps
 
@@ -107,6 +118,8 @@ class Group(Generic[T]):
     __slots__ = ("calls", "tuple")
 
     def __init__(self, calls: list[Call[Any]], *, as_tuple: bool) -> None:
+        for call in calls:
+            _without_flow_control(call.task)
         self.calls = calls
         #: Whether the values come back as a tuple (members of several types) or a list.
         self.tuple = as_tuple
