@@ -89,6 +89,8 @@ def test_a_cluster_url_names_nodes_and_auth() -> None:
         )
     )
     assert parse_cluster_url("rediss+cluster://h:1") == ClusterUrl((("h", 1),), tls=True)
+    tls = "rediss+cluster://h:1/0?ssl_ca_certs=%2Fca.pem&ssl_check_hostname=false"
+    assert parse_cluster_url(tls).ssl == {"ssl_ca_certs": "/ca.pem", "ssl_check_hostname": False}
     assert redact("redis+cluster://:pw@a:1,b:2") == "redis+cluster://:***@a:1,b:2"
 
 
@@ -123,7 +125,9 @@ def test_every_cluster_url_reads_back_and_redacts_its_password(
         ("redis+cluster://a:1,b", "host:port"),
         ("redis+cluster://", "at least one node"),
         ("redis+cluster://a:1/3", "only database 0"),
-        ("redis+cluster://a:1?ssl=true", "takes no parameters"),
+        ("rediss+cluster://a:1?ssl=true", "unknown Cluster URL parameter 'ssl'"),
+        ("redis+cluster://a:1?ssl_ca_certs=ca.pem", "is a TLS setting"),
+        ("rediss+cluster://a:1?ssl_check_hostname=maybe", "ssl_check_hostname must be"),
     ],
 )
 def test_a_malformed_cluster_url_says_what_is_wrong(url: str, says: str) -> None:
