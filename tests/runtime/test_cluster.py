@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -32,12 +33,14 @@ from taskgen.runtime.connection import redis_from_url
 from taskgen.runtime.faults import EvictingPolicy, check_eviction_policy, redact
 from taskgen.runtime.inspect import queue_names, queues_stats
 from taskgen.runtime.metrics import QueueGauges
+from taskgen.runtime.worker import Worker
 from tests.cluster_support import CW, runs, settings, until_joined
 from tests.fixtures.cluster_worker import QUEUES, TASKS
 from tests.redis_cluster import RedisClusterNodes, redis_cluster
+from tests.redis_server import free_port
 from tests.rt_events import next_start
 from tests.support import REPO, worker_process
-from tests.tasks_fixture import AddArgs, SleepArgs, add, running_worker
+from tests.tasks_fixture import AddArgs, SleepArgs, add, bind_add, running_worker
 
 #: The cluster is started from the selected server's binary: ``-m server`` (CI's pass on
 #: Redis 7 and Redis 6.2) runs these tests too.
@@ -140,6 +143,21 @@ def test_a_malformed_cluster_url_says_what_is_wrong(url: str, says: str) -> None
 
 
 # -- one queue per primary -------------------------------------------------------------------
+
+
+async def test_a_worker_retries_a_cluster_none_of_whose_nodes_answers(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="taskgen.worker")
+    worker = Worker([bind_add()], redis_url=f"redis+cluster://127.0.0.1:{free_port()}")
+    serving = asyncio.create_task(worker.run())
+    async with asyncio.timeout(15):
+        while caplog.text.count("cannot reach Redis") < 2:
+            assert not serving.done(), serving.exception()
+            await asyncio.sleep(0.02)  # polling the log, bounded by the timeout
+    assert "Redis Cluster cannot be connected" in caplog.text
+    worker.stop()
+    await serving
 
 
 async def test_a_fresh_clients_first_commands_each_run_once(cluster_url: str) -> None:

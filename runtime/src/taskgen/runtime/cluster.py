@@ -1,10 +1,12 @@
 """Redis Cluster URLs: ``redis+cluster://[[user]:password@]host:port[,host:port...][/0]``.
 
 The URL names one or more nodes of the cluster (any of them; the client reads the slot map
-from the first that answers). Every key of a queue shares the hash tag ``{queue}`` (keys.py), so
-a queue lives in one slot and its scripts touch only that slot; different queues spread over
-the primaries. The cluster client routes every command and script by its first key, follows
-MOVED and ASK redirections, and retries TRYAGAIN (a multi-key call during a resharding).
+from the first that answers). ``rediss+cluster://`` speaks TLS to every node and takes the
+``ssl_*`` query parameters of a ``rediss://`` URL (``TLS_PARAMETERS``). Every key of a queue
+shares the hash tag ``{queue}`` (keys.py), so a queue lives in one slot and its scripts touch
+only that slot; different queues spread over the primaries. The cluster client routes every
+command and script by its first key, follows MOVED and ASK redirections, and retries TRYAGAIN
+(a multi-key call during a resharding).
 
 What differs from a single server is handled here (``TaskgenCluster``): a script called
 inside a pipeline is sent as EVAL (a cluster pipeline cannot load a script a node is missing);
