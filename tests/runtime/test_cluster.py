@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -32,12 +33,14 @@ from taskgen.runtime.connection import redis_from_url
 from taskgen.runtime.faults import EvictingPolicy, check_eviction_policy, redact
 from taskgen.runtime.inspect import queue_names, queues_stats
 from taskgen.runtime.metrics import QueueGauges
+from taskgen.runtime.worker import Worker
 from tests.cluster_support import CW, runs, settings, until_joined
 from tests.fixtures.cluster_worker import QUEUES, TASKS
 from tests.redis_cluster import RedisClusterNodes, redis_cluster
+from tests.redis_server import free_port
 from tests.rt_events import next_start
 from tests.support import REPO, worker_process
-from tests.tasks_fixture import AddArgs, SleepArgs, add, running_worker
+from tests.tasks_fixture import AddArgs, SleepArgs, add, bind_add, running_worker
 
 #: The cluster is started from the selected server's binary: ``-m server`` (CI's pass on
 #: Redis 7 and Redis 6.2) runs these tests too.
@@ -89,6 +92,8 @@ def test_a_cluster_url_names_nodes_and_auth() -> None:
         )
     )
     assert parse_cluster_url("rediss+cluster://h:1") == ClusterUrl((("h", 1),), tls=True)
+    tls = "rediss+cluster://h:1/0?ssl_ca_certs=%2Fca.pem&ssl_check_hostname=false"
+    assert parse_cluster_url(tls).ssl == {"ssl_ca_certs": "/ca.pem", "ssl_check_hostname": False}
     assert redact("redis+cluster://:pw@a:1,b:2") == "redis+cluster://:***@a:1,b:2"
 
 
@@ -123,7 +128,9 @@ def test_every_cluster_url_reads_back_and_redacts_its_password(
         ("redis+cluster://a:1,b", "host:port"),
         ("redis+cluster://", "at least one node"),
         ("redis+cluster://a:1/3", "only database 0"),
-        ("redis+cluster://a:1?ssl=true", "takes no parameters"),
+        ("rediss+cluster://a:1?ssl=true", "unknown Cluster URL parameter 'ssl'"),
+        ("redis+cluster://a:1?ssl_ca_certs=ca.pem", "is a TLS setting"),
+        ("rediss+cluster://a:1?ssl_check_hostname=maybe", "ssl_check_hostname must be"),
     ],
 )
 def test_a_malformed_cluster_url_says_what_is_wrong(url: str, says: str) -> None:
@@ -136,6 +143,21 @@ def test_a_malformed_cluster_url_says_what_is_wrong(url: str, says: str) -> None
 
 
 # -- one queue per primary -------------------------------------------------------------------
+
+
+async def test_a_worker_retries_a_cluster_none_of_whose_nodes_answers(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="taskgen.worker")
+    worker = Worker([bind_add()], redis_url=f"redis+cluster://127.0.0.1:{free_port()}")
+    serving = asyncio.create_task(worker.run())
+    async with asyncio.timeout(15):
+        while caplog.text.count("cannot reach Redis") < 2:
+            assert not serving.done(), serving.exception()
+            await asyncio.sleep(0.02)  # polling the log, bounded by the timeout
+    assert "Redis Cluster cannot be connected" in caplog.text
+    worker.stop()
+    await serving
 
 
 async def test_a_fresh_clients_first_commands_each_run_once(cluster_url: str) -> None:

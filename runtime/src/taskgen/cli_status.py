@@ -27,6 +27,7 @@ from taskgen.runtime.inspect import (
     workers,
 )
 from taskgen.runtime.keys import LEVELS
+from taskgen.runtime.tls import tls_refusal
 
 T = TypeVar("T")
 
@@ -103,6 +104,10 @@ def with_redis(redis_url: str, work: Callable[[Redis], Awaitable[T]]) -> T | Non
     try:
         return asyncio.run(run())
     except (RedisError, OSError) as exc:
+        refusal = tls_refusal(exc, redis_url)
+        if refusal is not None:
+            typer.secho(f"taskgen status: {refusal}", fg="red", err=True)
+            return None
         typer.secho(
             f"cannot read Redis at {redact(redis_url)}: {exc} "
             "(is it running? pass --redis-url or set TASKGEN_REDIS_URL)",

@@ -1,10 +1,12 @@
 """Redis Cluster URLs: ``redis+cluster://[[user]:password@]host:port[,host:port...][/0]``.
 
 The URL names one or more nodes of the cluster (any of them; the client reads the slot map
-from the first that answers). Every key of a queue shares the hash tag ``{queue}`` (keys.py), so
-a queue lives in one slot and its scripts touch only that slot; different queues spread over
-the primaries. The cluster client routes every command and script by its first key, follows
-MOVED and ASK redirections, and retries TRYAGAIN (a multi-key call during a resharding).
+from the first that answers). ``rediss+cluster://`` speaks TLS to every node and takes the
+``ssl_*`` query parameters of a ``rediss://`` URL (``TLS_PARAMETERS``). Every key of a queue
+shares the hash tag ``{queue}`` (keys.py), so a queue lives in one slot and its scripts touch
+only that slot; different queues spread over the primaries. The cluster client routes every
+command and script by its first key, follows MOVED and ASK redirections, and retries TRYAGAIN
+(a multi-key call during a resharding).
 
 What differs from a single server is handled here (``TaskgenCluster``): a script called
 inside a pipeline is sent as EVAL (a cluster pipeline cannot load a script a node is missing);
@@ -18,15 +20,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, TypeGuard, cast
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import redis.asyncio
 from redis.asyncio.cluster import ClusterNode, ClusterPipeline, ClusterPubSub, RedisCluster
 from redis.commands.core import AsyncScript
-from redis.exceptions import ConnectionError
+from redis.exceptions import ConnectionError, RedisClusterException, TimeoutError
 from redis.typing import ScriptTextT
 
 SCHEMES = ("redis+cluster", "rediss+cluster")
@@ -36,6 +39,15 @@ SINGLE_SERVER_ONLY = frozenset({"connection_pool", "db"})
 #: Connections of each node's pool kept out of the calls' share, for pub/sub (a client's
 #: results and registry hints, a worker's control channel) which holds one for good.
 PUBSUB_RESERVE = 4
+#: The query parameters a ``rediss+cluster://`` URL takes: the TLS settings of a ``rediss://``
+#: URL, applied to the connection to every node.
+TLS_PARAMETERS = (
+    "ssl_ca_certs",
+    "ssl_certfile",
+    "ssl_keyfile",
+    "ssl_cert_reqs",
+    "ssl_check_hostname",
+)
 
 
 def is_cluster_url(url: str) -> bool:
@@ -51,6 +63,8 @@ class ClusterUrl:
     tls: bool = False
     username: str | None = None
     password: str | None = None
+    #: The TLS settings of the query (``TLS_PARAMETERS``), as redis-py's keyword arguments.
+    ssl: dict[str, str | bool] = dataclasses.field(default_factory=dict)
 
 
 def parse_cluster_url(url: str) -> ClusterUrl:
@@ -59,8 +73,8 @@ def parse_cluster_url(url: str) -> ClusterUrl:
     if scheme.lower() not in SCHEMES:
         raise ValueError(f"not a Cluster URL: expected redis+cluster://, e.g. {EXAMPLE}")
     parts = urlsplit(f"x://{rest}")
-    if parts.query:
-        raise ValueError(f"a Cluster URL takes no parameters ({parts.query!r}), e.g. {EXAMPLE}")
+    tls = scheme.lower() == "rediss+cluster"
+    ssl = _tls_settings(parts.query, tls=tls)
     userinfo, at, hosts = parts.netloc.rpartition("@")
     username = password = None
     if at:
@@ -76,10 +90,36 @@ def parse_cluster_url(url: str) -> ClusterUrl:
         )
     return ClusterUrl(
         nodes=tuple(_address(entry) for entry in hosts.split(",")),
-        tls=scheme.lower() == "rediss+cluster",
+        tls=tls,
         username=username,
         password=password,
+        ssl=ssl,
     )
+
+
+def _tls_settings(query: str, *, tls: bool) -> dict[str, str | bool]:
+    """The TLS settings of a Cluster URL's query; anything else raises ValueError."""
+    settings: dict[str, str | bool] = {}
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if name not in TLS_PARAMETERS:
+            raise ValueError(
+                f"unknown Cluster URL parameter {name!r}: a rediss+cluster:// URL takes only "
+                f"{', '.join(TLS_PARAMETERS)}"
+            )
+        if not tls:
+            raise ValueError(
+                f"the Cluster URL parameter {name!r} is a TLS setting: "
+                "use rediss+cluster:// to connect with TLS"
+            )
+        settings[name] = value
+    if "ssl_check_hostname" in settings:
+        flag = str(settings["ssl_check_hostname"]).lower()
+        if flag not in ("true", "false", "1", "0", "yes", "no"):
+            raise ValueError(
+                f"ssl_check_hostname must be true or false in a Cluster URL, not {flag!r}"
+            )
+        settings["ssl_check_hostname"] = flag in ("true", "1", "yes")
+    return settings
 
 
 def _address(entry: str) -> tuple[str, int]:
@@ -173,6 +213,16 @@ class TaskgenCluster(RedisCluster):
         # redis-py declares an attribute abstract that ClusterPipeline sets when created.
         return TurnPipeline(self, transaction)  # type: ignore[abstract]
 
+    async def initialize(self, *args: Any, **kwargs: Any) -> RedisCluster:
+        """Read the slot map; no node answering is a ConnectionError (an outage, retried),
+        not redis-py's RedisClusterException, so its cause (e.g. TLS) stays in view."""
+        try:
+            return await super().initialize(*args, **kwargs)
+        except RedisClusterException as exc:
+            if isinstance(exc.__cause__, ConnectionError | TimeoutError | OSError):
+                raise ConnectionError(str(exc)) from exc.__cause__
+            raise
+
     async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
         """Send a command once the slot map is read (a no-op check after the first time).
 
@@ -225,6 +275,8 @@ def cluster_redis(url: str, **options: Any) -> redis.asyncio.Redis:
     settings = {key: value for key, value in options.items() if key not in SINGLE_SERVER_ONLY}
     if parsed.tls:
         settings.setdefault("ssl", True)
+        for name, value in parsed.ssl.items():
+            settings.setdefault(name, value)
     auth: dict[str, Any] = {"username": parsed.username, "password": parsed.password}
     client = TaskgenCluster(
         startup_nodes=[ClusterNode(host, port) for host, port in parsed.nodes],
