@@ -56,11 +56,12 @@ class QueueReader:
             try:
                 deliveries = await self._fetch(taken)
                 if not deliveries:
+                    # The blocking read holds no slot: a reader idle on an empty queue would
+                    # otherwise keep one from the worker's other queues until its read ends.
+                    self._slots.give(taken)
+                    taken = 0
                     if burst:
-                        self._slots.give(taken)
                         return started
-                    self._slots.give(taken - 1)
-                    taken = 1
                     deliveries = await self._wait_for_work()
             except (RedisError, OSError) as exc:
                 self._slots.give(taken)
@@ -104,9 +105,13 @@ class QueueReader:
             self._slots.give(taken - len(deliveries))
         for i, delivery in enumerate(deliveries):
             if i >= taken:
-                # A blocking read may return one entry per priority level; the extra ones
-                # wait (held, their leases renewed) for a slot.
-                await self._slots.take(1)
+                # What a blocking read returned (one entry per priority level, read without a
+                # slot) waits, held and its lease renewed, for a slot.
+                try:
+                    await self._slots.take(1)
+                except BaseException:
+                    _let_go(executor, deliveries[i:])
+                    raise
             executor.start(delivery)
 
     async def _fetch(self, count: int) -> list[Delivery]:
@@ -140,6 +145,16 @@ class QueueReader:
         # Highest level first, like fetch.
         deliveries.sort(key=lambda d: d.stream)
         return deliveries
+
+
+def _let_go(executor: Executor, deliveries: list[Delivery]) -> None:
+    """Stop tracking deliveries that never got a slot; they stay pending, to be handed back."""
+    for delivery in deliveries:
+        held = executor.inflight.get(delivery.keys)
+        if held is not None:
+            held.pop(delivery.entry, None)
+    if not any(executor.inflight.values()):
+        executor.idle.set()
 
 
 def _count(raw: bytes) -> int:
