@@ -23,6 +23,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from redis.asyncio.client import PubSub
 from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import ConnectionError
 from starlette.testclient import TestClient
 
 from taskgen.dashboard import dashboard
@@ -188,6 +189,28 @@ async def test_a_burst_beyond_the_pool_waits_for_connections(cluster_url: str) -
         )
         states = await asyncio.gather(*(h.status() for h in handles))
     assert set(states) == {TaskStatus.QUEUED}
+
+
+async def test_a_connection_closed_under_a_call_fails_it_as_an_outage(cluster_url: str) -> None:
+    """A call whose connection another task closes while it sends (what redis-py's cluster
+    client does to every connection on ClusterDownError) fails with ConnectionError, which
+    every worker loop rides through, not redis-py's bare AttributeError; the next call works.
+    (CI saw both workers of the failover drill end on that AttributeError.)"""
+    redis = redis_from_url(cluster_url)
+    assert isinstance(redis, RedisCluster)
+    try:
+        await redis.set("k", "v")
+        node = redis.get_node_from_key("k")
+        (connection,) = node._free  # the one connection the next call takes
+        call = asyncio.create_task(redis.get("k"))
+        while node._free:  # until the call holds the connection and waits on its send
+            await asyncio.sleep(0)
+        await connection.disconnect(nowait=True)
+        with pytest.raises(ConnectionError, match="closed under the call"):
+            await call
+        assert await redis.get("k") == b"v"
+    finally:
+        await redis.aclose()
 
 
 def test_a_plain_redis_cluster_client_is_refused_with_what_to_use() -> None:

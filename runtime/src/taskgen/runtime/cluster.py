@@ -11,7 +11,8 @@ command and script by its first key, follows MOVED and ASK redirections, and ret
 What differs from a single server is handled here (``TaskgenCluster``): a script called
 inside a pipeline is sent as EVAL (a cluster pipeline cannot load a script a node is missing);
 ``INFO`` is read from every primary; calls wait for a turn when the pools are busy instead of
-failing; the slot map is read before the first command. Pub/sub stays classic
+failing; the slot map is read before the first command; a connection closed under a call
+(``closed_under_call``) fails that call as the outage it is. Pub/sub stays classic
 (SUBSCRIBE/PUBLISH): a cluster broadcasts every message to all nodes, so one subscription on
 any node hears every queue.
 """
@@ -21,7 +22,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator
+import traceback
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeGuard, cast
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -129,6 +131,34 @@ def _address(entry: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+#: Where a call on a connection that another task closed meanwhile fails inside redis-py or
+#: asyncio (``closed_under_call``): the connection module and the streams and transports.
+_CONNECTION_MODULES = (
+    "redis/asyncio/connection.py",
+    "asyncio/streams.py",
+    "asyncio/selector_events.py",
+    "asyncio/sslproto.py",
+)
+
+
+@contextlib.contextmanager
+def closed_under_call() -> Iterator[None]:
+    """Raise a call's failure on a connection closed under it as a ConnectionError.
+
+    On ClusterDownError (a failover) redis-py 8.1's cluster client closes every connection of
+    every node, including those other calls are using; a call that was connecting or sending
+    on one then fails inside redis-py with AttributeError or TypeError (its stream writer is
+    gone). That is a lost connection: raised as one, the caller's outage handling retries it,
+    where the bare error ended a worker's background loop, and the worker with it."""
+    try:
+        yield
+    except (AttributeError, TypeError) as exc:
+        frames = traceback.extract_tb(exc.__traceback__)
+        if not frames or not frames[-1].filename.endswith(_CONNECTION_MODULES):
+            raise
+        raise ConnectionError(f"the connection was closed under the call ({exc})") from exc
+
+
 class ClusterScript(AsyncScript):
     """A script that, inside a cluster pipeline, is sent whole (EVAL) instead of by hash."""
 
@@ -156,7 +186,13 @@ class NodePubSub(ClusterPubSub):
         """Send a pub/sub command; the first one waits for the client to read the slot map."""
         if self.connection is None and self.connection_pool is None:
             await self.cluster.initialize()
-        return await super().execute_command(*args, **kwargs)
+        with closed_under_call():
+            return await super().execute_command(*args, **kwargs)
+
+    async def parse_response(self, *args: Any, **kwargs: Any) -> Any:
+        """Read a message (see ``closed_under_call``)."""
+        with closed_under_call():
+            return await super().parse_response(*args, **kwargs)
 
 
 class TurnPipeline(ClusterPipeline):
@@ -167,7 +203,8 @@ class TurnPipeline(ClusterPipeline):
         client = self.cluster_client
         assert isinstance(client, TaskgenCluster)
         async with client.turn():
-            return await super().execute(raise_on_error, allow_redirections)
+            with closed_under_call():
+                return await super().execute(raise_on_error, allow_redirections)
 
 
 class TaskgenCluster(RedisCluster):
@@ -231,7 +268,8 @@ class TaskgenCluster(RedisCluster):
         were sent again (a handler's HINCRBY counted twice). Reading the map first avoids it."""
         await self.initialize()
         async with self.turn():
-            return await super().execute_command(*args, **kwargs)
+            with closed_under_call():
+                return await super().execute_command(*args, **kwargs)
 
     def pubsub(
         self,
