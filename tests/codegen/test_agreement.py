@@ -47,6 +47,47 @@ def test_each_fixture_pair_is_classified_as_msgspec_behaves(case: str, tmp_path:
     assert not lineage, f"{case}: {lineage}"
 
 
+_HEAD = "import typing\n\nimport msgspec\n\nfrom taskgen import task\n\n"
+
+#: A type comparison is of a pair (old type, new type) reached from one task, not of a name:
+#: a task that points at another type must not pass its changes to the tasks already using it.
+REPOINTED = {
+    # Found by the property test: beta's parameter moves from R1 to R0, which alpha already
+    # uses unchanged; R1 -> R0's differences (a removed, b added) broke alpha in the report.
+    "onto a type another task uses": (
+        _HEAD + "UserId = typing.NewType('UserId', int)\n\n"
+        "class R1(msgspec.Struct):\n    a: int\n\n"
+        "class R0(msgspec.Struct):\n    b: UserId\n\n"
+        "@task(queue='jobs')\ndef alpha(a: R0, b: int) -> int: ...\n\n"
+        "@task(queue='jobs')\ndef beta(b: int, a: {beta}) -> int: ...\n",
+        {"beta": "R1"},
+        {"beta": "R0"},
+    ),
+    # x moves from T onto U, whose field b goes: y's old workers require b, x's never did.
+    "onto a type that changed": (
+        _HEAD + "class T(msgspec.Struct):\n    a: int\n\n"
+        "class U(msgspec.Struct):\n    a: int\n{more}\n\n"
+        "@task(queue='jobs')\ndef x(v: {x}) -> int: ...\n\n"
+        "@task(queue='jobs')\ndef y(v: U) -> int: ...\n",
+        {"x": "T", "more": "    b: int"},
+        {"x": "U", "more": ""},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REPOINTED))
+def test_a_task_pointed_at_another_type_breaks_only_itself(case: str, tmp_path: Path) -> None:
+    template, was, now = REPOINTED[case]
+    before, before_py = _load_source(tmp_path / "old", template.format(**was))
+    after, after_py = _load_source(tmp_path / "new", template.format(**now))
+    old, new = lock_of(before), lock_of(after)  # type: ignore[arg-type]
+    findings = compare(old, new)
+    seen = experiment_by_task(import_module(before_py), import_module(after_py))
+    per_task = task_disagreement(breaks_by_task(old, new, findings), seen, findings)
+    assert not per_task, f"{case}: {per_task}"
+    assert not lineage_disagreement(old, new, findings, seen)
+
+
 def _load_source(root: Path, source: str) -> tuple[object, Path]:
     folder = root / "contracts"
     folder.mkdir(parents=True)
