@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from taskgen_codegen.check import rules as R
 from taskgen_codegen.check.compat_base import Anchor, Finding, Place
-from taskgen_codegen.check.compat_records import RecordDiff
+from taskgen_codegen.check.compat_records import RecordDiff, wire_default
 from taskgen_codegen.check.lock import Lock, LockParam, LockTask
 from taskgen_codegen.check.rules import SEVERITIES, Direction, Position
 
@@ -176,7 +176,7 @@ class _Comparison(RecordDiff):
             if (
                 was.default is not None
                 and param.default is not None
-                and was.default != param.default
+                and wire_default(was.default, self.old) != wire_default(param.default, self.new)
             ):
                 self.add(
                     R.SOURCE_DEFAULT_CHANGED,

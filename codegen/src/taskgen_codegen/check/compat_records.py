@@ -9,6 +9,8 @@ the writer's default and filled in with the reader's) and on who rejects fields 
 
 from __future__ import annotations
 
+import ast
+
 from taskgen_codegen.check import rules as R
 from taskgen_codegen.check.compat_base import Pairing, Place
 from taskgen_codegen.check.compat_types import TypeDiff, old_readers
@@ -318,7 +320,11 @@ class RecordDiff(TypeDiff):
         old_omits, new_omits = _may_omit(old, was), _may_omit(new, now)
         silent: set[Direction] = set()
         # Left out because it equals the writer's default, then read as the reader's default.
-        differ = was.default is not None and now.default is not None and was.default != now.default
+        differ = (
+            was.default is not None
+            and now.default is not None
+            and wire_default(was.default, self.old) != wire_default(now.default, self.new)
+        )
         if old_omits and differ:
             silent.add(R.OLD_TO_NEW)
         if new_omits and differ:
@@ -332,7 +338,7 @@ class RecordDiff(TypeDiff):
                 "fills in its own",
                 directions=frozenset(silent),
             )
-        elif was.default is not None and now.default is not None and was.default != now.default:
+        elif differ:
             self.add(
                 R.SOURCE_DEFAULT_CHANGED,
                 here,
@@ -385,6 +391,30 @@ class RecordDiff(TypeDiff):
                     f"existing positional constructors type-check and set {moved}",
                 )
                 return
+
+
+def wire_default(default: str, lock: Lock) -> str:
+    """A default as its value: each Enum member it names (``Color.RED``) replaced by the
+    member's value, so that renaming a member or its Enum does not read as a new default."""
+    try:
+        tree = ast.parse(default, mode="eval")
+    except SyntaxError:
+        return default
+    return ast.unparse(_EnumValues(lock).visit(tree))
+
+
+class _EnumValues(ast.NodeTransformer):
+    """Replaces ``Enum.MEMBER`` (an Enum of ``lock``) with the member's value."""
+
+    def __init__(self, lock: Lock) -> None:
+        self.lock = lock
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+        if isinstance(node.value, ast.Name):
+            kind = self.lock.types.get(node.value.id)
+            if kind is not None and kind.is_enum and node.attr in kind.members:
+                return ast.Constant(kind.members[node.attr])
+        return self.generic_visit(node)
 
 
 def _field_subject(name: str, field: LockField) -> str:
