@@ -13,7 +13,8 @@ from dataclasses import replace
 
 from taskgen_codegen.check import rules as R
 from taskgen_codegen.check.compat_base import Anchor, Finding, Place
-from taskgen_codegen.check.compat_records import RecordDiff, wire_default
+from taskgen_codegen.check.compat_records import RecordDiff
+from taskgen_codegen.check.defaults import wire_default
 from taskgen_codegen.check.lock import Lock, LockParam, LockTask
 from taskgen_codegen.check.rules import SEVERITIES, Direction, Position
 

@@ -9,11 +9,10 @@ the writer's default and filled in with the reader's) and on who rejects fields 
 
 from __future__ import annotations
 
-import ast
-
 from taskgen_codegen.check import rules as R
 from taskgen_codegen.check.compat_base import Pairing, Place
 from taskgen_codegen.check.compat_types import TypeDiff, old_readers
+from taskgen_codegen.check.defaults import wire_default
 from taskgen_codegen.check.lock import SOURCE_OPTIONS, Lock, LockField, LockType, OptionValue
 from taskgen_codegen.check.rules import Direction, Directions
 from taskgen_codegen.contract.model import Constrained, Container, Ref, TypeExpr, Union
@@ -391,30 +390,6 @@ class RecordDiff(TypeDiff):
                     f"existing positional constructors type-check and set {moved}",
                 )
                 return
-
-
-def wire_default(default: str, lock: Lock) -> str:
-    """A default as its value: each Enum member it names (``Color.RED``) replaced by the
-    member's value, so that renaming a member or its Enum does not read as a new default."""
-    try:
-        tree = ast.parse(default, mode="eval")
-    except SyntaxError:
-        return default
-    return ast.unparse(_EnumValues(lock).visit(tree))
-
-
-class _EnumValues(ast.NodeTransformer):
-    """Replaces ``Enum.MEMBER`` (an Enum of ``lock``) with the member's value."""
-
-    def __init__(self, lock: Lock) -> None:
-        self.lock = lock
-
-    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
-        if isinstance(node.value, ast.Name):
-            kind = self.lock.types.get(node.value.id)
-            if kind is not None and kind.is_enum and node.attr in kind.members:
-                return ast.Constant(kind.members[node.attr])
-        return self.generic_visit(node)
 
 
 def _field_subject(name: str, field: LockField) -> str:
