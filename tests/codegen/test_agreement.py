@@ -17,11 +17,13 @@ from taskgen_codegen.check.compat import Finding, breaks_by_task, compare
 from taskgen_codegen.check.lock import lock_of
 from taskgen_codegen.contract import ContractError, load_contracts
 from tests.agreement import (
+    Entries,
     disagreement,
     experiment_by_task,
     import_module,
     iter_pairs,
     lineage_disagreement,
+    same,
     task_disagreement,
 )
 from tests.codegen.test_evolution import FIXTURES, load
@@ -94,6 +96,24 @@ RESPELLED = {
         {"enum": "Colour"},
     ),
 }
+
+
+#: Found by the property test: the experiment read a dict[K, V] like a TypedDict (only the keys
+#: both sides know), so b silently reading a's dict ({} for {"b-s": 8}) went unseen.
+MOVED_DATA = (
+    _HEAD + "class R1(msgspec.Struct, array_like=True):\n{fields}\n\n"
+    "@task(queue='jobs')\ndef beta() -> R1: ...\n"
+)
+
+
+def test_a_dict_read_into_another_field_is_a_break(tmp_path: Path) -> None:
+    before = MOVED_DATA.format(fields="    a: dict[str, int]\n    b: dict[str, int]")
+    after = MOVED_DATA.format(fields="    b: dict[str, int]")
+    problem, findings = _check(tmp_path, before, after)
+    assert not problem
+    assert {f.rule.id for f in findings} == {"WIRE_FIELD_MOVED"}
+    assert not same(Entries({"b-s": 8}), {})
+    assert same(Entries({"b-s": 8}), {"b-s": 8})
 
 
 def _check(tmp_path: Path, source_before: str, source_after: str) -> tuple[str, list[Finding]]:
