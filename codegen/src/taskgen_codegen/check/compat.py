@@ -9,12 +9,14 @@ tasks and their parameters are compared here, types in ``compat_types``, named t
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from taskgen_codegen.check import rules as R
 from taskgen_codegen.check.compat_base import Anchor, Finding, Place
 from taskgen_codegen.check.compat_records import RecordDiff
+from taskgen_codegen.check.defaults import wire_default
 from taskgen_codegen.check.lock import Lock, LockParam, LockTask
 from taskgen_codegen.check.rules import SEVERITIES, Direction, Position
-from taskgen_codegen.contract.model import refs_of
 
 __all__ = ["Anchor", "Break", "Finding", "breaks_by_task", "compare"]
 
@@ -26,33 +28,31 @@ def compare(old: Lock, new: Lock) -> list[Finding]:
     """Every change from ``old`` to ``new``, most serious first, then in contract order."""
     comparison = _Comparison(old, new)
     comparison.tasks()
-    order = {id(f): i for i, f in enumerate(comparison.findings)}
-    return sorted(comparison.findings, key=lambda f: (-SEVERITIES.index(f.severity), order[id(f)]))
+    reaching = comparison.tasks_reaching()
+    # A task's own finding concerns it; a type's, every task whose comparison reaches the
+    # pairing it was made in (not every task that merely uses a type of that name).
+    findings = [
+        replace(f, tasks=reaching[pairing] if pairing else frozenset({f.anchor[1]}))
+        for f, pairing in zip(comparison.findings, comparison.pairings, strict=True)
+    ]
+    order = {id(f): i for i, f in enumerate(findings)}
+    return sorted(findings, key=lambda f: (-SEVERITIES.index(f.severity), order[id(f)]))
 
 
 def breaks_by_task(old: Lock, new: Lock, findings: list[Finding]) -> dict[str, frozenset[Break]]:
     """For each task of either lock (by wire name), how the ``findings`` break it: what a
     registry records to tell which older fingerprints are compatible in which direction.
 
-    A finding about a named type concerns the tasks that reach the type in the same position
-    (arguments or result), in the new contract or, for what it lost, the old one. A task is
-    keyed by its new wire name; its old one, if it changed, breaks old-to-new. Where two tasks
-    swapped wire names, a task's types are compared with its function's, wherever it went
-    (as ``compare`` does).
+    A finding concerns the tasks ``compare`` found it for (``Finding.tasks``): a change inside
+    a named type, the tasks whose own comparison reaches that type's comparison. A task is
+    keyed by its new wire name; its old one, if it changed, breaks old-to-new.
     """
     out: dict[str, frozenset[Break]] = {}
-    functions_now = {t.function: wire for wire, t in new.tasks.items()}
     for wire in new.tasks:
-        was = old.tasks.get(wire)
-        same = functions_now.get(was.function, wire) if was is not None else wire
-        reached = {
-            position: _reached(old, wire, position) | _reached(new, same, position)
-            for position in ("args", "result", "progress")
-        }
         out[wire] = frozenset(
             (direction, f.position)
             for f in findings
-            if _concerns(f, wire, reached[f.position])
+            if wire in f.tasks
             for direction in f.directions
         )
     # A wire name the new contract lacks (a task removed, or renamed away): what is queued
@@ -61,39 +61,11 @@ def breaks_by_task(old: Lock, new: Lock, findings: list[Finding]) -> dict[str, f
         gone = {
             (direction, f.position)
             for f in findings
-            if _concerns(f, wire, set())
+            if wire in f.tasks
             for direction in f.directions
         }
         out[wire] = frozenset(gone | {(R.OLD_TO_NEW, "args")})
     return out
-
-
-def _reached(lock: Lock, wire: str, position: str) -> set[str]:
-    """The named types a task's arguments (or result) reach in ``lock``."""
-    task = lock.tasks.get(wire)
-    if task is None:
-        return set()
-    roots = {
-        "args": [p.type for p in task.params],
-        "result": [task.returns],
-        "progress": [task.progress] if task.progress is not None else [],
-    }[position]
-    todo = set().union(*(refs_of(t) for t in roots))
-    seen: set[str] = set()
-    while todo:
-        name = todo.pop()
-        if name in seen or name not in lock.types:
-            continue
-        seen.add(name)
-        kind = lock.types[name]
-        inner = [f.type for f in kind.fields] + ([kind.base] if kind.base else [])
-        todo |= set().union(*(refs_of(t) for t in inner))
-    return seen
-
-
-def _concerns(finding: Finding, wire: str, types: set[str]) -> bool:
-    kind, name = finding.anchor[0], finding.anchor[1]
-    return name == wire if kind in ("task", "param") else name in types
 
 
 class _Comparison(RecordDiff):
@@ -131,6 +103,7 @@ class _Comparison(RecordDiff):
                 )
 
     def task(self, wire: str, old: LockTask, new: LockTask, functions_now: dict[str, str]) -> None:
+        self.root = wire
         place = Place(f"task {wire}", ("task", wire))
         if old.function != new.function:
             other = functions_now.get(old.function)
@@ -204,7 +177,7 @@ class _Comparison(RecordDiff):
             if (
                 was.default is not None
                 and param.default is not None
-                and was.default != param.default
+                and wire_default(was.default, self.old) != wire_default(param.default, self.new)
             ):
                 self.add(
                     R.SOURCE_DEFAULT_CHANGED,

@@ -11,6 +11,10 @@ from taskgen_codegen.check.rules import NEW_TO_OLD, Directions, Position, Rule, 
 #: ("type", name), ("field", type, field) or ("member", type, member).
 Anchor = tuple[str, ...]
 
+#: A comparison of a named type of the old lock with one of the new, in one position:
+#: (old name, new name, position). Its findings concern the tasks whose comparison reaches it.
+Pairing = tuple[str, str, str]
+
 
 @dataclass(frozen=True)
 class Place:
@@ -39,6 +43,8 @@ class Finding:
     directions: Directions = frozenset()
     #: Whether the value is a task's arguments or its result (who decodes it).
     position: Position = "args"
+    #: The tasks (by new wire name) this change concerns: whose comparison reaches it.
+    tasks: frozenset[str] = frozenset()
 
     @property
     def severity(self) -> Severity:
@@ -52,6 +58,9 @@ class Diff:
         self.old = old
         self.new = new
         self.findings: list[Finding] = []
+        #: The named-type comparison each finding was made in (None: a task's own).
+        self.pairings: list[Pairing | None] = []
+        self._pairing: Pairing | None = None
 
     def add(
         self,
@@ -70,3 +79,4 @@ class Diff:
         self.findings.append(
             Finding(rule, place.subject, reason, place.anchor, side, broken, place.position)
         )
+        self.pairings.append(self._pairing)

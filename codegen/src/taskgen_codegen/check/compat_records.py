@@ -10,8 +10,9 @@ the writer's default and filled in with the reader's) and on who rejects fields 
 from __future__ import annotations
 
 from taskgen_codegen.check import rules as R
-from taskgen_codegen.check.compat_base import Place
+from taskgen_codegen.check.compat_base import Pairing, Place
 from taskgen_codegen.check.compat_types import TypeDiff, old_readers
+from taskgen_codegen.check.defaults import wire_default
 from taskgen_codegen.check.lock import SOURCE_OPTIONS, Lock, LockField, LockType, OptionValue
 from taskgen_codegen.check.rules import Direction, Directions
 from taskgen_codegen.contract.model import Constrained, Container, Ref, TypeExpr, Union
@@ -22,13 +23,40 @@ class RecordDiff(TypeDiff):
 
     def __init__(self, old: Lock, new: Lock) -> None:
         super().__init__(old, new)
-        self._compared: set[tuple[str, str, str]] = set()
+        self._compared: set[Pairing] = set()
         self._in_union = _union_members(old) | _union_members(new)
+        #: The task being compared (by new wire name).
+        self.root = ""
+        #: The pairings each task, or each pairing, compares directly: a pairing is compared
+        #: once, however many tasks reach it, so its findings concern all of them.
+        self.reaches: dict[str | Pairing, set[Pairing]] = {}
+
+    def tasks_reaching(self) -> dict[Pairing, frozenset[str]]:
+        """For each pairing compared, the tasks whose comparison reaches it."""
+        found: dict[Pairing, set[str]] = {}
+        for root in [r for r in self.reaches if isinstance(r, str)]:
+            todo, seen = set(self.reaches[root]), set[Pairing]()
+            while todo:
+                pairing = todo.pop()
+                if pairing not in seen:
+                    seen.add(pairing)
+                    found.setdefault(pairing, set()).add(root)
+                    todo |= self.reaches.get(pairing, set())
+        return {pairing: frozenset(roots) for pairing, roots in found.items()}
 
     def definition(self, old_name: str, new_name: str, place: Place) -> None:
-        if (old_name, new_name, place.position) in self._compared:
+        pairing = (old_name, new_name, place.position)
+        self.reaches.setdefault(self._pairing or self.root, set()).add(pairing)
+        if pairing in self._compared:
             return
-        self._compared.add((old_name, new_name, place.position))
+        self._compared.add(pairing)
+        outer, self._pairing = self._pairing, pairing
+        try:
+            self._definition(old_name, new_name, place)
+        finally:
+            self._pairing = outer
+
+    def _definition(self, old_name: str, new_name: str, place: Place) -> None:
         old, new = self.old.types[old_name], self.new.types[new_name]
         at = place.inside(f"type {new_name}", ("type", new_name))
         if old_name != new_name:
@@ -291,7 +319,11 @@ class RecordDiff(TypeDiff):
         old_omits, new_omits = _may_omit(old, was), _may_omit(new, now)
         silent: set[Direction] = set()
         # Left out because it equals the writer's default, then read as the reader's default.
-        differ = was.default is not None and now.default is not None and was.default != now.default
+        differ = (
+            was.default is not None
+            and now.default is not None
+            and wire_default(was.default, self.old) != wire_default(now.default, self.new)
+        )
         if old_omits and differ:
             silent.add(R.OLD_TO_NEW)
         if new_omits and differ:
@@ -305,7 +337,7 @@ class RecordDiff(TypeDiff):
                 "fills in its own",
                 directions=frozenset(silent),
             )
-        elif was.default is not None and now.default is not None and was.default != now.default:
+        elif differ:
             self.add(
                 R.SOURCE_DEFAULT_CHANGED,
                 here,
