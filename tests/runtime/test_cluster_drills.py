@@ -74,21 +74,23 @@ async def test_a_primary_failing_over_mid_drain_loses_no_task() -> None:
         victim = cluster.owner_of_key("taskgen:{beta}:ready:0")
         assert cluster.owner_of_key("rt:runs") != victim, "the run counter must survive"
         env = settings(concurrency="4", lease="2")
-        with (
-            worker_process(url, target=CW, env=env),
-            worker_process(url, target=CW, env=env),
-        ):
-            await until_joined(url, 2)
-            async with Client.from_url(url) as client:
-                handles = await client.enqueue_many(
-                    [Call(TASKS["beta"], SleepArgs(seconds=0.02, tag="drill")) for _ in range(200)]
-                )
-                # Replication is asynchronous: wait as WAIT would, so none is lost by design.
-                await asyncio.to_thread(
-                    cluster.wait_for, cluster.replicas_caught_up, "replication of the enqueues"
-                )
+        # No registry: the tasks are queued before any worker has said what it serves.
+        async with Client.from_url(url, registry="off") as client:
+            # Queued before the workers start, so the drain (8 at a time, 50 ms each: over a
+            # second) cannot end while the replication of the enqueues is awaited.
+            handles = await client.enqueue_many(
+                [Call(TASKS["beta"], SleepArgs(seconds=0.05, tag="drill")) for _ in range(200)]
+            )
+            # Replication is asynchronous: wait as WAIT would, so none is lost by design.
+            await asyncio.to_thread(
+                cluster.wait_for, cluster.replicas_caught_up, "replication of the enqueues"
+            )
+            waiting = [asyncio.create_task(h.result(timeout=60)) for h in handles]
+            with (
+                worker_process(url, target=CW, env=env),
+                worker_process(url, target=CW, env=env),
+            ):
                 await until_ran(url, 20)
-                waiting = [asyncio.create_task(h.result(timeout=60)) for h in handles]
                 ran_before = len(await runs(url))
                 cluster.kill(victim)
                 await asyncio.to_thread(
