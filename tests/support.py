@@ -69,6 +69,17 @@ def use_build(built: Built) -> None:
             sys.path.insert(0, path)
 
 
+def taskgen(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the ``taskgen`` command line against ``url`` (output piped, so plain text)."""
+    return subprocess.run(
+        [sys.executable, "-m", "taskgen", *args, "--redis-url", url],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 @contextmanager
 def worker_process(
     redis_url: str,

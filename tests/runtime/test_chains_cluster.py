@@ -4,7 +4,6 @@ primaries (flow-a: slot 7319, flow-b: slot 11508), so every handoff crosses shar
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 import pytest
 from redis.cluster import key_slot
@@ -12,18 +11,12 @@ from redis.cluster import key_slot
 from taskgen.runtime import Call, Client, Step, TaskClient, TaskFailed, group
 from taskgen.runtime.keys import QueueKeys
 from tests.flows_fixture import DOUBLE, FAIL, INC, TOTAL, IncArgs
-from tests.redis_cluster import RedisClusterNodes, redis_cluster
+from tests.redis_cluster import RedisClusterNodes
 from tests.support import worker_process
 
 FLOW = "tests.fixtures.chain_worker:worker"
 
 pytestmark = pytest.mark.server
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[RedisClusterNodes]:
-    with redis_cluster() as running:
-        yield running
 
 
 def test_the_two_queues_live_on_two_primaries(cluster: RedisClusterNodes) -> None:

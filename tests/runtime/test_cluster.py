@@ -12,10 +12,8 @@ import json
 import logging
 import os
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from urllib.parse import quote
 
 import pytest
@@ -37,29 +35,15 @@ from taskgen.runtime.metrics import QueueGauges
 from taskgen.runtime.worker import Worker
 from tests.cluster_support import CW, runs, settings, until_joined
 from tests.fixtures.cluster_worker import QUEUES, TASKS
-from tests.redis_cluster import RedisClusterNodes, redis_cluster
+from tests.redis_cluster import RedisClusterNodes
 from tests.redis_server import free_port
 from tests.rt_events import next_start
-from tests.support import REPO, worker_process
+from tests.support import taskgen, worker_process
 from tests.tasks_fixture import AddArgs, SleepArgs, add, bind_add, running_worker
 
 #: The cluster is started from the selected server's binary: ``-m server`` (CI's pass on
 #: Redis 7 and Redis 6.2) runs these tests too.
 pytestmark = pytest.mark.server
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[RedisClusterNodes]:
-    """One cluster for the tests that do not reshard it."""
-    with redis_cluster() as running:
-        yield running
-
-
-@pytest.fixture
-def cluster_url(cluster: RedisClusterNodes) -> str:
-    """The cluster's URL, every primary emptied before the test."""
-    cluster.flush()
-    return cluster.url
 
 
 @pytest.fixture
@@ -71,16 +55,6 @@ async def started(cluster_url: str) -> AsyncIterator[PubSub]:
     yield pubsub
     await pubsub.aclose()
     await r.aclose()
-
-
-def taskgen(url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "taskgen", *args, "--redis-url", url],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 # -- the URL ---------------------------------------------------------------------------------

@@ -5,7 +5,6 @@ stream on its shard are dead-lettered undecoded; forged outcomes stored on a sha
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import msgspec
@@ -17,7 +16,7 @@ from taskgen.runtime.signing import MAGIC
 from taskgen.runtime.wire import ENCODER, Envelope, new_task_id, now_ms
 from tests.cluster_support import CW, until_joined
 from tests.fixtures.cluster_worker import QUEUES, TASKS
-from tests.redis_cluster import RedisClusterNodes, redis_cluster
+from tests.redis_cluster import RedisClusterNodes
 from tests.runtime import test_signing, test_signing_processes
 from tests.runtime.test_signing import OUTCOME_FORGERIES, dead_letters
 from tests.runtime.test_signing_processes import key_file
@@ -28,18 +27,6 @@ pytestmark = pytest.mark.server
 
 #: The worker's key (as its key file holds it) and another.
 KEY, OTHER = test_signing_processes.KEY, "x" * 64
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[RedisClusterNodes]:
-    with redis_cluster() as running:
-        yield running
-
-
-@pytest.fixture
-def cluster_url(cluster: RedisClusterNodes) -> str:
-    cluster.flush()
-    return cluster.url
 
 
 def unsigned(queue: str, task_id: str) -> bytes:

@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from urllib.parse import urlencode
 
@@ -20,7 +17,7 @@ from taskgen.runtime import Call, Client, TaskStatus
 from tests.cluster_support import CW, runs, until_joined
 from tests.fixtures.cluster_worker import QUEUES, TASKS
 from tests.redis_cluster import RedisClusterNodes, redis_cluster
-from tests.support import REPO, worker_process
+from tests.support import taskgen, worker_process
 from tests.tasks_fixture import SleepArgs
 from tests.tls_proxy import make_certificates
 
@@ -44,17 +41,6 @@ def wrong_ca_url(cluster: RedisClusterNodes) -> str:
     assert cluster.tls is not None
     params = {**cluster.tls.client_params(), "ssl_ca_certs": str(cluster.tls.wrong_ca)}
     return f"{cluster.url.partition('?')[0]}?{urlencode(params)}"
-
-
-def taskgen(url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "taskgen", *args],
-        cwd=REPO,
-        env={**os.environ, "TASKGEN_REDIS_URL": url},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def test_the_nodes_serve_tls_only_and_announce_their_tls_ports(

@@ -4,24 +4,17 @@ flow scripts touch one slot, as every other script of the queue."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 
 from taskgen.runtime import Binding, Call, Client, Context, TaskStatus
 from taskgen.runtime.connection import redis_from_url
 from tests.flow_fixture import FAIR, RATED, SINGLE, UNIQUE, WorkArgs
-from tests.redis_cluster import RedisClusterNodes, redis_cluster
+from tests.redis_cluster import RedisClusterNodes
 from tests.runtime.test_flow_control import most_at_once
 from tests.tasks_fixture import running_worker
 
 pytestmark = pytest.mark.server
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[RedisClusterNodes]:
-    with redis_cluster() as running:
-        yield running
 
 
 async def test_flow_control_works_on_a_cluster(cluster: RedisClusterNodes) -> None:

@@ -20,7 +20,7 @@ from taskgen.runtime import Call, Client, EnqueueOptions, Priority, TaskRejected
 from taskgen.runtime.inspect import UNTYPED_NOTE, queue_names, queue_stats, task_info, workers
 from taskgen.runtime.keys import QueueKeys
 from tests.fixtures.ops_worker import BLOCK, FAIL, NOBODY, STEP, SYNC_STEP, StepArgs
-from tests.support import REPO, worker_process
+from tests.support import REPO, taskgen, worker_process
 from tests.tasks_fixture import SleepArgs
 
 OPS = "tests.fixtures.ops_worker:worker"
@@ -37,17 +37,6 @@ async def until(condition: Callable[[], Awaitable[bool]], what: str, timeout: fl
     while not await condition():
         assert time.monotonic() < deadline, f"{what}: not within {timeout}s"
         await asyncio.sleep(0.05)
-
-
-def taskgen(url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run the ``taskgen`` command line (output piped, so plain text) against ``url``."""
-    return subprocess.run(
-        [sys.executable, "-m", "taskgen", *args, "--redis-url", url],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 async def start_blocked(client: Client, r: redis.asyncio.Redis, count: int) -> list[str]:

@@ -8,8 +8,6 @@ import asyncio
 import html
 import json
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -39,7 +37,7 @@ from taskgen.runtime.inspect import UNTYPED_NOTE, task_info
 from taskgen.runtime.progress import PROGRESS, checked, decode_stored
 from taskgen.testing import EagerClient
 from tests.fixtures.progress_worker import STEP, STEPS, SYNC_STEPS, WRONG, Step, StepsArgs
-from tests.support import REPO, worker_process
+from tests.support import taskgen, worker_process
 from tests.tasks_fixture import ADD, AddArgs
 
 TARGET = "tests.fixtures.progress_worker:worker"
@@ -252,16 +250,6 @@ async def test_the_eager_client_reads_typed_progress_and_none_for_a_number() -> 
 
 
 # -- task show and the dashboard ----------------------------------------------------------
-
-
-def taskgen(url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "taskgen", *args, "--redis-url", url],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 async def test_task_show_and_the_dashboard_decode_typed_progress(redis_url: str) -> None:

@@ -8,8 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from urllib.parse import quote
 
@@ -24,7 +22,7 @@ from taskgen.runtime.connection import redis_from_url
 from taskgen.runtime.faults import redact
 from taskgen.runtime.sentinel import SentinelUrl, parse_sentinel_url
 from tests.sentinel_cluster import SentinelCluster, sentinel_cluster, wait_for
-from tests.support import REPO, worker_process
+from tests.support import taskgen, worker_process
 from tests.tasks_fixture import SLEEP, SleepArgs
 
 RT = "tests.fixtures.rt_worker:worker"
@@ -35,16 +33,6 @@ def cluster() -> Iterator[SentinelCluster]:
     """One deployment for the tests that do not fail it over."""
     with sentinel_cluster() as running:
         yield running
-
-
-def taskgen(url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "taskgen", *args, "--redis-url", url],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def test_a_sentinel_url_names_the_sentinels_the_service_and_the_database() -> None:

@@ -110,7 +110,9 @@ class QueueReader:
                 try:
                     await self._slots.take(1)
                 except BaseException:
-                    _let_go(executor, deliveries[i:])
+                    # Never started: they stay pending, and are handed back at stop.
+                    for unstarted in deliveries[i:]:
+                        executor.let_go(unstarted)
                     raise
             executor.start(delivery)
 
@@ -145,16 +147,6 @@ class QueueReader:
         # Highest level first, like fetch.
         deliveries.sort(key=lambda d: d.stream)
         return deliveries
-
-
-def _let_go(executor: Executor, deliveries: list[Delivery]) -> None:
-    """Stop tracking deliveries that never got a slot; they stay pending, to be handed back."""
-    for delivery in deliveries:
-        held = executor.inflight.get(delivery.keys)
-        if held is not None:
-            held.pop(delivery.entry, None)
-    if not any(executor.inflight.values()):
-        executor.idle.set()
 
 
 def _count(raw: bytes) -> int:

@@ -127,11 +127,18 @@ class EndingRecorder:
             self.recycler.task_ended()
 
     def _forget(self, delivery: Delivery) -> None:
-        deliveries = self.inflight.get(delivery.keys)
-        if deliveries is not None and deliveries.pop(delivery.entry, None) is not None:
+        if self.let_go(delivery):
             self.slots.give(1)
-            if not any(self.inflight.values()):
-                self.idle.set()
+
+    def let_go(self, delivery: Delivery) -> bool:
+        """Stop tracking a delivery (the undoing of ``hold``; the entry stays pending in
+        Redis); whether it was tracked."""
+        deliveries = self.inflight.get(delivery.keys)
+        if deliveries is None or deliveries.pop(delivery.entry, None) is None:
+            return False
+        if not any(self.inflight.values()):
+            self.idle.set()
+        return True
 
 
 def _name(delivery: Delivery) -> str:
