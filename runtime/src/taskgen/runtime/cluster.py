@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import dataclasses
 import traceback
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, TypeGuard, cast
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -141,21 +141,18 @@ _CONNECTION_MODULES = (
 )
 
 
-@contextlib.contextmanager
-def closed_under_call() -> Iterator[None]:
-    """Raise a call's failure on a connection closed under it as a ConnectionError.
+def closed_under_call(exc: AttributeError | TypeError) -> None:
+    """Raise ``exc`` as a ConnectionError if it is a call's failure on a connection closed
+    under it; return otherwise (the caller re-raises it as it is).
 
     On ClusterDownError (a failover) redis-py 8.1's cluster client closes every connection of
     every node, including those other calls are using; a call that was connecting or sending
     on one then fails inside redis-py with AttributeError or TypeError (its stream writer is
     gone). That is a lost connection: raised as one, the caller's outage handling retries it,
-    where the bare error ended a worker's background loop, and the worker with it."""
-    try:
-        yield
-    except (AttributeError, TypeError) as exc:
-        frames = traceback.extract_tb(exc.__traceback__)
-        if not frames or not frames[-1].filename.endswith(_CONNECTION_MODULES):
-            raise
+    where the bare error ended a worker's background loop, and the worker with it. (Checked
+    in ``except`` clauses, which cost nothing until something is raised.)"""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if frames and frames[-1].filename.endswith(_CONNECTION_MODULES):
         raise ConnectionError(f"the connection was closed under the call ({exc})") from exc
 
 
@@ -186,13 +183,19 @@ class NodePubSub(ClusterPubSub):
         """Send a pub/sub command; the first one waits for the client to read the slot map."""
         if self.connection is None and self.connection_pool is None:
             await self.cluster.initialize()
-        with closed_under_call():
+        try:
             return await super().execute_command(*args, **kwargs)
+        except (AttributeError, TypeError) as exc:
+            closed_under_call(exc)
+            raise
 
     async def parse_response(self, *args: Any, **kwargs: Any) -> Any:
         """Read a message (see ``closed_under_call``)."""
-        with closed_under_call():
+        try:
             return await super().parse_response(*args, **kwargs)
+        except (AttributeError, TypeError) as exc:
+            closed_under_call(exc)
+            raise
 
 
 class TurnPipeline(ClusterPipeline):
@@ -203,8 +206,11 @@ class TurnPipeline(ClusterPipeline):
         client = self.cluster_client
         assert isinstance(client, TaskgenCluster)
         async with client.turn():
-            with closed_under_call():
+            try:
                 return await super().execute(raise_on_error, allow_redirections)
+            except (AttributeError, TypeError) as exc:
+                closed_under_call(exc)
+                raise
 
 
 class TaskgenCluster(RedisCluster):
@@ -268,8 +274,11 @@ class TaskgenCluster(RedisCluster):
         were sent again (a handler's HINCRBY counted twice). Reading the map first avoids it."""
         await self.initialize()
         async with self.turn():
-            with closed_under_call():
+            try:
                 return await super().execute_command(*args, **kwargs)
+            except (AttributeError, TypeError) as exc:
+                closed_under_call(exc)
+                raise
 
     def pubsub(
         self,
