@@ -140,9 +140,13 @@ def tls_proxy(plain_url: str, folder: Path) -> Iterator[TlsEndpoint]:
 
         async def close() -> None:
             server.close()
-            for task in asyncio.all_tasks():
-                if task is not asyncio.current_task():
-                    task.cancel()
+            relays = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in relays:
+                task.cancel()
+            # Awaited, not only cancelled: a pending task left to the garbage collector is
+            # reported from a finalizer, at whatever moment the collector runs.
+            await asyncio.gather(*relays, return_exceptions=True)
+            await server.wait_closed()
 
         asyncio.run_coroutine_threadsafe(close(), loop).result(timeout=10)
         loop.call_soon_threadsafe(loop.stop)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import ast
 
 from taskgen_codegen.check.lock import Lock
+from taskgen_codegen.syntax import parse_expression
 
 
 def wire_default(default: str, lock: Lock) -> str:
     """A default as its value: each Enum member it names (``Color.RED``) replaced by the
     member's value, so that renaming a member or its Enum does not read as a new default."""
     try:
-        tree = ast.parse(default, mode="eval")
+        tree = parse_expression(default)
     except SyntaxError:
         return default
     return ast.unparse(_EnumValues(lock).visit(tree))

@@ -24,6 +24,7 @@ from taskgen_codegen.contract.model import (
     Union,
     refs_of,
 )
+from taskgen_codegen.syntax import parse_expression
 
 _CONTAINERS: dict[str, ContainerKind] = {
     "list": "list",
@@ -40,7 +41,7 @@ def read_spelled(spelled: object, path: JsonPath, names: Collection[str]) -> Typ
     if not isinstance(spelled, str):
         raise NodeError(path, 'a type of a version 1 lock is a string, like "list[int]"')
     try:
-        expr = _read(ast.parse(spelled, mode="eval").body)
+        expr = _read(parse_expression(spelled).body)
     except (SyntaxError, ValueError, TypeError) as exc:
         raise NodeError(path, f"cannot read the type {spelled!r}: {exc}") from None
     unknown = sorted(refs_of(expr) - set(names))

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from taskgen_codegen.contract.errors import Location
+from taskgen_codegen.syntax import parse_module
 
 
 class SourceIndex:
@@ -91,7 +92,7 @@ Node = ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef
 @cache
 def _definitions(filename: str) -> dict[str, Node]:
     """Every class and function of a file, by qualified name."""
-    tree = ast.parse(Path(filename).read_text(encoding="utf-8"), filename)
+    tree = parse_module(Path(filename).read_text(encoding="utf-8"), filename)
     found: dict[str, Node] = {}
 
     def walk(body: list[ast.stmt], prefix: str) -> None:
@@ -108,7 +109,7 @@ def _definitions(filename: str) -> dict[str, Node]:
 @cache
 def _assignments(filename: str) -> dict[str, int]:
     """The line of each module-level ``name = ...`` (and ``type name = ...``) in a file."""
-    tree = ast.parse(Path(filename).read_text(encoding="utf-8"), filename)
+    tree = parse_module(Path(filename).read_text(encoding="utf-8"), filename)
     found: dict[str, int] = {}
     for stmt in tree.body:
         targets = stmt.targets if isinstance(stmt, ast.Assign) else []

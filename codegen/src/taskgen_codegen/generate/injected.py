@@ -16,6 +16,8 @@ import builtins
 from dataclasses import dataclass
 from pathlib import Path
 
+from taskgen_codegen.syntax import parse_module
+
 #: Names an annotation of a contract parameter is spelled with, besides the contract's types.
 _PLAIN_NAMES = frozenset(dir(builtins)) | {
     "typing",
@@ -61,7 +63,7 @@ class Injected:
 def injected(path: Path, function: str, declared: set[str], types: set[str]) -> Injected:
     """What the handler ``function`` in ``path`` takes beyond the ``declared`` parameters."""
     try:
-        tree = ast.parse(path.read_text(encoding="utf-8"))
+        tree = parse_module(path.read_text(encoding="utf-8"), str(path))
     except (OSError, SyntaxError, UnicodeDecodeError):
         return Injected()  # not written yet, or broken: start-up reports it
     for node in tree.body:
