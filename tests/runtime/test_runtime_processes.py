@@ -18,7 +18,7 @@ import pytest
 import redis.asyncio
 from redis.asyncio.client import PubSub
 
-from taskgen.runtime import Call, Client, TaskStatus, inspect
+from taskgen.runtime import Call, Client, TaskHandle, TaskStatus, inspect
 from tests.rt_events import next_start, runs
 from tests.support import REPO, worker_process
 from tests.tasks_fixture import SLEEP, SleepArgs
@@ -158,7 +158,8 @@ async def _until(measure: Callable[[], Awaitable[int]], at_least: int, timeout: 
 
 
 async def test_nothing_is_lost_while_workers_are_killed_and_restarted(redis_url: str) -> None:
-    """5,000 tasks, two worker processes, one SIGKILLed and restarted about every second."""
+    """5,000 tasks, two worker processes, one SIGKILLed and restarted at each thousand results
+    (by progress, not by the clock: a fast machine drains 5,000 in under two seconds)."""
     env = {**settings(lease="0.5", concurrency="16"), "TASKGEN_REDIS_URL": redis_url}
     command = [sys.executable, "-m", "taskgen", "worker", RT, "--log-level", "WARNING"]
 
@@ -169,24 +170,32 @@ async def test_nothing_is_lost_while_workers_are_killed_and_restarted(redis_url:
 
     workers = [spawn(), spawn()]
     kills = 0
+    done = 0
+    progressed = asyncio.Event()
+
+    async def counted_result(handle: TaskHandle[str]) -> str:
+        nonlocal done
+        outcome = await handle.result(timeout=180)
+        done += 1
+        if done >= (kills + 1) * 1000:
+            progressed.set()
+        return outcome
+
     try:
         async with Client.from_url(redis_url) as client:
             handles = await client.enqueue_many(
                 [Call(SLEEP, SleepArgs(seconds=0.01)) for _ in range(5000)]
             )
-            results = asyncio.ensure_future(
-                asyncio.gather(*(h.result(timeout=180) for h in handles))
-            )
-            while not results.done():
-                await asyncio.wait([results], timeout=1.0)  # the load pattern: a kill a second
-                if results.done():
-                    break
+            results = asyncio.ensure_future(asyncio.gather(*map(counted_result, handles)))
+            while kills < 4:
+                await asyncio.wait_for(progressed.wait(), timeout=120)
+                progressed.clear()
                 victim = kills % 2
                 workers[victim].kill()
                 workers[victim].wait()
                 workers[victim] = spawn()
                 kills += 1
-            outcomes = results.result()
+            outcomes = await results
     finally:
         for process in workers:
             process.terminate()
@@ -200,6 +209,6 @@ async def test_nothing_is_lost_while_workers_are_killed_and_restarted(redis_url:
         f"{sum(counted.values()) - len(counted)} extra runs for 5000 tasks"
     )
     assert len(outcomes) == 5000 and len(counted) == 5000
-    assert kills >= 2 and redelivered > 0
+    assert redelivered > 0
     # A task runs at most once per delivery: a redelivery may find it never started.
     assert all(counted[h.id] <= d for h, d in zip(handles, deliveries, strict=True))
