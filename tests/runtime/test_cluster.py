@@ -33,7 +33,7 @@ from taskgen.runtime.faults import EvictingPolicy, check_eviction_policy, redact
 from taskgen.runtime.inspect import queue_names, queues_stats
 from taskgen.runtime.metrics import QueueGauges
 from taskgen.runtime.worker import Worker
-from tests.cluster_support import CW, runs, settings, until_joined
+from tests.cluster_support import CW, run_on_every_shard, runs, settings, until_joined
 from tests.fixtures.cluster_worker import QUEUES, TASKS
 from tests.redis_cluster import RedisClusterNodes
 from tests.redis_server import free_port
@@ -201,24 +201,10 @@ def test_the_test_queues_live_on_three_different_primaries(cluster: RedisCluster
 async def test_tasks_on_three_primaries_run_end_to_end(
     cluster: RedisClusterNodes, cluster_url: str
 ) -> None:
+    # The registry check (strict) finds the worker's contract on every shard.
     with worker_process(cluster_url, target=CW):
         await until_joined(cluster_url)
-        async with Client.from_url(cluster_url, registry="strict") as client:
-            # One enqueue_many across the three queues: split by slot, nothing lost; the
-            # registry check (strict) finds the worker's contract on every shard.
-            queues = [queue for queue in QUEUES for _ in range(10)]
-            handles = await client.enqueue_many(
-                [Call(TASKS[queue], SleepArgs(seconds=0, tag=queue)) for queue in queues]
-            )
-            results = await asyncio.gather(*(h.result(timeout=30) for h in handles))
-            assert all(result.endswith(" 1 1") for result in results)
-            assert {await h.status() for h in handles} == {TaskStatus.DONE}
-    # Each task's state is on its queue's primary, and only there.
-    for queue, handle in zip(queues, handles, strict=True):
-        key = f"taskgen:{{{queue}}}:task:{handle.id}"
-        with cluster.node(cluster.owner_of_key(key)) as node:
-            assert node.exists(key) == 1
-    assert set((await runs(cluster_url)).values()) == {1}
+        await run_on_every_shard(cluster, cluster_url, per_queue=10)
 
 
 async def test_a_failed_attempt_is_retried_on_every_shard(cluster_url: str) -> None:

@@ -13,12 +13,10 @@ from urllib.parse import urlencode
 import pytest
 import redis
 
-from taskgen.runtime import Call, Client, TaskStatus
-from tests.cluster_support import CW, runs, until_joined
-from tests.fixtures.cluster_worker import QUEUES, TASKS
+from tests.cluster_support import CW, run_on_every_shard, until_joined
+from tests.fixtures.cluster_worker import QUEUES
 from tests.redis_cluster import RedisClusterNodes, redis_cluster
 from tests.support import taskgen, worker_process
-from tests.tasks_fixture import SleepArgs
 from tests.tls_proxy import make_certificates
 
 
@@ -64,20 +62,8 @@ async def test_a_worker_command_and_a_client_run_tasks_on_every_shard_over_tls(
     assert len(owners) == 3
     with worker_process(url, target=CW) as worker:
         await until_joined(url)
-        async with Client.from_url(url, registry="strict") as client:
-            queues = [queue for queue in QUEUES for _ in range(5)]
-            handles = await client.enqueue_many(
-                [Call(TASKS[queue], SleepArgs(seconds=0, tag=queue)) for queue in queues]
-            )
-            results = await asyncio.gather(*(h.result(timeout=30) for h in handles))
-            assert all(result.endswith(" 1 1") for result in results)
-            assert {await h.status() for h in handles} == {TaskStatus.DONE}
+        await run_on_every_shard(tls_cluster, url, per_queue=5)
         assert worker.poll() is None
-    for queue, handle in zip(queues, handles, strict=True):
-        key = f"taskgen:{{{queue}}}:task:{handle.id}"
-        with tls_cluster.node(tls_cluster.owner_of_key(key)) as node:
-            assert node.exists(key) == 1
-    assert set((await runs(url)).values()) == {1}
 
 
 def test_the_status_command_over_tls(tls_cluster: RedisClusterNodes, url: str) -> None:
